@@ -1,0 +1,261 @@
+"""Side-by-side timings of polars-gumbel against what a user has today, in one process.
+
+Every contender gets the same input and is timed by the best of several runs; the tables
+print seconds and the ratio of polars-gumbel's time to each contender's (< 1 = faster).
+PyTorch is optional: its rows appear when ``import torch`` works.
+
+    python benches/compare.py [--rows N] [--only one_hot|gumbel|decode] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from sklearn.preprocessing import OneHotEncoder
+
+import polars_gumbel as pg
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # optional benchmark dependency
+    torch = None
+
+THREADS = pl.thread_pool_size()
+Row = tuple[str, str, float]
+
+
+def best(f: Callable[[], Any], repeat: int) -> float:
+    """The best wall time of `repeat` runs of `f`, after one warm-up run."""
+    f()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def report(title: str, rows: list[Row], markdown: bool) -> None:
+    """Print one case: every contender's time and polars-gumbel's time relative to it."""
+    ours = next(t for name, _, t in rows if name.startswith("polars-gumbel"))
+    print(f"\n{title}")
+    if markdown:
+        print("| contender | time (ms) | polars-gumbel / contender |")
+        print("|---|---:|---:|")
+    for name, note, t in rows:
+        label = f"{name} {note}".strip()
+        if markdown:
+            print(f"| {label} | {t * 1e3:.1f} | {ours / t:.3f} |")
+        else:
+            print(f"  {label:<58}{t * 1e3:>10.1f} ms   ratio {ours / t:6.3f}")
+
+
+# ---------------------------------------------------------------- one_hot
+
+
+def bench_one_hot(n: int, markdown: bool) -> None:
+    rng = np.random.default_rng(0)
+    for k in (8, 64):
+        cats = [f"category-{j:02d}" for j in range(k)]
+        codes = rng.integers(0, k, n)
+        strings = pl.Series("x", np.array(cats, dtype=object)[codes], dtype=pl.String)
+        for input_kind in ("String", "Enum"):
+            s = strings if input_kind == "String" else strings.cast(pl.Enum(cats))
+            df = s.to_frame()
+            pdf = pd.DataFrame({"x": pd.Categorical(s.to_list(), categories=cats)})
+            arr = s.cast(pl.String).to_numpy().reshape(-1, 1)
+            for dtype in (pl.UInt8, pl.Float32):
+                np_dtype = np.uint8 if dtype == pl.UInt8 else np.float32
+                ours = pg.one_hot("x", cats if input_kind == "String" else None, dtype=dtype)
+                hand = [(pl.col("x") == v).cast(dtype).alias(f"x_{v}") for v in cats]
+                enc = OneHotEncoder(categories=[cats], sparse_output=False, dtype=np_dtype)
+                repeat = 5
+                rows: list[Row] = [
+                    ("polars-gumbel one_hot", "(struct)", best(lambda: df.select(ours), repeat)),
+                    (
+                        "polars-gumbel one_hot",
+                        "(unnested to columns)",
+                        best(lambda: df.select(ours.struct.unnest()), repeat),
+                    ),
+                    (
+                        "DataFrame.to_dummies",
+                        "",
+                        best(lambda: df.to_dummies().cast(dtype), repeat),
+                    ),
+                    ("hand-written (col == v).cast", "", best(lambda: df.select(hand), repeat)),
+                    (
+                        "pandas.get_dummies",
+                        "",
+                        best(lambda: pd.get_dummies(pdf, columns=["x"], dtype=np_dtype), 2),
+                    ),
+                    ("scikit-learn OneHotEncoder", "", best(lambda: enc.fit_transform(arr), 2)),
+                ]
+                report(f"one_hot: {n:,} rows x {k} categories, {input_kind} -> {dtype}", rows, markdown)
+
+
+# ---------------------------------------------------------------- gumbel_softmax
+
+
+def numpy_gumbel(x: np.ndarray[Any, Any], tau: float, hard: bool, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    """Gumbel-Softmax in vectorised, in-place numpy."""
+    g = rng.random(x.shape, dtype=x.dtype)
+    np.log(g, out=g)
+    np.negative(g, out=g)
+    np.log(g, out=g)
+    np.subtract(x, g, out=g)  # x + Gumbel noise
+    if hard:
+        idx = g.argmax(axis=1)
+        out = np.zeros_like(x)
+        out[np.arange(len(x)), idx] = 1
+        return out
+    g /= tau
+    g -= g.max(axis=1, keepdims=True)
+    np.exp(g, out=g)
+    g /= g.sum(axis=1, keepdims=True)
+    return g
+
+
+def polars_gumbel_expr(cols: list[str], noise: list[str], tau: float) -> list[pl.Expr]:
+    """Gumbel-Softmax by hand in Polars expressions over noise columns drawn by numpy."""
+    z = [(pl.col(c) + pl.col(g)) / tau for c, g in zip(cols, noise)]
+    m = pl.max_horizontal(z)
+    e = [(zi - m).exp() for zi in z]
+    total = pl.sum_horizontal(e)
+    return [(ei / total).alias(c) for ei, c in zip(e, cols)]
+
+
+def bench_gumbel(n: int, markdown: bool) -> None:
+    if torch is not None:
+        torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(1)
+    for k in (8, 64):
+        for dtype in (pl.Float32, pl.Float64):
+            np_dtype = np.float32 if dtype == pl.Float32 else np.float64
+            x = rng.standard_normal((n, k)).astype(np_dtype)
+            cols = [f"c{j}" for j in range(k)]
+            array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
+            flat_df = pl.DataFrame(x, schema=cols)
+            struct_df = flat_df.select(pl.struct(cols).alias("x"))
+            tx = torch.from_numpy(x) if torch is not None else None
+            for hard in (False, True):
+                repeat = 3
+                expr = pg.gumbel_softmax("x", tau=0.5, hard=hard, seed=1)
+                rows: list[Row] = [
+                    ("polars-gumbel", "(Array)", best(lambda: array_df.select(expr), repeat)),
+                    ("polars-gumbel", "(Struct)", best(lambda: struct_df.select(expr), repeat)),
+                    ("numpy, vectorised in place", "", best(lambda: numpy_gumbel(x, 0.5, hard, rng), repeat)),
+                ]
+                if tx is not None:
+                    rows.append(
+                        (
+                            "PyTorch F.gumbel_softmax",
+                            f"({THREADS} threads)",
+                            best(lambda: F.gumbel_softmax(tx, tau=0.5, hard=hard, dim=1), repeat),
+                        )
+                    )
+                if not hard:
+
+                    def by_hand() -> pl.DataFrame:
+                        g = -np.log(-np.log(rng.random((n, k), dtype=np_dtype)))
+                        noise = pl.DataFrame(g, schema=[f"g{j}" for j in range(k)])
+                        both = pl.concat([flat_df, noise], how="horizontal")
+                        return both.select(polars_gumbel_expr(cols, list(noise.columns), 0.5))
+
+                    rows.append(("pure Polars expressions + numpy noise", "", best(by_hand, repeat)))
+                kind = "hard" if hard else "soft"
+                report(f"gumbel_softmax {kind}: {n:,} x {k}, {dtype}", rows, markdown)
+
+
+# ---------------------------------------------------------------- argmax / decode
+
+
+def bench_decode(n: int, markdown: bool) -> None:
+    rng = np.random.default_rng(2)
+    for k in (8, 64):
+        labels = [f"label-{j:02d}" for j in range(k)]
+        label_array = np.array(labels, dtype=object)
+        enum = pl.Enum(labels)
+        for dtype in (pl.Float32, pl.Float64):
+            np_dtype = np.float32 if dtype == pl.Float32 else np.float64
+            x = rng.standard_normal((n, k)).astype(np_dtype)
+            cols = [f"x_{v}" for v in labels]
+            array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
+            flat_df = pl.DataFrame(x, schema=cols)
+            struct_df = flat_df.select(pl.struct(cols).alias("x"))
+            enc = OneHotEncoder(categories=[labels], sparse_output=False).fit(
+                np.array(labels, dtype=object).reshape(-1, 1)
+            )
+            floor = best(lambda: x.sum(), 5)
+            m = pl.max_horizontal(cols)
+            chain = pl.when(pl.col(cols[0]) == m).then(pl.lit(labels[0]))
+            for c, v in zip(cols[1:], labels[1:]):
+                chain = chain.when(pl.col(c) == m).then(pl.lit(v))
+            gather = pl.lit(pl.Series(labels)).gather(
+                pl.concat_arr(cols).arr.arg_max()
+            )
+            for target in ("String", "Enum"):
+                out_dtype = pl.String if target == "String" else enum
+                ours = pg.decode("x", labels, dtype=out_dtype)
+                repeat = 5
+                rows: list[Row] = [
+                    ("polars-gumbel decode", "(Array)", best(lambda: array_df.select(ours), repeat)),
+                    ("polars-gumbel decode", "(Struct)", best(lambda: struct_df.select(ours), repeat)),
+                    (
+                        "numpy argmax + gather",
+                        "",
+                        best(lambda: label_array[x.argmax(axis=1)], repeat)
+                        if target == "String"
+                        else best(lambda: x.argmax(axis=1).astype(np.uint8 if k < 256 else np.uint16), repeat),
+                    ),
+                    (
+                        "max_horizontal + when/then chain",
+                        "",
+                        best(lambda: flat_df.select(chain.cast(out_dtype)), 2),
+                    ),
+                    (
+                        "concat_arr().arr.arg_max() + gather",
+                        "",
+                        best(lambda: flat_df.select(gather.cast(out_dtype)), repeat),
+                    ),
+                    ("scikit-learn inverse_transform", "", best(lambda: enc.inverse_transform(x), 2)),
+                    ("floor: one read of the score buffer (numpy sum)", "", floor),
+                ]
+                report(f"decode to {target}: {n:,} x {k}, {dtype}", rows, markdown)
+            rows = [
+                ("polars-gumbel argmax", "(Array)", best(lambda: array_df.select(pg.argmax("x")), 5)),
+                ("polars-gumbel argmax", "(Struct)", best(lambda: struct_df.select(pg.argmax("x")), 5)),
+                ("numpy argmax", "", best(lambda: x.argmax(axis=1), 5)),
+                ("floor: one read of the score buffer (numpy sum)", "", floor),
+            ]
+            report(f"argmax: {n:,} x {k}, {dtype}", rows, markdown)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--only", choices=("one_hot", "gumbel", "decode"))
+    p.add_argument("--markdown", action="store_true")
+    args = p.parse_args()
+    print(
+        f"polars {pl.__version__}, polars-gumbel {pg.__version__}, numpy {np.__version__}, "
+        f"torch {torch.__version__ if torch is not None else 'not installed'}; "
+        f"Polars threads {THREADS}, cores {os.cpu_count()}"
+    )
+    if args.only in (None, "one_hot"):
+        bench_one_hot(args.rows, args.markdown)
+    if args.only in (None, "gumbel"):
+        bench_gumbel(args.rows, args.markdown)
+    if args.only in (None, "decode"):
+        bench_decode(args.rows, args.markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""One-hot encoding, Gumbel-Softmax relaxation and decoding as Polars expressions."""
+
+from __future__ import annotations
+
+from polars_gumbel._internal import __version__
+from polars_gumbel.codec import Codec
+from polars_gumbel.expressions import (
+    argmax,
+    decode,
+    gumbel_softmax,
+    log_softmax,
+    one_hot,
+    softmax,
+)
+
+__all__ = [
+    "Codec",
+    "__version__",
+    "argmax",
+    "decode",
+    "gumbel_softmax",
+    "log_softmax",
+    "one_hot",
+    "softmax",
+]

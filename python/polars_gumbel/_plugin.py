@@ -1,0 +1,41 @@
+"""The one place that registers plugin calls."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from polars.plugins import register_plugin_function
+
+LIB = Path(__file__).parent
+
+_ACCEPTS_DETERMINISM = "is_deterministic" in inspect.signature(register_plugin_function).parameters
+
+
+def _plugin(
+    name: str,
+    args: list[pl.Expr],
+    kwargs: dict[str, Any],
+    *,
+    elementwise: bool = True,
+    deterministic: bool = True,
+) -> pl.Expr:
+    """Call the Rust function `name` on `args` with keyword arguments `kwargs`.
+
+    `elementwise=False` makes Polars hand over the whole column at once (positional
+    seeding needs row positions); `deterministic=False` keeps the optimizer from
+    merging two draws of fresh noise into one (Polars 2.0 and later).
+    """
+    extra: dict[str, Any] = {}
+    if _ACCEPTS_DETERMINISM:
+        extra["is_deterministic"] = deterministic
+    return register_plugin_function(
+        plugin_path=LIB,
+        function_name=name,
+        args=args,
+        kwargs=kwargs,
+        is_elementwise=elementwise,
+        **extra,
+    )

@@ -1,0 +1,353 @@
+"""`Codec`: every categorical column of a table, encoded and decoded as one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import polars as pl
+
+from polars_gumbel import _internal, _validate
+from polars_gumbel._plugin import _plugin
+from polars_gumbel._typing import DecodeMethod
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+EncodeLayout = Literal["flat", "struct", "array"]
+Order = Literal["sorted", "frequency"]
+Block = tuple[str, int, int, list[str]]
+
+_ROW = "__polars_gumbel_row__"
+
+_INT_DTYPES: dict[Any, str] = {
+    pl.Int8: "int8",
+    pl.Int16: "int16",
+    pl.Int32: "int32",
+    pl.Int64: "int64",
+    pl.UInt8: "uint8",
+    pl.UInt16: "uint16",
+    pl.UInt32: "uint32",
+    pl.UInt64: "uint64",
+}
+_FEATURE_DTYPES: dict[Any, str] = {
+    pl.UInt8: "uint8",
+    pl.Boolean: "boolean",
+    pl.Float32: "float32",
+    pl.Float64: "float64",
+}
+
+
+def _source_dtype(name: str, dtype: pl.DataType) -> Any:
+    """The codec's record of a column dtype, restored by `decode`."""
+    if dtype == pl.String:
+        return "string"
+    if isinstance(dtype, pl.Enum):
+        return {"enum": dtype.categories.to_list()}
+    if dtype == pl.Categorical:
+        return "categorical"
+    if dtype == pl.Boolean:
+        return "boolean"
+    for known, label in _INT_DTYPES.items():
+        if dtype == known:
+            return label
+    raise TypeError(
+        f"Codec: column {name!r} has dtype {dtype}; expected String, Categorical, Enum, "
+        "Boolean or an integer dtype"
+    )
+
+
+def _infrequent(counts: np.ndarray[Any, Any], min_frequency: float | None, max_categories: int | None, n_rows: int) -> np.ndarray[Any, Any]:
+    """Which categories (given in sorted order) are grouped, as scikit-learn decides.
+
+    A category is infrequent when its count is below `min_frequency` (a count, or a
+    fraction of the rows when a float); then, if more than `max_categories` outputs would
+    remain (the `other` field counted), the least frequent categories join them, ties
+    going to the earlier category in sorted order.
+    """
+    mask = np.zeros(counts.size, dtype=bool)
+    if isinstance(min_frequency, int):
+        mask = counts < min_frequency
+    elif isinstance(min_frequency, float):
+        mask = counts < min_frequency * n_rows
+    n_outputs = counts.size - int(mask.sum()) + 1
+    if max_categories is not None and max_categories < n_outputs:
+        keep = max_categories - 1
+        order = np.argsort(counts, kind="mergesort")
+        mask[order if keep == 0 else order[:-keep]] = True
+    return mask
+
+
+def _categories_entry(values: list[Any]) -> dict[str, list[Any]]:
+    if values and isinstance(values[0], bool):
+        return {"boolean": values}
+    if values and isinstance(values[0], int):
+        return {"int": values}
+    return {"string": [str(v) for v in values]}
+
+
+class Codec:
+    """The categorical columns of a table, as one numeric matrix and back.
+
+    ``encode`` one-hot encodes every categorical column in place (lazy in, lazy out);
+    ``decode`` turns a generator's scores back into the original columns, dtypes and
+    order, by argmax or by sampling. ``feature_names`` and ``blocks`` describe the flat
+    matrix a model consumes. The codec is a versioned JSON document (``to_json``,
+    ``save``), readable by the Rust API too.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from polars_gumbel import Codec
+    >>> df = pl.DataFrame({"sex": ["F", "M", "M"], "age": [31, 45, 27]})
+    >>> codec = Codec.fit(df)
+    >>> codec.feature_names
+    ['sex_F', 'sex_M']
+    >>> encoded = codec.encode(df)
+    >>> encoded.columns
+    ['sex_F', 'sex_M', 'age']
+    >>> codec.decode(encoded).equals(df)
+    True
+    """
+
+    def __init__(self, document: str) -> None:
+        self._json = _internal.codec_normalize(document)
+        self._doc: dict[str, Any] = json.loads(self._json)
+
+    def __repr__(self) -> str:
+        return f"Codec(columns={self.columns!r}, features={len(self.feature_names)})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Codec) and self._doc == other._doc
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @classmethod
+    def fit(
+        cls,
+        data: pl.DataFrame | pl.LazyFrame,
+        columns: Sequence[str] | None = None,
+        *,
+        max_categories: int | None = None,
+        min_frequency: int | float | None = None,
+        order: Order = "sorted",
+    ) -> Codec:
+        """Learn each column's categories.
+
+        Parameters
+        ----------
+        data
+            A DataFrame or a LazyFrame (scanned once).
+        columns
+            The columns to encode; by default every String, Categorical, Enum and
+            Boolean column. Integer columns may be named explicitly.
+        max_categories, min_frequency
+            Group infrequent categories into a last ``{column}_other`` field, as
+            scikit-learn's ``OneHotEncoder`` does; values unseen at fit time then join
+            them instead of being an error.
+        order
+            ``"sorted"`` (Enum columns keep their own order) or ``"frequency"``.
+        """
+        lf = data.lazy()
+        schema = lf.collect_schema()
+        if columns is None:
+            columns = [
+                n
+                for n, d in schema.items()
+                if d in (pl.String, pl.Categorical, pl.Boolean) or isinstance(d, pl.Enum)
+            ]
+        else:
+            if isinstance(columns, str):
+                raise TypeError("columns must be a sequence of column names, not a str")
+            columns = list(columns)
+            missing = [c for c in columns if c not in schema]
+            if missing:
+                raise ValueError(f"Codec.fit: no column {missing[0]!r} in the data")
+        _validate.choice("order", order, ("sorted", "frequency"))
+        if min_frequency is not None and (
+            isinstance(min_frequency, bool)
+            or not isinstance(min_frequency, (int, float))
+            or (isinstance(min_frequency, int) and min_frequency < 1)
+            or (isinstance(min_frequency, float) and not 0.0 < min_frequency < 1.0)
+        ):
+            raise ValueError(
+                f"min_frequency must be an int >= 1 or a float in (0, 1), got {min_frequency!r}"
+            )
+        if max_categories is not None and (
+            isinstance(max_categories, bool)
+            or not isinstance(max_categories, int)
+            or max_categories < 1
+        ):
+            raise ValueError(f"max_categories must be an int >= 1, got {max_categories!r}")
+        dtypes = {c: _source_dtype(c, schema[c]) for c in columns}
+        queries = [
+            lf.group_by(pl.col(c).cast(pl.String) if schema[c] == pl.Categorical else c)
+            .agg(pl.len().alias("count"))
+            for c in columns
+        ]
+        n_rows_query = lf.select(pl.len())
+        *counts, n_rows_frame = pl.collect_all([*queries, n_rows_query])
+        n_rows = int(n_rows_frame.item())
+        entries = []
+        for c, frame in zip(columns, counts):
+            null_count = int(frame.filter(pl.col(c).is_null())["count"].sum())
+            seen = frame.filter(pl.col(c).is_not_null())
+            dtype = dtypes[c]
+            if isinstance(dtype, dict):
+                enum_cats: list[str] = dtype["enum"]
+                found = dict(zip(seen[c].cast(pl.String).to_list(), seen["count"].to_list()))
+                values: list[Any] = list(enum_cats)
+                value_counts = [found.get(v, 0) for v in values]
+            else:
+                seen = seen.sort(c)
+                values = seen[c].to_list()
+                value_counts = seen["count"].to_list()
+            if not values and not null_count:
+                raise ValueError(f"Codec.fit: column {c!r} has no values to learn from")
+            mask = _infrequent(
+                np.asarray(value_counts, dtype=np.int64), min_frequency, max_categories, n_rows
+            )
+            kept = [(v, n) for v, n, m in zip(values, value_counts, mask) if not m]
+            if order == "frequency":
+                kept.sort(key=lambda vn: -vn[1])
+            infrequent = [v for v, m in zip(values, mask) if m]
+            entries.append(
+                {
+                    "name": c,
+                    "dtype": dtype,
+                    "categories": _categories_entry([v for v, _ in kept]),
+                    "null_category": null_count > 0,
+                    "infrequent": _categories_entry(infrequent) if infrequent else None,
+                }
+            )
+        return cls(_internal.codec_from_columns(json.dumps(entries)))
+
+    @property
+    def columns(self) -> list[str]:
+        """The encoded columns, in order."""
+        return [c["name"] for c in self._doc["columns"]]
+
+    @property
+    def blocks(self) -> list[Block]:
+        """``(column, start, stop, labels)``: each column's span of ``feature_names``."""
+        return [(c, a, b, list(labels)) for c, a, b, labels in _internal.codec_blocks(self._json)]
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The flat columns ``encode`` produces for the categorical columns, in order."""
+        return [f"{c}_{label}" for c, _, _, labels in self.blocks for label in labels]
+
+    def encode(
+        self,
+        data: Frame,
+        layout: EncodeLayout = "flat",
+        dtype: Any = pl.Float32,
+    ) -> Frame:
+        """One-hot encode the codec's columns in place; other columns pass through.
+
+        ``layout="flat"``: one column per category (``feature_names``);
+        ``"struct"`` / ``"array"``: one block column per variable.
+        """
+        _validate.choice("layout", layout, ("flat", "struct", "array"))
+        name = next((n for d, n in _FEATURE_DTYPES.items() if dtype == d), None)
+        if name is None:
+            raise TypeError(f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}")
+        plan = dict(json.loads(_internal.codec_encode_kwargs(self._json, layout, name)))
+        lf = data.lazy()
+        schema = lf.collect_schema()
+        missing = [c for c in plan if c not in schema]
+        if missing:
+            raise ValueError(f"Codec.encode: the data has no column {missing[0]!r}")
+        exprs: list[pl.Expr] = []
+        for col in schema:
+            if col not in plan:
+                exprs.append(pl.col(col))
+                continue
+            block = _plugin("one_hot", [pl.col(col)], plan[col])
+            exprs.append(block.struct.unnest() if layout == "flat" else block)
+        out = lf.select(exprs)
+        return out if isinstance(data, pl.LazyFrame) else out.collect()
+
+    def decode(
+        self,
+        data: Frame,
+        method: DecodeMethod = "argmax",
+        tau: float = 1.0,
+        seed: int | None = None,
+    ) -> Frame:
+        """The original columns, dtypes and order from their blocks.
+
+        ``data`` holds each column's block as flat feature columns (any scores: one-hot,
+        probabilities or logits), or as one Struct / Array column named after the
+        variable. With ``method="sample"`` each column draws from its own noise stream
+        derived from ``seed``; a seeded decode streams (the row index is the noise key).
+        """
+        from polars_gumbel.expressions import _seed, _tau
+
+        _validate.choice("method", method, ("argmax", "sample"))
+        plan = dict(
+            json.loads(_internal.codec_decode_kwargs(self._json, method, _tau(tau), _seed(seed)))
+        )
+        lf = data.lazy()
+        schema = lf.collect_schema()
+        owner = {f: c for c, _, _, labels in self.blocks for f in (f"{c}_{lab}" for lab in labels)}
+        features = {c: [f"{c}_{lab}" for lab in labels] for c, _, _, labels in self.blocks}
+        keyed = method == "sample" and seed is not None
+        exprs: list[pl.Expr] = []
+        done: set[str] = set()
+        for col in schema:
+            var = col if col in plan else owner.get(col)
+            if var is None:
+                exprs.append(pl.col(col))
+                continue
+            if var in done:
+                continue
+            done.add(var)
+            if col == var:
+                scores = pl.col(var)
+            else:
+                absent = [f for f in features[var] if f not in schema]
+                if absent:
+                    raise ValueError(
+                        f"Codec.decode: feature column {absent[0]!r} of {var!r} is missing"
+                    )
+                scores = pl.struct(features[var]).alias(var)
+            args = [scores, pl.col(_ROW)] if keyed else [scores]
+            sampled = method == "sample"
+            expr = _plugin(
+                "decode",
+                args,
+                plan[var],
+                elementwise=not sampled or seed is None or keyed,
+                deterministic=not sampled or seed is not None,
+            )
+            if next(c for c in self._doc["columns"] if c["name"] == var)["dtype"] == "categorical":
+                expr = expr.cast(pl.Categorical)
+            exprs.append(expr.alias(var))
+        absent_vars = [v for v in plan if v not in done]
+        if absent_vars:
+            raise ValueError(f"Codec.decode: no block of column {absent_vars[0]!r} in the data")
+        if keyed:
+            lf = lf.with_row_index(_ROW)
+        out = lf.select(exprs)
+        return out if isinstance(data, pl.LazyFrame) else out.collect()
+
+    def to_json(self) -> str:
+        """The codec as its versioned JSON document."""
+        return self._json
+
+    @classmethod
+    def from_json(cls, document: str) -> Codec:
+        """Read a codec document; an unknown version or a malformed one raises ValueError."""
+        return cls(document)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self._json + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Codec:
+        return cls(Path(path).read_text(encoding="utf-8"))
+
+
+__all__ = ["Block", "Codec", "EncodeLayout", "Order"]

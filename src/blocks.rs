@@ -1,0 +1,377 @@
+//! Score blocks: one categorical variable's K scores per row, stored as a Struct of K
+//! numeric fields, an `Array(numeric, K)` or a `List(numeric)`.
+//!
+//! [`Blocks::read`] turns any of the three into one row-major buffer (borrowed when the
+//! column already is one), a row → range map and a row validity; kernels then work on
+//! plain `&[T]` rows, in parallel on Polars' thread pool, and [`Blocks::rebuild`] puts a
+//! result back into the layout the scores came in.
+
+use std::borrow::Cow;
+
+use polars::prelude::*;
+use polars_arrow::array::{Array, FixedSizeListArray, ListArray, PrimitiveArray};
+use polars_arrow::bitmap::Bitmap;
+use polars_arrow::offset::OffsetsBuffer;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+
+use crate::layout::{array_from_flat, struct_from_fields};
+pub use crate::real::Real;
+
+/// Rows handed to one task of the thread pool.
+const ROWS_PER_TASK: usize = 16 * 1024;
+
+/// Where the rows came from, to rebuild the same layout.
+#[derive(Clone, Debug)]
+pub enum Shape {
+    Struct(Vec<PlSmallStr>),
+    Array(usize),
+    List,
+}
+
+/// The scores of one column as row-major values.
+pub struct Blocks<'a, T: Real> {
+    pub name: PlSmallStr,
+    pub shape: Shape,
+    /// All rows' scores, row after row.
+    pub values: Cow<'a, [T]>,
+    /// Row `i` is `values[offsets[i]..offsets[i + 1]]`.
+    pub offsets: Vec<usize>,
+    /// `false` for a null row, or a row holding a null score.
+    pub validity: Option<Bitmap>,
+}
+
+/// The float dtype a score column is computed in, or an error naming what was found.
+pub fn compute_dtype(dtype: &DataType, expr: &str) -> PolarsResult<DataType> {
+    let inner: Vec<&DataType> = match dtype {
+        DataType::Struct(fields) => fields.iter().map(|f| f.dtype()).collect(),
+        DataType::Array(inner, _) | DataType::List(inner) => vec![inner.as_ref()],
+        other => polars_bail!(
+            InvalidOperation: "{} expects a Struct of numeric fields, an Array or a List of \
+            numbers, got {}", expr, other
+        ),
+    };
+    if let Some(bad) = inner.iter().find(|d| !d.is_primitive_numeric()) {
+        polars_bail!(
+            InvalidOperation: "{} expects numeric scores, got {} inside {}", expr, bad, dtype
+        );
+    }
+    let all_f32 = !inner.is_empty() && inner.iter().all(|d| **d == DataType::Float32);
+    Ok(if all_f32 { DataType::Float32 } else { DataType::Float64 })
+}
+
+/// The same block layout with values of `value_dtype`.
+pub fn block_dtype(dtype: &DataType, value_dtype: &DataType) -> DataType {
+    match dtype {
+        DataType::Struct(fields) => DataType::Struct(
+            fields.iter().map(|f| Field::new(f.name().clone(), value_dtype.clone())).collect(),
+        ),
+        DataType::Array(_, width) => DataType::Array(Box::new(value_dtype.clone()), *width),
+        _ => DataType::List(Box::new(value_dtype.clone())),
+    }
+}
+
+fn contiguous<T: Real>(s: &Series) -> PolarsResult<Cow<'_, [T]>> {
+    let target = T::Polars::get_static_dtype();
+    if s.dtype() == &target && s.n_chunks() == 1 {
+        let ca: &ChunkedArray<T::Polars> = s.as_ref().as_ref();
+        if let Ok(values) = ca.cont_slice() {
+            return Ok(Cow::Borrowed(values));
+        }
+    }
+    let cast = s.cast(&target)?.rechunk();
+    let ca: &ChunkedArray<T::Polars> = cast.as_ref().as_ref();
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        out.extend_from_slice(arr.values());
+    }
+    Ok(Cow::Owned(out))
+}
+
+fn and_validity(a: Option<Bitmap>, b: Option<&Bitmap>) -> Option<Bitmap> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(b)) => Some(b.clone()),
+        (Some(a), Some(b)) => Some(&a & b),
+    }
+}
+
+fn outer_validity(s: &Series) -> Option<Bitmap> {
+    (s.null_count() > 0).then(|| s.is_not_null().downcast_as_array().values().clone())
+}
+
+impl<'a, T: Real> Blocks<'a, T> {
+    /// Reads a score column; `expr` names the expression in error messages.
+    pub fn read(s: &'a Series, expr: &str) -> PolarsResult<Self> {
+        let name = s.name().clone();
+        let len = s.len();
+        match s.dtype() {
+            DataType::Struct(_) => {
+                let ca = s.struct_()?;
+                let fields = ca.fields_as_series();
+                let names = fields.iter().map(|f| f.name().clone()).collect();
+                let width = fields.len();
+                let mut validity = outer_validity(s);
+                let columns = fields
+                    .iter()
+                    .map(|f| {
+                        validity = and_validity(validity.take(), outer_validity(f).as_ref());
+                        contiguous::<T>(f)
+                    })
+                    .collect::<PolarsResult<Vec<_>>>()?;
+                let values = if width == 0 { Vec::new() } else { transpose_in(&columns, len) };
+                Ok(Self {
+                    name,
+                    shape: Shape::Struct(names),
+                    values: Cow::Owned(values),
+                    offsets: (0..=len).map(|i| i * width).collect(),
+                    validity,
+                })
+            },
+            DataType::Array(_, width) => {
+                let ca = s.array()?;
+                if ca.chunks().len() == 1 {
+                    Self::from_fixed(name, ca.downcast_as_array(), *width)
+                } else {
+                    let ca = ca.rechunk();
+                    Ok(Blocks::from_fixed(name, ca.downcast_as_array(), *width)?.into_owned())
+                }
+            },
+            DataType::List(_) => {
+                let ca = s.list()?;
+                if ca.chunks().len() == 1 {
+                    Self::from_list(name, ca.downcast_as_array())
+                } else {
+                    let ca = ca.rechunk();
+                    Ok(Blocks::from_list(name, ca.downcast_as_array())?.into_owned())
+                }
+            },
+            other => polars_bail!(
+                InvalidOperation: "{} expects a Struct of numeric fields, an Array or a List of \
+                numbers, got {}", expr, other
+            ),
+        }
+    }
+
+    fn from_fixed(name: PlSmallStr, arr: &'a FixedSizeListArray, width: usize) -> PolarsResult<Self> {
+        let len = arr.len();
+        let offsets: Vec<usize> = (0..=len).map(|i| i * width).collect();
+        let values = arr.values().as_ref();
+        let validity = and_validity(
+            arr.validity().cloned(),
+            inner_null_rows(values, &offsets).as_ref(),
+        );
+        Ok(Self {
+            name,
+            shape: Shape::Array(width),
+            values: primitive_values(values)?,
+            offsets,
+            validity,
+        })
+    }
+
+    fn from_list(name: PlSmallStr, arr: &'a ListArray<i64>) -> PolarsResult<Self> {
+        let raw = arr.offsets().as_slice();
+        let first = raw.first().copied().unwrap_or(0) as usize;
+        let last = raw.last().copied().unwrap_or(0) as usize;
+        let offsets: Vec<usize> = raw.iter().map(|&o| o as usize - first).collect();
+        let values = primitive_values::<T>(arr.values().as_ref())?;
+        let values = match values {
+            Cow::Borrowed(v) => Cow::Borrowed(&v[first..last]),
+            Cow::Owned(v) => Cow::Owned(v[first..last].to_vec()),
+        };
+        let inner = arr.values().sliced(first, last - first);
+        let validity = and_validity(
+            arr.validity().cloned(),
+            inner_null_rows(inner.as_ref(), &offsets).as_ref(),
+        );
+        Ok(Self { name, shape: Shape::List, values, offsets, validity })
+    }
+
+    fn into_owned(self) -> Blocks<'static, T> {
+        Blocks {
+            name: self.name,
+            shape: self.shape,
+            values: Cow::Owned(self.values.into_owned()),
+            offsets: self.offsets,
+            validity: self.validity,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn is_valid(&self, row: usize) -> bool {
+        self.validity.as_ref().is_none_or(|v| v.get_bit(row))
+    }
+
+    /// Number of categories in each row when every row has the same number.
+    pub fn width(&self) -> Option<usize> {
+        match self.shape {
+            Shape::Struct(ref names) => Some(names.len()),
+            Shape::Array(w) => Some(w),
+            Shape::List => None,
+        }
+    }
+
+    /// Runs `kernel(row, scores, out)` on every valid row, writing a block of the same
+    /// shape; a row for which the kernel returns `false` becomes null.
+    pub fn map_blocks<F>(&self, kernel: F) -> PolarsResult<Series>
+    where
+        F: Fn(usize, &[T], &mut [T]) -> bool + Sync,
+    {
+        let mut out = vec![T::ZERO; self.values.len()];
+        let valid = self.par_rows(&mut out, |row, scores, out| kernel(row, scores, out));
+        self.rebuild(out, valid)
+    }
+
+    /// Runs `kernel(row, scores)` on every valid row; `None` becomes a null.
+    pub fn map_rows<U, F>(&self, kernel: F) -> (Vec<U>, Option<Bitmap>)
+    where
+        U: Copy + Default + Send + Sync,
+        F: Fn(usize, &[T]) -> Option<U> + Sync,
+    {
+        let len = self.len();
+        let mut out = vec![U::default(); len];
+        let mut valid = vec![true; len];
+        THREAD_POOL.install(|| {
+            out.par_chunks_mut(ROWS_PER_TASK)
+                .zip(valid.par_chunks_mut(ROWS_PER_TASK))
+                .enumerate()
+                .for_each(|(task, (out, valid))| {
+                    let start = task * ROWS_PER_TASK;
+                    for (i, (o, v)) in out.iter_mut().zip(valid.iter_mut()).enumerate() {
+                        let row = start + i;
+                        let result = if self.is_valid(row) {
+                            kernel(row, &self.values[self.offsets[row]..self.offsets[row + 1]])
+                        } else {
+                            None
+                        };
+                        match result {
+                            Some(x) => *o = x,
+                            None => *v = false,
+                        }
+                    }
+                })
+        });
+        (out, to_bitmap(valid))
+    }
+
+    fn par_rows<F>(&self, out: &mut [T], kernel: F) -> Option<Bitmap>
+    where
+        F: Fn(usize, &[T], &mut [T]) -> bool + Sync,
+    {
+        let len = self.len();
+        let mut pieces = Vec::with_capacity(len / ROWS_PER_TASK + 1);
+        let mut rest = out;
+        let mut start = 0;
+        while start < len {
+            let end = (start + ROWS_PER_TASK).min(len);
+            let (piece, tail) = rest.split_at_mut(self.offsets[end] - self.offsets[start]);
+            pieces.push((start, end, piece));
+            rest = tail;
+            start = end;
+        }
+        let mut valid = vec![true; len];
+        let mut valid_pieces: Vec<&mut [bool]> = valid.chunks_mut(ROWS_PER_TASK).collect();
+        THREAD_POOL.install(|| {
+            pieces
+                .into_par_iter()
+                .zip(valid_pieces.par_iter_mut())
+                .for_each(|((start, end, piece), valid)| {
+                    let base = self.offsets[start];
+                    for row in start..end {
+                        let (lo, hi) = (self.offsets[row], self.offsets[row + 1]);
+                        let ok = self.is_valid(row)
+                            && kernel(row, &self.values[lo..hi], &mut piece[lo - base..hi - base]);
+                        valid[row - start] = ok;
+                    }
+                })
+        });
+        to_bitmap(valid)
+    }
+
+    /// A column of the input's layout holding `values` (row-major, same offsets).
+    pub fn rebuild(&self, values: Vec<T>, validity: Option<Bitmap>) -> PolarsResult<Series> {
+        let len = self.len();
+        match &self.shape {
+            Shape::Array(width) => {
+                let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, values);
+                array_from_flat(self.name.clone(), values.into_series(), *width, len, validity)
+            },
+            Shape::List => {
+                let offsets: Vec<i64> = self.offsets.iter().map(|&o| o as i64).collect();
+                // SAFETY: the offsets were read from a valid list array and only rebased.
+                let offsets = unsafe { OffsetsBuffer::new_unchecked(offsets.into()) };
+                let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, values);
+                let values = values.rechunk().downcast_as_array().clone().boxed();
+                let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
+                let arr = ListArray::<i64>::try_new(dtype, offsets, values, validity)?;
+                Ok(ListChunked::with_chunk(self.name.clone(), arr).into_series())
+            },
+            Shape::Struct(names) => {
+                let width = names.len();
+                let fields = (0..width)
+                    .map(|j| {
+                        let col: Vec<T> = (0..len).map(|i| values[i * width + j]).collect();
+                        ChunkedArray::<T::Polars>::from_vec(names[j].clone(), col).into_series()
+                    })
+                    .collect();
+                struct_from_fields(self.name.clone(), len, fields, validity)
+            },
+        }
+    }
+}
+
+/// The values of a primitive arrow array as `T`: borrowed when they already are.
+fn primitive_values<T: Real>(values: &dyn Array) -> PolarsResult<Cow<'_, [T]>> {
+    if let Some(p) = values.as_any().downcast_ref::<PrimitiveArray<T>>() {
+        return Ok(Cow::Borrowed(p.values().as_slice()));
+    }
+    let s = Series::try_from((PlSmallStr::EMPTY, values.to_boxed()))?;
+    match contiguous::<T>(&s)? {
+        Cow::Borrowed(v) => Ok(Cow::Owned(v.to_vec())),
+        Cow::Owned(v) => Ok(Cow::Owned(v)),
+    }
+}
+
+fn to_bitmap(valid: Vec<bool>) -> Option<Bitmap> {
+    valid.contains(&false).then(|| Bitmap::from_iter(valid))
+}
+
+/// `false` for the rows that hold a null value, when any does.
+fn inner_null_rows(values: &dyn Array, offsets: &[usize]) -> Option<Bitmap> {
+    let nulls = values.validity().filter(|_| values.null_count() > 0)?;
+    Some(
+        offsets
+            .windows(2)
+            .map(|w| (w[0]..w[1]).all(|k| nulls.get_bit(k)))
+            .collect(),
+    )
+}
+
+/// Row-major copy of K columns of `len` values each.
+fn transpose_in<T: Real>(columns: &[Cow<'_, [T]>], len: usize) -> Vec<T> {
+    let width = columns.len();
+    let mut out = vec![T::ZERO; len * width];
+    THREAD_POOL.install(|| {
+        out.par_chunks_mut(ROWS_PER_TASK * width)
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                let start = task * ROWS_PER_TASK;
+                for (j, col) in columns.iter().enumerate() {
+                    for (i, row) in chunk.chunks_exact_mut(width).enumerate() {
+                        row[j] = col[start + i];
+                    }
+                }
+            })
+    });
+    out
+}

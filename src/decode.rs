@@ -1,0 +1,290 @@
+//! `argmax` and `decode`: score blocks back to category indices and labels.
+
+use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+use polars_core::prelude::FrozenCategories;
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::{compute_dtype, Blocks, Real};
+use crate::rng::Noise;
+use crate::softmax::{argmax_row, check_tau, noise_for, RowIds};
+
+/// How a label is chosen from a row's scores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The largest score (lowest index on ties); an all-zero row is null.
+    #[default]
+    Argmax,
+    /// A draw from `softmax(scores / tau)` by the Gumbel-max trick.
+    Sample,
+}
+
+/// The dtype of decoded labels: the labels themselves, an Enum, or the labels parsed
+/// as booleans (`false` / `true`) or integers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelDtype {
+    #[default]
+    String,
+    Enum,
+    Boolean,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    #[serde(rename = "uint8")]
+    UInt8,
+    #[serde(rename = "uint16")]
+    UInt16,
+    #[serde(rename = "uint32")]
+    UInt32,
+    #[serde(rename = "uint64")]
+    UInt64,
+}
+
+impl LabelDtype {
+    fn parsed_dtype(self) -> Option<DataType> {
+        Some(match self {
+            Self::String | Self::Enum => return None,
+            Self::Boolean => DataType::Boolean,
+            Self::Int8 => DataType::Int8,
+            Self::Int16 => DataType::Int16,
+            Self::Int32 => DataType::Int32,
+            Self::Int64 => DataType::Int64,
+            Self::UInt8 => DataType::UInt8,
+            Self::UInt16 => DataType::UInt16,
+            Self::UInt32 => DataType::UInt32,
+            Self::UInt64 => DataType::UInt64,
+        })
+    }
+}
+
+/// Options of [`decode`], also the plugin's keyword arguments.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DecodeOptions {
+    pub labels: Option<Vec<String>>,
+    pub method: Method,
+    pub tau: f64,
+    pub seed: Option<u64>,
+    pub prefix: Option<String>,
+    pub separator: String,
+    pub dtype: LabelDtype,
+    /// The Enum's categories when they are not the labels themselves (a superset).
+    pub categories: Option<Vec<String>>,
+    /// A label that decodes to null: the inverse of `one_hot(nulls="category")`.
+    pub null_label: Option<String>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            labels: None,
+            method: Method::Argmax,
+            tau: 1.0,
+            seed: None,
+            prefix: None,
+            separator: "_".into(),
+            dtype: LabelDtype::String,
+            categories: None,
+            null_label: None,
+        }
+    }
+}
+
+fn ensure_unique(items: &[String], what: &str) -> PolarsResult<()> {
+    let mut seen = PlHashSet::with_capacity(items.len());
+    for item in items {
+        polars_ensure!(seen.insert(item.as_str()), InvalidOperation: "duplicate {} '{}'", what, item);
+    }
+    Ok(())
+}
+
+/// The struct field names with their common `{prefix}{separator}` removed: the given
+/// prefix, else the column's name when every field starts with it, else the longest
+/// common start that ends with the separator.
+fn labels_from_fields(field: &Field, names: &[&str], options: &DecodeOptions) -> PolarsResult<Vec<String>> {
+    let sep = options.separator.as_str();
+    let strip = |prefix: &str| -> Option<Vec<String>> {
+        let head = format!("{prefix}{sep}");
+        names.iter().map(|n| n.strip_prefix(head.as_str()).map(String::from)).collect()
+    };
+    if let Some(prefix) = &options.prefix {
+        return strip(prefix).ok_or_else(|| {
+            polars_err!(
+                InvalidOperation: "decode: not every field of column '{}' starts with '{}{}': {:?}",
+                field.name(), prefix, sep, names
+            )
+        });
+    }
+    if let Some(labels) = strip(field.name()) {
+        return Ok(labels);
+    }
+    let first = names.first().copied().unwrap_or("");
+    let mut common = first.len();
+    for n in names {
+        common = common.min(first.bytes().zip(n.bytes()).take_while(|(a, b)| a == b).count());
+    }
+    let head = match first.get(..common).and_then(|c| c.rfind(sep)) {
+        Some(at) if !sep.is_empty() => at + sep.len(),
+        _ => 0,
+    };
+    Ok(names.iter().map(|n| n.get(head..).unwrap_or(n).to_string()).collect())
+}
+
+/// The labels of a score column, known without data.
+pub fn labels(field: &Field, options: &DecodeOptions) -> PolarsResult<Vec<String>> {
+    compute_dtype(field.dtype(), "decode")?;
+    let width = match field.dtype() {
+        DataType::Struct(fields) => Some(fields.len()),
+        DataType::Array(_, w) => Some(*w),
+        _ => None,
+    };
+    let labels = match (&options.labels, field.dtype()) {
+        (Some(labels), _) => labels.clone(),
+        (None, DataType::Struct(fields)) => {
+            let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+            labels_from_fields(field, &names, options)?
+        },
+        (None, d) => polars_bail!(
+            InvalidOperation: "decode of column '{}' of dtype {} needs `labels`: only Struct \
+            fields carry them", field.name(), d
+        ),
+    };
+    if let Some(width) = width {
+        polars_ensure!(
+            labels.len() == width,
+            InvalidOperation: "decode: column '{}' has {} scores per row, but {} labels were given",
+            field.name(), width, labels.len()
+        );
+    }
+    ensure_unique(&labels, "label")?;
+    Ok(labels)
+}
+
+fn enum_dtype(labels: &[String], options: &DecodeOptions) -> PolarsResult<DataType> {
+    let categories = options.categories.as_deref().unwrap_or(labels);
+    ensure_unique(categories, "Enum category")?;
+    if let Some(missing) = labels.iter().find(|l| !categories.contains(l)) {
+        polars_bail!(InvalidOperation: "decode: label '{}' is not among the Enum's categories", missing);
+    }
+    let fcats = FrozenCategories::new(categories.iter().map(String::as_str))?;
+    Ok(DataType::from_frozen_categories(fcats))
+}
+
+/// Label `i` of the output, in the output dtype, at position `i`: what every row's
+/// choice is gathered from. The `null_label`, if any, is null.
+pub fn label_values(labels: &[String], options: &DecodeOptions) -> PolarsResult<Series> {
+    let strings: StringChunked = labels
+        .iter()
+        .map(|l| (options.null_label.as_deref() != Some(l.as_str())).then_some(l.as_str()))
+        .collect();
+    let strings = strings.into_series();
+    match (options.dtype, options.dtype.parsed_dtype()) {
+        (LabelDtype::String, _) => Ok(strings),
+        (LabelDtype::Enum, _) => strings.strict_cast(&enum_dtype(labels, options)?),
+        (LabelDtype::Boolean, _) => {
+            let parsed = strings
+                .str()?
+                .iter()
+                .map(|l| match l {
+                    None => Ok(None),
+                    Some("true") => Ok(Some(true)),
+                    Some("false") => Ok(Some(false)),
+                    Some(other) => polars_bail!(
+                        InvalidOperation: "decode to Boolean: label '{}' is neither 'true' nor 'false'", other
+                    ),
+                })
+                .collect::<PolarsResult<BooleanChunked>>()?;
+            Ok(parsed.into_series())
+        },
+        (_, Some(dtype)) => strings.strict_cast(&dtype).map_err(|_| {
+            polars_err!(InvalidOperation: "decode to {}: the labels {:?} are not all integers in its range", dtype, labels)
+        }),
+        (_, None) => Ok(strings),
+    }
+}
+
+/// The output field of [`decode`]: the labels' dtype.
+pub fn decode_field(field: &Field, options: &DecodeOptions) -> PolarsResult<Field> {
+    let labels = labels(field, options)?;
+    let dtype = label_values(&labels, options)?.dtype().clone();
+    Ok(Field::new(field.name().clone(), dtype))
+}
+
+/// The output field of [`argmax`].
+pub fn argmax_field(field: &Field) -> PolarsResult<Field> {
+    compute_dtype(field.dtype(), "argmax")?;
+    Ok(Field::new(field.name().clone(), DataType::UInt32))
+}
+
+fn indices<T: Real>(
+    b: &Blocks<'_, T>,
+    method: Method,
+    tau: f64,
+    noise: &Noise,
+    ids: &RowIds,
+) -> (Vec<u32>, Option<Bitmap>) {
+    match method {
+        Method::Argmax => b.map_rows(|_, x| {
+            let i = argmax_row(x)?;
+            let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
+            (!all_zero).then_some(i as u32)
+        }),
+        Method::Sample => {
+            let tau = T::narrow(tau);
+            b.map_rows(|row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32))
+        },
+    }
+}
+
+/// The Gumbel-max draw of a row: `argmax(x / tau + g)`, lowest index on ties.
+#[inline]
+pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: T) -> Option<usize> {
+    argmax_row(x)?;
+    let mut best = (0, T::NEG_INFINITY);
+    for (j, (&v, g)) in x.iter().zip(noise.gumbels(row)).enumerate() {
+        let z = v / tau + T::narrow(g);
+        if z > best.1 {
+            best = (j, z);
+        }
+    }
+    Some(best.0)
+}
+
+/// The index of every row's largest score, lowest on ties, as UInt32.
+pub fn argmax(s: &Series) -> PolarsResult<Series> {
+    fn run<T: Real>(b: Blocks<'_, T>) -> Series {
+        let (idx, valid) = b.map_rows(|_, x| argmax_row(x).map(|i| i as u32));
+        UInt32Chunked::from_vec_validity(b.name.clone(), idx, valid).into_series()
+    }
+    if compute_dtype(s.dtype(), "argmax")? == DataType::Float32 {
+        Ok(run(Blocks::<f32>::read(s, "argmax")?))
+    } else {
+        Ok(run(Blocks::<f64>::read(s, "argmax")?))
+    }
+}
+
+/// Every row's label: by argmax or by a Gumbel-max draw, as String or Enum.
+pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> PolarsResult<Series> {
+    check_tau(options.tau)?;
+    let labels = labels(&s.field(), options)?;
+    let ids = RowIds::from_key(key, s.len())?;
+    let noise = noise_for(options.seed);
+    let (idx, valid) = if compute_dtype(s.dtype(), "decode")? == DataType::Float32 {
+        indices(&Blocks::<f32>::read(s, "decode")?, options.method, options.tau, &noise, &ids)
+    } else {
+        indices(&Blocks::<f64>::read(s, "decode")?, options.method, options.tau, &noise, &ids)
+    };
+    let valid_at = |r: usize| valid.as_ref().is_none_or(|v| v.get_bit(r));
+    if let Some(bad) = idx.iter().enumerate().find(|&(r, &i)| valid_at(r) && i as usize >= labels.len()) {
+        polars_bail!(
+            ComputeError: "decode: row {} of column '{}' has more scores than the {} labels",
+            bad.0, s.name(), labels.len()
+        );
+    }
+    let values = label_values(&labels, options)?;
+    let idx = IdxCa::from_vec_validity(s.name().clone(), idx, valid);
+    Ok(values.take(&idx)?.with_name(s.name().clone()))
+}

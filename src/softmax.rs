@@ -1,0 +1,220 @@
+//! `softmax`, `log_softmax` and `gumbel_softmax` over score blocks.
+//!
+//! Row kernels work in place on one block: subtract the row maximum, scale by 1/tau,
+//! exponentiate, normalise. A row with NaN or `+inf`, or with no finite score (all
+//! `-inf`, or K = 0), is null.
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::{compute_dtype, Blocks, Real};
+use crate::rng::{hash_str, Noise};
+
+/// Options of [`softmax`] and [`log_softmax`].
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub struct SoftmaxOptions {
+    pub tau: f64,
+}
+
+/// Options of [`gumbel_softmax`].
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub struct GumbelOptions {
+    pub tau: f64,
+    pub hard: bool,
+    /// `None`: fresh operating-system entropy at every call.
+    pub seed: Option<u64>,
+}
+
+/// Errors unless `tau` is finite and positive.
+pub fn check_tau(tau: f64) -> PolarsResult<()> {
+    polars_ensure!(
+        tau.is_finite() && tau > 0.0,
+        ComputeError: "tau must be finite and > 0, got {}", tau
+    );
+    Ok(())
+}
+
+/// The largest score of a row, or `None` when the row is to be null.
+#[inline]
+fn row_max<T: Real>(x: &[T]) -> Option<T> {
+    let mut max = T::NEG_INFINITY;
+    for &v in x {
+        if v.is_nan() || v.widen() == f64::INFINITY {
+            return None;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    (max > T::NEG_INFINITY).then_some(max)
+}
+
+/// Index of the largest score, lowest on ties; `None` for a row that is to be null.
+#[inline]
+pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
+    let max = row_max(x)?;
+    x.iter().position(|&v| v == max)
+}
+
+/// `buf ← softmax(buf / tau)`, in place.
+#[inline]
+pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: T) -> bool {
+    let Some(max) = row_max(buf) else { return false };
+    let mut sum = T::ZERO;
+    for v in buf.iter_mut() {
+        *v = ((*v - max) / tau).exp();
+        sum = sum + *v;
+    }
+    let inv = T::ONE / sum;
+    for v in buf.iter_mut() {
+        *v = *v * inv;
+    }
+    true
+}
+
+/// `buf ← log_softmax(buf / tau)`, in place.
+#[inline]
+pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: T) -> bool {
+    let Some(max) = row_max(buf) else { return false };
+    let mut sum = T::ZERO;
+    for v in buf.iter_mut() {
+        *v = (*v - max) / tau;
+        sum = sum + v.exp();
+    }
+    let log_sum = sum.ln();
+    for v in buf.iter_mut() {
+        *v = *v - log_sum;
+    }
+    true
+}
+
+/// `buf ← one_hot(argmax(buf))`, in place.
+#[inline]
+pub fn hard_in_place<T: Real>(buf: &mut [T]) -> bool {
+    let Some(winner) = argmax_row(buf) else { return false };
+    buf.fill(T::ZERO);
+    buf[winner] = T::ONE;
+    true
+}
+
+/// `out ← scores + g`, the Gumbel-perturbed scores of `row`; `false` for a null row.
+#[inline]
+pub fn perturb<T: Real>(noise: &Noise, row: u64, scores: &[T], scale: T, out: &mut [T]) -> bool {
+    if row_max(scores).is_none() {
+        return false;
+    }
+    noise.fill_gumbel(row, out);
+    for (o, &x) in out.iter_mut().zip(scores) {
+        *o = x / scale + *o;
+    }
+    true
+}
+
+fn map_real<F32, F64>(s: &Series, expr: &str, f32_path: F32, f64_path: F64) -> PolarsResult<Series>
+where
+    F32: FnOnce(Blocks<'_, f32>) -> PolarsResult<Series>,
+    F64: FnOnce(Blocks<'_, f64>) -> PolarsResult<Series>,
+{
+    if compute_dtype(s.dtype(), expr)? == DataType::Float32 {
+        f32_path(Blocks::read(s, expr)?)
+    } else {
+        f64_path(Blocks::read(s, expr)?)
+    }
+}
+
+/// `softmax(scores / tau)` per row, in the layout of `s`.
+pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
+    check_tau(options.tau)?;
+    fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
+        let tau = T::narrow(tau);
+        b.map_blocks(|_, x, out| {
+            out.copy_from_slice(x);
+            softmax_in_place(out, tau)
+        })
+    }
+    map_real(s, "softmax", |b| run(b, options.tau), |b| run(b, options.tau))
+}
+
+/// `log_softmax(scores / tau)` per row, in the layout of `s`.
+pub fn log_softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
+    check_tau(options.tau)?;
+    fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
+        let tau = T::narrow(tau);
+        b.map_blocks(|_, x, out| {
+            out.copy_from_slice(x);
+            log_softmax_in_place(out, tau)
+        })
+    }
+    map_real(s, "log_softmax", |b| run(b, options.tau), |b| run(b, options.tau))
+}
+
+/// The noise counter of every row: its position, or its `key`.
+pub enum RowIds {
+    Position,
+    Keys(Vec<u64>),
+}
+
+impl RowIds {
+    /// Reads a key column: integers as their two's-complement bits, strings by
+    /// [`hash_str`]; a null key or a length mismatch is an error.
+    pub fn from_key(key: Option<&Series>, len: usize) -> PolarsResult<Self> {
+        let Some(key) = key else { return Ok(Self::Position) };
+        polars_ensure!(
+            key.len() == len,
+            ShapeMismatch: "key column '{}' has {} rows, the scores have {}", key.name(), key.len(), len
+        );
+        polars_ensure!(
+            key.null_count() == 0,
+            ComputeError: "key column '{}' has {} null values; every row needs a key",
+            key.name(), key.null_count()
+        );
+        let ids = match key.dtype() {
+            DataType::String => key.str()?.iter().map(|v| v.map_or(0, hash_str)).collect(),
+            DataType::UInt64 => key.u64()?.into_no_null_iter().collect(),
+            d if d.is_integer() => key
+                .cast(&DataType::Int64)?
+                .i64()?
+                .into_no_null_iter()
+                .map(|v| v as u64)
+                .collect(),
+            d => polars_bail!(
+                InvalidOperation: "key must be an integer or String column, got {} for '{}'", d, key.name()
+            ),
+        };
+        Ok(Self::Keys(ids))
+    }
+
+    #[inline]
+    pub fn get(&self, row: usize) -> u64 {
+        match self {
+            Self::Position => row as u64,
+            Self::Keys(ids) => ids[row],
+        }
+    }
+}
+
+/// The noise source of one evaluation: seeded, or fresh entropy.
+pub fn noise_for(seed: Option<u64>) -> Noise {
+    seed.map_or_else(Noise::from_entropy, Noise::new)
+}
+
+/// Gumbel-Softmax per row: `softmax((scores + g) / tau)`, or its one-hot argmax when
+/// `hard`, with `g` from [`Noise`] keyed by row position or `key`.
+pub fn gumbel_softmax(s: &Series, key: Option<&Series>, options: &GumbelOptions) -> PolarsResult<Series> {
+    check_tau(options.tau)?;
+    let ids = RowIds::from_key(key, s.len())?;
+    let noise = noise_for(options.seed);
+    fn run<T: Real>(b: Blocks<'_, T>, ids: &RowIds, noise: &Noise, o: &GumbelOptions) -> PolarsResult<Series> {
+        let tau = T::narrow(o.tau);
+        b.map_blocks(|row, x, out| {
+            perturb(noise, ids.get(row), x, T::ONE, out)
+                && if o.hard { hard_in_place(out) } else { softmax_in_place(out, tau) }
+        })
+    }
+    map_real(
+        s,
+        "gumbel_softmax",
+        |b| run(b, &ids, &noise, options),
+        |b| run(b, &ids, &noise, options),
+    )
+}
