@@ -42,6 +42,7 @@ pub struct Blocks<'a, T: Real> {
 }
 
 /// The float dtype a score column is computed in, or an error naming what was found.
+/// Booleans (one-hot indicators) count as numbers 0 and 1.
 pub fn compute_dtype(dtype: &DataType, expr: &str) -> PolarsResult<DataType> {
     let inner: Vec<&DataType> = match dtype {
         DataType::Struct(fields) => fields.iter().map(|f| f.dtype()).collect(),
@@ -51,7 +52,7 @@ pub fn compute_dtype(dtype: &DataType, expr: &str) -> PolarsResult<DataType> {
             numbers, got {}", expr, other
         ),
     };
-    if let Some(bad) = inner.iter().find(|d| !d.is_primitive_numeric()) {
+    if let Some(bad) = inner.iter().find(|d| !(d.is_primitive_numeric() || d.is_bool())) {
         polars_bail!(
             InvalidOperation: "{} expects numeric scores, got {} inside {}", expr, bad, dtype
         );
@@ -98,7 +99,7 @@ fn and_validity(a: Option<Bitmap>, b: Option<&Bitmap>) -> Option<Bitmap> {
 }
 
 fn outer_validity(s: &Series) -> Option<Bitmap> {
-    (s.null_count() > 0).then(|| s.is_not_null().downcast_as_array().values().clone())
+    (s.null_count() > 0).then(|| s.is_not_null().rechunk().downcast_as_array().values().clone())
 }
 
 impl<'a, T: Real> Blocks<'a, T> {

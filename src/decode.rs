@@ -67,6 +67,7 @@ pub struct DecodeOptions {
     pub labels: Option<Vec<String>>,
     pub method: Method,
     pub tau: f64,
+    #[serde(with = "crate::rng::seed_bits")]
     pub seed: Option<u64>,
     pub prefix: Option<String>,
     pub separator: String,
@@ -232,20 +233,19 @@ fn indices<T: Real>(
             let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
             (!all_zero).then_some(i as u32)
         }),
-        Method::Sample => {
-            let tau = T::narrow(tau);
-            b.map_rows(|row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32))
-        },
+        Method::Sample => b.map_rows(|row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32)),
     }
 }
 
-/// The Gumbel-max draw of a row: `argmax(x / tau + g)`, lowest index on ties.
+/// The Gumbel-max draw of a row: `argmax(x / tau + g)`, lowest index on ties. At
+/// `tau = 1` the sum is formed exactly as [`crate::softmax::perturb`] forms it.
 #[inline]
-pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: T) -> Option<usize> {
+pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: f64) -> Option<usize> {
     argmax_row(x)?;
     let mut best = (0, T::NEG_INFINITY);
     for (j, (&v, g)) in x.iter().zip(noise.gumbels(row)).enumerate() {
-        let z = v / tau + T::narrow(g);
+        let scaled = if tau == 1.0 { v } else { T::narrow(v.widen() / tau) };
+        let z = scaled + T::narrow(g);
         if z > best.1 {
             best = (j, z);
         }

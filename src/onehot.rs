@@ -385,14 +385,22 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
         (d, Categories::Int(cats)) if d.is_integer() => {
             let map: PlHashMap<i64, u32> =
                 cats.iter().copied().zip(plan.category_slot.iter().copied()).collect();
-            let ints = s.strict_cast(&DataType::Int64).map_err(|_| {
-                polars_err!(ComputeError: "one_hot: column '{}' holds integers outside the Int64 range", s.name())
-            })?;
-            for v in ints.i64()?.iter() {
-                out.push(match v {
-                    None => plan.null_slot,
-                    Some(v) => resolve(*map.get(&v).unwrap_or(&UNKNOWN), &v)?,
-                });
+            let slot_of = |v: i64| *map.get(&v).unwrap_or(&UNKNOWN);
+            if d == &DataType::UInt64 {
+                // Values past i64::MAX match no (Int64) category.
+                for v in s.u64()?.iter() {
+                    out.push(match v {
+                        None => plan.null_slot,
+                        Some(v) => resolve(i64::try_from(v).map_or(UNKNOWN, slot_of), &v)?,
+                    });
+                }
+            } else {
+                for v in s.cast(&DataType::Int64)?.i64()?.iter() {
+                    out.push(match v {
+                        None => plan.null_slot,
+                        Some(v) => resolve(slot_of(v), &v)?,
+                    });
+                }
             }
         },
         (d, c) => polars_bail!(

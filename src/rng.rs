@@ -10,8 +10,8 @@
 //! key         = mix(seed ^ 0x6A09E667F3BCC909)
 //! state(r)    = mix(key ^ mix(r + γ))                     γ = 0x9E3779B97F4A7C15
 //! word(r, j)  = mix(state(r) + (j + 1)·γ)                 (wrapping u64 arithmetic)
-//! u(r, j)     = ((word >> 11) + 0.5) · 2⁻⁵³               in the open interval (0, 1)
-//! g(r, j)     = −ln(−ln u(r, j))                          standard Gumbel, in [−3.7, 37.5]
+//! u(r, j)     = ((word >> 12) + 0.5) · 2⁻⁵²               in [2⁻⁵³, 1 − 2⁻⁵³], exact
+//! g(r, j)     = −ln(−ln u(r, j))                          standard Gumbel, in [−3.6, 36.7]
 //! ```
 //!
 //! `r` is the row's position in the evaluated column, or its `key` value: an integer as
@@ -102,16 +102,31 @@ fn word(state: u64, category: usize) -> u64 {
     mix64(state.wrapping_add((category as u64).wrapping_add(1).wrapping_mul(GAMMA)))
 }
 
-/// The top 53 bits of `w` as a uniform in the open interval (0, 1).
+/// The top 52 bits of `w` as a uniform in the open interval (0, 1): the midpoints
+/// `(k + 0.5) / 2⁵²`, every one exact in `f64`, from 2⁻⁵³ to 1 − 2⁻⁵³.
 #[inline(always)]
 pub fn to_open_unit(w: u64) -> f64 {
-    ((w >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    ((w >> 12) as f64 + 0.5) * (1.0 / (1u64 << 52) as f64)
 }
 
 /// Standard Gumbel by inversion: finite for every `u` in (0, 1).
 #[inline(always)]
 pub fn gumbel(u: f64) -> f64 {
     -(-u.ln()).ln()
+}
+
+/// Serde form of an optional seed: its two's-complement `i64`, so that seeds of 2⁶³ and
+/// more pass through formats whose integers are signed (Python's pickled kwargs).
+pub mod seed_bits {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        seed.map(|v| v as i64).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(Option::<i64>::deserialize(d)?.map(|v| v as u64))
+    }
 }
 
 #[cfg(test)]
@@ -146,8 +161,8 @@ mod tests {
 
     #[test]
     fn uniforms_stay_inside_the_open_interval() {
-        assert!(to_open_unit(0) > 0.0);
-        assert!(to_open_unit(u64::MAX) < 1.0);
+        assert_eq!(to_open_unit(0), 2f64.powi(-53));
+        assert_eq!(to_open_unit(u64::MAX), 1.0 - 2f64.powi(-53));
         assert!(gumbel(to_open_unit(0)).is_finite());
         assert!(gumbel(to_open_unit(u64::MAX)).is_finite());
     }

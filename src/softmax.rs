@@ -22,6 +22,7 @@ pub struct GumbelOptions {
     pub tau: f64,
     pub hard: bool,
     /// `None`: fresh operating-system entropy at every call.
+    #[serde(with = "crate::rng::seed_bits")]
     pub seed: Option<u64>,
 }
 
@@ -56,13 +57,15 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
     x.iter().position(|&v| v == max)
 }
 
-/// `buf ← softmax(buf / tau)`, in place.
+/// `buf ← softmax(buf / tau)`, in place. The exponents `(x - max) / tau` are formed in
+/// `f64`, so Float32 blocks take any finite tau and any finite scores without overflow.
 #[inline]
-pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: T) -> bool {
+pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
     let Some(max) = row_max(buf) else { return false };
+    let max = max.widen();
     let mut sum = T::ZERO;
     for v in buf.iter_mut() {
-        *v = ((*v - max) / tau).exp();
+        *v = T::narrow((v.widen() - max) / tau).exp();
         sum = sum + *v;
     }
     let inv = T::ONE / sum;
@@ -72,13 +75,14 @@ pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: T) -> bool {
     true
 }
 
-/// `buf ← log_softmax(buf / tau)`, in place.
+/// `buf ← log_softmax(buf / tau)`, in place, exponents formed as in [`softmax_in_place`].
 #[inline]
-pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: T) -> bool {
+pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
     let Some(max) = row_max(buf) else { return false };
+    let max = max.widen();
     let mut sum = T::ZERO;
     for v in buf.iter_mut() {
-        *v = (*v - max) / tau;
+        *v = T::narrow((v.widen() - max) / tau);
         sum = sum + v.exp();
     }
     let log_sum = sum.ln();
@@ -99,13 +103,13 @@ pub fn hard_in_place<T: Real>(buf: &mut [T]) -> bool {
 
 /// `out ← scores + g`, the Gumbel-perturbed scores of `row`; `false` for a null row.
 #[inline]
-pub fn perturb<T: Real>(noise: &Noise, row: u64, scores: &[T], scale: T, out: &mut [T]) -> bool {
+pub fn perturb<T: Real>(noise: &Noise, row: u64, scores: &[T], out: &mut [T]) -> bool {
     if row_max(scores).is_none() {
         return false;
     }
     noise.fill_gumbel(row, out);
     for (o, &x) in out.iter_mut().zip(scores) {
-        *o = x / scale + *o;
+        *o = x + *o;
     }
     true
 }
@@ -126,7 +130,6 @@ where
 pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
     check_tau(options.tau)?;
     fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
-        let tau = T::narrow(tau);
         b.map_blocks(|_, x, out| {
             out.copy_from_slice(x);
             softmax_in_place(out, tau)
@@ -139,7 +142,6 @@ pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
 pub fn log_softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
     check_tau(options.tau)?;
     fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
-        let tau = T::narrow(tau);
         b.map_blocks(|_, x, out| {
             out.copy_from_slice(x);
             log_softmax_in_place(out, tau)
@@ -205,10 +207,9 @@ pub fn gumbel_softmax(s: &Series, key: Option<&Series>, options: &GumbelOptions)
     let ids = RowIds::from_key(key, s.len())?;
     let noise = noise_for(options.seed);
     fn run<T: Real>(b: Blocks<'_, T>, ids: &RowIds, noise: &Noise, o: &GumbelOptions) -> PolarsResult<Series> {
-        let tau = T::narrow(o.tau);
         b.map_blocks(|row, x, out| {
-            perturb(noise, ids.get(row), x, T::ONE, out)
-                && if o.hard { hard_in_place(out) } else { softmax_in_place(out, tau) }
+            perturb(noise, ids.get(row), x, out)
+                && if o.hard { hard_in_place(out) } else { softmax_in_place(out, o.tau) }
         })
     }
     map_real(

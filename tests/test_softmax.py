@@ -371,7 +371,8 @@ def test_special_rows_are_null(layout: Layout, dtype: pl.DataType, fn_name: str)
 @pytest.mark.parametrize("dtype", [pl.Float64(), pl.Float32(), pl.Int64()], ids=str)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_one_category(layout: Layout, dtype: pl.DataType) -> None:
-    rows = [[5], [-3], [0]] if dtype == pl.Int64 else [[5.0], [-1e300], [-INF]]
+    lowest = -3e38 if dtype == pl.Float32 else -1e300
+    rows = [[5], [-3], [0]] if dtype == pl.Int64 else [[5.0], [lowest], [-INF]]
     s = make_column(rows, layout, dtype)
     soft = rows_of(run(pg.softmax, s, 0.01))
     log = rows_of(run(pg.log_softmax, s, 0.01))
@@ -426,6 +427,26 @@ def test_multi_chunk_and_sliced_input(layout: Layout, fn_name: str) -> None:
     out = check(chunked, fn_name, 0.5)
     expected = check(whole.slice(3), fn_name, 0.5)
     assert rows_of(out) == rows_of(expected)
+
+
+@pytest.mark.parametrize("fn_name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(
+    ("rows", "cut"),
+    [
+        ([[1.0, 2.0], None], 1),
+        ([None, None], 1),
+        ([[1.0, 2.0], [0.0, 0.0], None, [3.0, 1.0]], 2),
+        ([[1.0, None], [0.0, 0.0], [5.0, 1.0]], 1),
+    ],
+)
+def test_small_multi_chunk_input_with_nulls(
+    rows: list[list[Value] | None], cut: int, layout: Layout, fn_name: str
+) -> None:
+    s = make_column(rows, layout, pl.Float64(), width=2)
+    chunked = pl.concat([s.slice(0, cut), s.slice(cut)], rechunk=False)
+    assert chunked.n_chunks() == 2
+    check(chunked, fn_name, 1.0)
 
 
 # --------------------------------------------------------------------------- errors

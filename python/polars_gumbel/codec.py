@@ -285,9 +285,13 @@ class Codec:
         """
         from polars_gumbel.expressions import _seed, _tau
 
+        def _unsigned(seed: int | None) -> int | None:
+            checked = _seed(seed)
+            return None if checked is None else checked % 2**64
+
         _validate.choice("method", method, ("argmax", "sample"))
         plan = dict(
-            json.loads(_internal.codec_decode_kwargs(self._json, method, _tau(tau), _seed(seed)))
+            json.loads(_internal.codec_decode_kwargs(self._json, method, _tau(tau), _unsigned(seed)))
         )
         lf = data.lazy()
         schema = lf.collect_schema()

@@ -183,13 +183,14 @@ def _tau(tau: Any) -> float:
 
 
 def _seed(seed: Any) -> int | None:
+    """The seed checked, as the plugin reads it: its two's-complement Int64 value."""
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    return seed
+    return seed - 2**64 if seed >= 2**63 else seed
 
 
 def _random_args(expr: IntoExpr, key: IntoExpr | None) -> list[pl.Expr]:
