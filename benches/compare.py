@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 import polars_gumbel as pg
 
+torch: Any
 try:
     import torch
     import torch.nn.functional as F
@@ -98,13 +99,17 @@ def bench_one_hot(n: int, markdown: bool) -> None:
                     ),
                     ("scikit-learn OneHotEncoder", "", best(lambda: enc.fit_transform(arr), 2)),
                 ]
-                report(f"one_hot: {n:,} rows x {k} categories, {input_kind} -> {dtype}", rows, markdown)
+                report(
+                    f"one_hot: {n:,} rows x {k} categories, {input_kind} -> {dtype}", rows, markdown
+                )
 
 
 # ---------------------------------------------------------------- gumbel_softmax
 
 
-def numpy_gumbel(x: np.ndarray[Any, Any], tau: float, hard: bool, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+def numpy_gumbel(
+    x: np.ndarray[Any, Any], tau: float, hard: bool, rng: np.random.Generator
+) -> np.ndarray[Any, Any]:
     """Gumbel-Softmax in vectorised, in-place numpy."""
     g = rng.random(x.shape, dtype=x.dtype)
     np.log(g, out=g)
@@ -120,7 +125,8 @@ def numpy_gumbel(x: np.ndarray[Any, Any], tau: float, hard: bool, rng: np.random
     g -= g.max(axis=1, keepdims=True)
     np.exp(g, out=g)
     g /= g.sum(axis=1, keepdims=True)
-    return g
+    relaxed: np.ndarray[Any, Any] = g
+    return relaxed
 
 
 def polars_gumbel_expr(cols: list[str], noise: list[str], tau: float) -> list[pl.Expr]:
@@ -151,7 +157,11 @@ def bench_gumbel(n: int, markdown: bool) -> None:
                 rows: list[Row] = [
                     ("polars-gumbel", "(Array)", best(lambda: array_df.select(expr), repeat)),
                     ("polars-gumbel", "(Struct)", best(lambda: struct_df.select(expr), repeat)),
-                    ("numpy, vectorised in place", "", best(lambda: numpy_gumbel(x, 0.5, hard, rng), repeat)),
+                    (
+                        "numpy, vectorised in place",
+                        "",
+                        best(lambda: numpy_gumbel(x, 0.5, hard, rng), repeat),
+                    ),
                 ]
                 if tx is not None:
                     rows.append(
@@ -169,7 +179,9 @@ def bench_gumbel(n: int, markdown: bool) -> None:
                         both = pl.concat([flat_df, noise], how="horizontal")
                         return both.select(polars_gumbel_expr(cols, list(noise.columns), 0.5))
 
-                    rows.append(("pure Polars expressions + numpy noise", "", best(by_hand, repeat)))
+                    rows.append(
+                        ("pure Polars expressions + numpy noise", "", best(by_hand, repeat))
+                    )
                 kind = "hard" if hard else "soft"
                 report(f"gumbel_softmax {kind}: {n:,} x {k}, {dtype}", rows, markdown)
 
@@ -195,25 +207,34 @@ def bench_decode(n: int, markdown: bool) -> None:
             )
             floor = best(lambda: x.sum(), 5)
             m = pl.max_horizontal(cols)
-            chain = pl.when(pl.col(cols[0]) == m).then(pl.lit(labels[0]))
+            chain: Any = pl.when(pl.col(cols[0]) == m).then(pl.lit(labels[0]))
             for c, v in zip(cols[1:], labels[1:]):
                 chain = chain.when(pl.col(c) == m).then(pl.lit(v))
-            gather = pl.lit(pl.Series(labels)).gather(
-                pl.concat_arr(cols).arr.arg_max()
-            )
+            gather = pl.lit(pl.Series(labels)).gather(pl.concat_arr(cols).arr.arg_max())
             for target in ("String", "Enum"):
                 out_dtype = pl.String if target == "String" else enum
                 ours = pg.decode("x", labels, dtype=out_dtype)
                 repeat = 5
                 rows: list[Row] = [
-                    ("polars-gumbel decode", "(Array)", best(lambda: array_df.select(ours), repeat)),
-                    ("polars-gumbel decode", "(Struct)", best(lambda: struct_df.select(ours), repeat)),
+                    (
+                        "polars-gumbel decode",
+                        "(Array)",
+                        best(lambda: array_df.select(ours), repeat),
+                    ),
+                    (
+                        "polars-gumbel decode",
+                        "(Struct)",
+                        best(lambda: struct_df.select(ours), repeat),
+                    ),
                     (
                         "numpy argmax + gather",
                         "",
                         best(lambda: label_array[x.argmax(axis=1)], repeat)
                         if target == "String"
-                        else best(lambda: x.argmax(axis=1).astype(np.uint8 if k < 256 else np.uint16), repeat),
+                        else best(
+                            lambda: x.argmax(axis=1).astype(np.uint8 if k < 256 else np.uint16),
+                            repeat,
+                        ),
                     ),
                     (
                         "max_horizontal + when/then chain",
@@ -225,13 +246,25 @@ def bench_decode(n: int, markdown: bool) -> None:
                         "",
                         best(lambda: flat_df.select(gather.cast(out_dtype)), repeat),
                     ),
-                    ("scikit-learn inverse_transform", "", best(lambda: enc.inverse_transform(x), 2)),
+                    (
+                        "scikit-learn inverse_transform",
+                        "",
+                        best(lambda: enc.inverse_transform(x), 2),
+                    ),
                     ("floor: one read of the score buffer (numpy sum)", "", floor),
                 ]
                 report(f"decode to {target}: {n:,} x {k}, {dtype}", rows, markdown)
             rows = [
-                ("polars-gumbel argmax", "(Array)", best(lambda: array_df.select(pg.argmax("x")), 5)),
-                ("polars-gumbel argmax", "(Struct)", best(lambda: struct_df.select(pg.argmax("x")), 5)),
+                (
+                    "polars-gumbel argmax",
+                    "(Array)",
+                    best(lambda: array_df.select(pg.argmax("x")), 5),
+                ),
+                (
+                    "polars-gumbel argmax",
+                    "(Struct)",
+                    best(lambda: struct_df.select(pg.argmax("x")), 5),
+                ),
                 ("numpy argmax", "", best(lambda: x.argmax(axis=1), 5)),
                 ("floor: one read of the score buffer (numpy sum)", "", floor),
             ]

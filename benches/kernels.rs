@@ -39,23 +39,29 @@ fn score_column(k: usize, dtype: &DataType) -> Series {
 
 fn bench_one_hot(c: &mut Criterion) {
     let mut group = c.benchmark_group("one_hot");
-    group.sample_size(10).throughput(Throughput::Elements(ROWS as u64));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(ROWS as u64));
     for k in [8, 64] {
         let strings = string_column(k);
         let options = OneHotOptions {
             categories: Some(Categories::String(labels(k))),
             ..Default::default()
         };
-        group.bench_with_input(BenchmarkId::new("string_to_uint8_struct", k), &strings, |b, s| {
-            b.iter(|| one_hot(s, &options))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("string_to_uint8_struct", k),
+            &strings,
+            |b, s| b.iter(|| one_hot(s, &options)),
+        );
     }
     group.finish();
 }
 
 fn bench_scores(c: &mut Criterion) {
     let mut group = c.benchmark_group("scores");
-    group.sample_size(10).throughput(Throughput::Elements(ROWS as u64));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(ROWS as u64));
     for k in [8, 64] {
         for dtype in [DataType::Float32, DataType::Float64] {
             let scores = score_column(k, &dtype);
@@ -64,14 +70,21 @@ fn bench_scores(c: &mut Criterion) {
                 b.iter(|| softmax(s, &SoftmaxOptions { tau: 1.0 }))
             });
             for hard in [false, true] {
-                let options = GumbelOptions { tau: 0.5, hard, seed: Some(7) };
+                let options = GumbelOptions {
+                    tau: 0.5,
+                    hard,
+                    seed: Some(7),
+                };
                 let name = if hard { "gumbel_hard" } else { "gumbel_soft" };
                 group.bench_with_input(id(name), &scores, |b, s| {
                     b.iter(|| gumbel_softmax(s, None, &options))
                 });
             }
             group.bench_with_input(id("argmax"), &scores, |b, s| b.iter(|| argmax(s)));
-            let options = DecodeOptions { labels: Some(labels(k)), ..Default::default() };
+            let options = DecodeOptions {
+                labels: Some(labels(k)),
+                ..Default::default()
+            };
             group.bench_with_input(id("decode_string"), &scores, |b, s| {
                 b.iter(|| decode(s, None, &options))
             });

@@ -52,20 +52,30 @@ pub fn compute_dtype(dtype: &DataType, expr: &str) -> PolarsResult<DataType> {
             numbers, got {}", expr, other
         ),
     };
-    if let Some(bad) = inner.iter().find(|d| !(d.is_primitive_numeric() || d.is_bool())) {
+    if let Some(bad) = inner
+        .iter()
+        .find(|d| !(d.is_primitive_numeric() || d.is_bool()))
+    {
         polars_bail!(
             InvalidOperation: "{} expects numeric scores, got {} inside {}", expr, bad, dtype
         );
     }
     let all_f32 = !inner.is_empty() && inner.iter().all(|d| **d == DataType::Float32);
-    Ok(if all_f32 { DataType::Float32 } else { DataType::Float64 })
+    Ok(if all_f32 {
+        DataType::Float32
+    } else {
+        DataType::Float64
+    })
 }
 
 /// The same block layout with values of `value_dtype`.
 pub fn block_dtype(dtype: &DataType, value_dtype: &DataType) -> DataType {
     match dtype {
         DataType::Struct(fields) => DataType::Struct(
-            fields.iter().map(|f| Field::new(f.name().clone(), value_dtype.clone())).collect(),
+            fields
+                .iter()
+                .map(|f| Field::new(f.name().clone(), value_dtype.clone()))
+                .collect(),
         ),
         DataType::Array(_, width) => DataType::Array(Box::new(value_dtype.clone()), *width),
         _ => DataType::List(Box::new(value_dtype.clone())),
@@ -99,7 +109,13 @@ fn and_validity(a: Option<Bitmap>, b: Option<&Bitmap>) -> Option<Bitmap> {
 }
 
 fn outer_validity(s: &Series) -> Option<Bitmap> {
-    (s.null_count() > 0).then(|| s.is_not_null().rechunk().downcast_as_array().values().clone())
+    (s.null_count() > 0).then(|| {
+        s.is_not_null()
+            .rechunk()
+            .downcast_as_array()
+            .values()
+            .clone()
+    })
 }
 
 impl<'a, T: Real> Blocks<'a, T> {
@@ -121,7 +137,11 @@ impl<'a, T: Real> Blocks<'a, T> {
                         contiguous::<T>(f)
                     })
                     .collect::<PolarsResult<Vec<_>>>()?;
-                let values = if width == 0 { Vec::new() } else { transpose_in(&columns, len) };
+                let values = if width == 0 {
+                    Vec::new()
+                } else {
+                    transpose_in(&columns, len)
+                };
                 Ok(Self {
                     name,
                     shape: Shape::Struct(names),
@@ -129,7 +149,7 @@ impl<'a, T: Real> Blocks<'a, T> {
                     offsets: (0..=len).map(|i| i * width).collect(),
                     validity,
                 })
-            },
+            }
             DataType::Array(_, width) => {
                 let ca = s.array()?;
                 if ca.chunks().len() == 1 {
@@ -138,7 +158,7 @@ impl<'a, T: Real> Blocks<'a, T> {
                     let ca = ca.rechunk();
                     Ok(Blocks::from_fixed(name, ca.downcast_as_array(), *width)?.into_owned())
                 }
-            },
+            }
             DataType::List(_) => {
                 let ca = s.list()?;
                 if ca.chunks().len() == 1 {
@@ -147,7 +167,7 @@ impl<'a, T: Real> Blocks<'a, T> {
                     let ca = ca.rechunk();
                     Ok(Blocks::from_list(name, ca.downcast_as_array())?.into_owned())
                 }
-            },
+            }
             other => polars_bail!(
                 InvalidOperation: "{} expects a Struct of numeric fields, an Array or a List of \
                 numbers, got {}", expr, other
@@ -155,7 +175,11 @@ impl<'a, T: Real> Blocks<'a, T> {
         }
     }
 
-    fn from_fixed(name: PlSmallStr, arr: &'a FixedSizeListArray, width: usize) -> PolarsResult<Self> {
+    fn from_fixed(
+        name: PlSmallStr,
+        arr: &'a FixedSizeListArray,
+        width: usize,
+    ) -> PolarsResult<Self> {
         let len = arr.len();
         let offsets: Vec<usize> = (0..=len).map(|i| i * width).collect();
         let values = arr.values().as_ref();
@@ -187,7 +211,13 @@ impl<'a, T: Real> Blocks<'a, T> {
             arr.validity().cloned(),
             inner_null_rows(inner.as_ref(), &offsets).as_ref(),
         );
-        Ok(Self { name, shape: Shape::List, values, offsets, validity })
+        Ok(Self {
+            name,
+            shape: Shape::List,
+            values,
+            offsets,
+            validity,
+        })
     }
 
     fn into_owned(self) -> Blocks<'static, T> {
@@ -305,8 +335,14 @@ impl<'a, T: Real> Blocks<'a, T> {
         match &self.shape {
             Shape::Array(width) => {
                 let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, values);
-                array_from_flat(self.name.clone(), values.into_series(), *width, len, validity)
-            },
+                array_from_flat(
+                    self.name.clone(),
+                    values.into_series(),
+                    *width,
+                    len,
+                    validity,
+                )
+            }
             Shape::List => {
                 let offsets: Vec<i64> = self.offsets.iter().map(|&o| o as i64).collect();
                 // SAFETY: the offsets were read from a valid list array and only rebased.
@@ -316,7 +352,7 @@ impl<'a, T: Real> Blocks<'a, T> {
                 let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
                 let arr = ListArray::<i64>::try_new(dtype, offsets, values, validity)?;
                 Ok(ListChunked::with_chunk(self.name.clone(), arr).into_series())
-            },
+            }
             Shape::Struct(names) => {
                 let width = names.len();
                 let fields = (0..width)
@@ -326,7 +362,7 @@ impl<'a, T: Real> Blocks<'a, T> {
                     })
                     .collect();
                 struct_from_fields(self.name.clone(), len, fields, validity)
-            },
+            }
         }
     }
 }

@@ -76,7 +76,7 @@ impl SourceDtype {
             DataType::Categorical(_, _) => Self::Categorical,
             DataType::Enum(fcats, _) => {
                 Self::Enum(fcats.categories().values_iter().map(String::from).collect())
-            },
+            }
             DataType::Boolean => Self::Boolean,
             DataType::Int8 => Self::Int8,
             DataType::Int16 => Self::Int16,
@@ -151,13 +151,25 @@ impl ColumnCodec {
     pub fn one_hot_options(&self, layout: EncodeLayout, dtype: IndicatorDtype) -> OneHotOptions {
         OneHotOptions {
             categories: Some(self.categories.clone()),
-            layout: if layout == EncodeLayout::Array { Layout::Array } else { Layout::Struct },
+            layout: if layout == EncodeLayout::Array {
+                Layout::Array
+            } else {
+                Layout::Struct
+            },
             dtype,
             prefix: Some(self.name.clone()),
             separator: SEPARATOR.into(),
             drop_first: false,
-            unknown: if self.infrequent.is_some() { Unknown::Other } else { Unknown::Error },
-            nulls: if self.null_category { Nulls::Category } else { Nulls::Null },
+            unknown: if self.infrequent.is_some() {
+                Unknown::Other
+            } else {
+                Unknown::Error
+            },
+            nulls: if self.null_category {
+                Nulls::Category
+            } else {
+                Nulls::Null
+            },
             other_label: OTHER_LABEL.into(),
         }
     }
@@ -183,13 +195,20 @@ impl ColumnCodec {
 
     /// The flat feature column names of this column.
     pub fn feature_names(&self) -> Vec<String> {
-        self.labels().iter().map(|l| format!("{}{SEPARATOR}{l}", self.name)).collect()
+        self.labels()
+            .iter()
+            .map(|l| format!("{}{SEPARATOR}{l}", self.name))
+            .collect()
     }
 }
 
 impl Codec {
     pub fn new(columns: Vec<ColumnCodec>) -> PolarsResult<Self> {
-        let codec = Self { format: FORMAT.into(), version: VERSION, columns };
+        let codec = Self {
+            format: FORMAT.into(),
+            version: VERSION,
+            columns,
+        };
         codec.validate()?;
         Ok(codec)
     }
@@ -244,7 +263,10 @@ impl Codec {
 
     /// The flat columns `encode` produces for the categorical columns, in order.
     pub fn feature_names(&self) -> Vec<String> {
-        self.columns.iter().flat_map(|c| c.feature_names()).collect()
+        self.columns
+            .iter()
+            .flat_map(|c| c.feature_names())
+            .collect()
     }
 
     /// Each column's `[start, stop)` span of [`Codec::feature_names`], with its labels.
@@ -254,7 +276,12 @@ impl Codec {
             .iter()
             .map(|c| {
                 let labels = c.labels();
-                let block = Block { column: c.name.clone(), start, stop: start + labels.len(), labels };
+                let block = Block {
+                    column: c.name.clone(),
+                    start,
+                    stop: start + labels.len(),
+                    labels,
+                };
                 start = block.stop;
                 block
             })
@@ -262,7 +289,12 @@ impl Codec {
     }
 
     /// Encodes the codec's columns of `df` in place; other columns pass through.
-    pub fn encode(&self, df: &DataFrame, layout: EncodeLayout, dtype: IndicatorDtype) -> PolarsResult<DataFrame> {
+    pub fn encode(
+        &self,
+        df: &DataFrame,
+        layout: EncodeLayout,
+        dtype: IndicatorDtype,
+    ) -> PolarsResult<DataFrame> {
         for c in &self.columns {
             df.column(&c.name)?;
         }
@@ -272,9 +304,18 @@ impl Codec {
                 out.push(col.clone());
                 continue;
             };
-            let encoded = onehot::one_hot(col.as_materialized_series(), &codec.one_hot_options(layout, dtype))?;
+            let encoded = onehot::one_hot(
+                col.as_materialized_series(),
+                &codec.one_hot_options(layout, dtype),
+            )?;
             if layout == EncodeLayout::Flat {
-                out.extend(encoded.struct_()?.fields_as_series().into_iter().map(Column::from));
+                out.extend(
+                    encoded
+                        .struct_()?
+                        .fields_as_series()
+                        .into_iter()
+                        .map(Column::from),
+                );
             } else {
                 out.push(encoded.into());
             }
@@ -284,7 +325,13 @@ impl Codec {
 
     /// Decodes the blocks of `df` (flat feature columns, or one Struct / Array column per
     /// variable) back to the original columns, dtypes and order.
-    pub fn decode(&self, df: &DataFrame, method: Method, tau: f64, seed: Option<u64>) -> PolarsResult<DataFrame> {
+    pub fn decode(
+        &self,
+        df: &DataFrame,
+        method: Method,
+        tau: f64,
+        seed: Option<u64>,
+    ) -> PolarsResult<DataFrame> {
         let mut owner: PlHashMap<String, usize> = PlHashMap::new();
         for (i, c) in self.columns.iter().enumerate() {
             for f in c.feature_names() {
@@ -295,7 +342,11 @@ impl Codec {
         let mut done = vec![false; self.columns.len()];
         for col in df.columns() {
             let name = col.name().as_str();
-            let which = self.columns.iter().position(|c| c.name == name).or_else(|| owner.get(name).copied());
+            let which = self
+                .columns
+                .iter()
+                .position(|c| c.name == name)
+                .or_else(|| owner.get(name).copied());
             let Some(i) = which else {
                 out.push(col.clone());
                 continue;
@@ -316,13 +367,14 @@ impl Codec {
                         })
                     })
                     .collect::<PolarsResult<Vec<_>>>()?;
-                StructChunked::from_series(codec.name.as_str().into(), df.height(), fields.iter())?.into_series()
+                StructChunked::from_series(codec.name.as_str().into(), df.height(), fields.iter())?
+                    .into_series()
             };
             let decoded = decode::decode(&scores, None, &codec.decode_options(method, tau, seed))?;
             let decoded = match &codec.dtype {
-                SourceDtype::Categorical => {
-                    decoded.cast(&DataType::from_categories(polars_core::prelude::Categories::global()))?
-                },
+                SourceDtype::Categorical => decoded.cast(&DataType::from_categories(
+                    polars_core::prelude::Categories::global(),
+                ))?,
                 _ => decoded,
             };
             out.push(decoded.into());

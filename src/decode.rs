@@ -105,11 +105,18 @@ fn ensure_unique(items: &[String], what: &str) -> PolarsResult<()> {
 /// The struct field names with their common `{prefix}{separator}` removed: the given
 /// prefix, else the column's name when every field starts with it, else the longest
 /// common start that ends with the separator.
-fn labels_from_fields(field: &Field, names: &[&str], options: &DecodeOptions) -> PolarsResult<Vec<String>> {
+fn labels_from_fields(
+    field: &Field,
+    names: &[&str],
+    options: &DecodeOptions,
+) -> PolarsResult<Vec<String>> {
     let sep = options.separator.as_str();
     let strip = |prefix: &str| -> Option<Vec<String>> {
         let head = format!("{prefix}{sep}");
-        names.iter().map(|n| n.strip_prefix(head.as_str()).map(String::from)).collect()
+        names
+            .iter()
+            .map(|n| n.strip_prefix(head.as_str()).map(String::from))
+            .collect()
     };
     if let Some(prefix) = &options.prefix {
         return strip(prefix).ok_or_else(|| {
@@ -125,13 +132,22 @@ fn labels_from_fields(field: &Field, names: &[&str], options: &DecodeOptions) ->
     let first = names.first().copied().unwrap_or("");
     let mut common = first.len();
     for n in names {
-        common = common.min(first.bytes().zip(n.bytes()).take_while(|(a, b)| a == b).count());
+        common = common.min(
+            first
+                .bytes()
+                .zip(n.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
     }
     let head = match first.get(..common).and_then(|c| c.rfind(sep)) {
         Some(at) if !sep.is_empty() => at + sep.len(),
         _ => 0,
     };
-    Ok(names.iter().map(|n| n.get(head..).unwrap_or(n).to_string()).collect())
+    Ok(names
+        .iter()
+        .map(|n| n.get(head..).unwrap_or(n).to_string())
+        .collect())
 }
 
 /// The labels of a score column, known without data.
@@ -147,7 +163,7 @@ pub fn labels(field: &Field, options: &DecodeOptions) -> PolarsResult<Vec<String
         (None, DataType::Struct(fields)) => {
             let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
             labels_from_fields(field, &names, options)?
-        },
+        }
         (None, d) => polars_bail!(
             InvalidOperation: "decode of column '{}' of dtype {} needs `labels`: only Struct \
             fields carry them", field.name(), d
@@ -233,7 +249,9 @@ fn indices<T: Real>(
             let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
             (!all_zero).then_some(i as u32)
         }),
-        Method::Sample => b.map_rows(|row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32)),
+        Method::Sample => {
+            b.map_rows(|row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32))
+        }
     }
 }
 
@@ -244,7 +262,11 @@ pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: f64) -> Option
     argmax_row(x)?;
     let mut best = (0, T::NEG_INFINITY);
     for (j, (&v, g)) in x.iter().zip(noise.gumbels(row)).enumerate() {
-        let scaled = if tau == 1.0 { v } else { T::narrow(v.widen() / tau) };
+        let scaled = if tau == 1.0 {
+            v
+        } else {
+            T::narrow(v.widen() / tau)
+        };
         let z = scaled + T::narrow(g);
         if z > best.1 {
             best = (j, z);
@@ -273,12 +295,28 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     let ids = RowIds::from_key(key, s.len())?;
     let noise = noise_for(options.seed);
     let (idx, valid) = if compute_dtype(s.dtype(), "decode")? == DataType::Float32 {
-        indices(&Blocks::<f32>::read(s, "decode")?, options.method, options.tau, &noise, &ids)
+        indices(
+            &Blocks::<f32>::read(s, "decode")?,
+            options.method,
+            options.tau,
+            &noise,
+            &ids,
+        )
     } else {
-        indices(&Blocks::<f64>::read(s, "decode")?, options.method, options.tau, &noise, &ids)
+        indices(
+            &Blocks::<f64>::read(s, "decode")?,
+            options.method,
+            options.tau,
+            &noise,
+            &ids,
+        )
     };
     let valid_at = |r: usize| valid.as_ref().is_none_or(|v| v.get_bit(r));
-    if let Some(bad) = idx.iter().enumerate().find(|&(r, &i)| valid_at(r) && i as usize >= labels.len()) {
+    if let Some(bad) = idx
+        .iter()
+        .enumerate()
+        .find(|&(r, &i)| valid_at(r) && i as usize >= labels.len())
+    {
         polars_bail!(
             ComputeError: "decode: row {} of column '{}' has more scores than the {} labels",
             bad.0, s.name(), labels.len()

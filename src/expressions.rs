@@ -20,7 +20,9 @@ fn scores_and_key<'a, T>(items: &'a [T], expr: &str) -> PolarsResult<(&'a T, Opt
 fn single<'a, T>(items: &'a [T], expr: &str) -> PolarsResult<&'a T> {
     match items {
         [one] => Ok(one),
-        _ => polars_bail!(InvalidOperation: "{} expects one input column, got {}", expr, items.len()),
+        _ => {
+            polars_bail!(InvalidOperation: "{} expects one input column, got {}", expr, items.len())
+        }
     }
 }
 
@@ -36,7 +38,10 @@ fn one_hot(inputs: &[Series], kwargs: OneHotOptions) -> PolarsResult<Series> {
 fn block_output(fields: &[Field]) -> PolarsResult<Field> {
     let (scores, _) = scores_and_key(fields, "softmax")?;
     let value = compute_dtype(scores.dtype(), "softmax")?;
-    Ok(Field::new(scores.name().clone(), block_dtype(scores.dtype(), &value)))
+    Ok(Field::new(
+        scores.name().clone(),
+        block_dtype(scores.dtype(), &value),
+    ))
 }
 
 #[polars_expr(output_type_func = block_output)]

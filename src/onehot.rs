@@ -160,9 +160,9 @@ fn categories_of(field: &Field, options: &OneHotOptions) -> PolarsResult<Categor
     );
     let categories = match (&options.categories, dtype) {
         (Some(c), _) => c.clone(),
-        (None, DataType::Enum(fcats, _)) => Categories::String(
-            fcats.categories().values_iter().map(String::from).collect(),
-        ),
+        (None, DataType::Enum(fcats, _)) => {
+            Categories::String(fcats.categories().values_iter().map(String::from).collect())
+        }
         (None, DataType::Boolean) => Categories::Boolean(vec![false, true]),
         (None, _) => polars_bail!(
             InvalidOperation: "one_hot on column '{}' of dtype {} needs `categories`: the output \
@@ -172,8 +172,11 @@ fn categories_of(field: &Field, options: &OneHotOptions) -> PolarsResult<Categor
     };
     let fits = match (&categories, dtype) {
         (Categories::String(_), d) => {
-            matches!(d, DataType::String | DataType::Categorical(_, _) | DataType::Enum(_, _))
-        },
+            matches!(
+                d,
+                DataType::String | DataType::Categorical(_, _) | DataType::Enum(_, _)
+            )
+        }
         (Categories::Boolean(_), d) => d == &DataType::Boolean,
         (Categories::Int(_), d) => d.is_integer(),
     };
@@ -207,7 +210,7 @@ fn plan(field: &Field, options: &OneHotOptions) -> PolarsResult<Plan> {
         Nulls::Category => {
             out_labels.push("null".into());
             (out_labels.len() - 1) as u32
-        },
+        }
     };
     let unknown_slot = match options.unknown {
         Unknown::Error => None,
@@ -216,7 +219,7 @@ fn plan(field: &Field, options: &OneHotOptions) -> PolarsResult<Plan> {
         Unknown::Other => {
             out_labels.push(options.other_label.clone());
             Some((out_labels.len() - 1) as u32)
-        },
+        }
     };
     polars_ensure!(
         !out_labels.is_empty(),
@@ -243,7 +246,13 @@ fn plan(field: &Field, options: &OneHotOptions) -> PolarsResult<Plan> {
         }
     }
     category_slot.shrink_to_fit();
-    Ok(Plan { categories, names, category_slot, null_slot, unknown_slot })
+    Ok(Plan {
+        categories,
+        names,
+        category_slot,
+        null_slot,
+        unknown_slot,
+    })
 }
 
 /// The output field of [`one_hot`] for an input field: known without data.
@@ -252,7 +261,10 @@ pub fn one_hot_field(field: &Field, options: &OneHotOptions) -> PolarsResult<Fie
     let inner = options.dtype.dtype();
     let dtype = match options.layout {
         Layout::Struct => DataType::Struct(
-            plan.names.iter().map(|n| Field::new(n.clone(), inner.clone())).collect(),
+            plan.names
+                .iter()
+                .map(|n| Field::new(n.clone(), inner.clone()))
+                .collect(),
         ),
         Layout::Array => DataType::Array(Box::new(inner), plan.names.len()),
     };
@@ -275,16 +287,20 @@ pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
                 .map(|(col, n)| indicator_series(n.clone(), col, options.dtype))
                 .collect::<PolarsResult<_>>()?;
             struct_from_fields(name, slots.len(), fields, validity)
-        },
+        }
         Layout::Array => {
             let flat = scatter_rows(&slots, width);
             let values = indicator_series(PlSmallStr::EMPTY, flat, options.dtype)?;
             array_from_flat(name, values, width, slots.len(), validity)
-        },
+        }
     }
 }
 
-fn indicator_series(name: PlSmallStr, values: Vec<u8>, dtype: IndicatorDtype) -> PolarsResult<Series> {
+fn indicator_series(
+    name: PlSmallStr,
+    values: Vec<u8>,
+    dtype: IndicatorDtype,
+) -> PolarsResult<Series> {
     let s = UInt8Chunked::from_vec(name, values).into_series();
     match dtype {
         IndicatorDtype::UInt8 => Ok(s),
@@ -344,8 +360,11 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
                     Some(v) => resolve(*map.get(v).unwrap_or(&UNKNOWN), &v)?,
                 });
             }
-        },
-        (DataType::Categorical(_, mapping) | DataType::Enum(_, mapping), Categories::String(cats)) => {
+        }
+        (
+            DataType::Categorical(_, mapping) | DataType::Enum(_, mapping),
+            Categories::String(cats),
+        ) => {
             let map = string_map(cats, &plan.category_slot);
             // The slot of each physical code, looked up the first time the code is seen.
             const UNSEEN: u32 = u32::MAX - 3;
@@ -364,10 +383,10 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
                             by_code[i] = *map.get(label).unwrap_or(&UNKNOWN);
                         }
                         resolve(by_code[i], &label)?
-                    },
+                    }
                 });
             }
-        },
+        }
         (DataType::Boolean, Categories::Boolean(cats)) => {
             let slot_of = |b: bool| {
                 cats.iter()
@@ -381,10 +400,13 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
                     Some(v) => resolve(if v { t } else { f }, &v)?,
                 });
             }
-        },
+        }
         (d, Categories::Int(cats)) if d.is_integer() => {
-            let map: PlHashMap<i64, u32> =
-                cats.iter().copied().zip(plan.category_slot.iter().copied()).collect();
+            let map: PlHashMap<i64, u32> = cats
+                .iter()
+                .copied()
+                .zip(plan.category_slot.iter().copied())
+                .collect();
             let slot_of = |v: i64| *map.get(&v).unwrap_or(&UNKNOWN);
             if d == &DataType::UInt64 {
                 // Values past i64::MAX match no (Int64) category.
@@ -402,7 +424,7 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
                     });
                 }
             }
-        },
+        }
         (d, c) => polars_bail!(
             InvalidOperation: "one_hot categories of the wrong type for column '{}': got {}, \
             but the column has dtype {}", s.name(), c.kind(), d
@@ -412,5 +434,8 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
 }
 
 fn string_map<'a>(cats: &'a [String], slots: &[u32]) -> PlHashMap<&'a str, u32> {
-    cats.iter().map(String::as_str).zip(slots.iter().copied()).collect()
+    cats.iter()
+        .map(String::as_str)
+        .zip(slots.iter().copied())
+        .collect()
 }

@@ -28,7 +28,9 @@ fn option<T: DeserializeOwned>(name: &str, value: &str) -> PyResult<T> {
 #[pyfunction]
 pub fn gumbel_noise(seed: u64, rows: Vec<u64>, k: usize) -> Vec<Vec<f64>> {
     let noise = Noise::new(seed);
-    rows.iter().map(|&r| noise.gumbels(r).take(k).collect()).collect()
+    rows.iter()
+        .map(|&r| noise.gumbels(r).take(k).collect())
+        .collect()
 }
 
 /// The seed of the named stream of `seed` (one per column in a codec).
@@ -67,7 +69,12 @@ pub fn codec_encode_kwargs(json: &str, layout: &str, dtype: &str) -> PyResult<St
 /// `[[column, decode kwargs], …]` as JSON.
 #[pyfunction]
 #[pyo3(signature = (json, method, tau, seed=None))]
-pub fn codec_decode_kwargs(json: &str, method: &str, tau: f64, seed: Option<u64>) -> PyResult<String> {
+pub fn codec_decode_kwargs(
+    json: &str,
+    method: &str,
+    tau: f64,
+    seed: Option<u64>,
+) -> PyResult<String> {
     let codec = parse_codec(json)?;
     let method: Method = option("method", method)?;
     let plan: Vec<_> = codec
@@ -78,9 +85,12 @@ pub fn codec_decode_kwargs(json: &str, method: &str, tau: f64, seed: Option<u64>
     serde_json::to_string(&plan).map_err(value_error)
 }
 
-/// `(column, start, stop, labels)` spans over the flat feature columns.
+/// `(column, start, stop, labels)`: a block's span over the flat feature columns.
+type BlockSpan = (String, usize, usize, Vec<String>);
+
+/// Every block's span over the flat feature columns.
 #[pyfunction]
-pub fn codec_blocks(json: &str) -> PyResult<Vec<(String, usize, usize, Vec<String>)>> {
+pub fn codec_blocks(json: &str) -> PyResult<Vec<BlockSpan>> {
     Ok(parse_codec(json)?
         .blocks()
         .into_iter()

@@ -1,6 +1,6 @@
 //! The two float types scores are computed in.
 
-use std::ops::{Add, Div, Mul, Sub};
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
 
 use polars::prelude::*;
 
@@ -12,6 +12,9 @@ pub trait Real:
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Div<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
 {
     type Polars: PolarsNumericType<Native = Self>;
     const ZERO: Self;
@@ -56,4 +59,3 @@ macro_rules! impl_real {
 }
 impl_real!(f32, Float32Type);
 impl_real!(f64, Float64Type);
-

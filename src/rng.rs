@@ -38,8 +38,9 @@ pub fn mix64(mut z: u64) -> u64 {
 
 /// FNV-1a, 64 bits, of the UTF-8 bytes: the row counter of a String `key`.
 pub fn hash_str(s: &str) -> u64 {
-    s.bytes()
-        .fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+    s.bytes().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// A seeded noise source.
@@ -50,7 +51,9 @@ pub struct Noise {
 
 impl Noise {
     pub fn new(seed: u64) -> Self {
-        Self { key: mix64(seed ^ SEED_DOMAIN) }
+        Self {
+            key: mix64(seed ^ SEED_DOMAIN),
+        }
     }
 
     /// A source seeded from the operating system's entropy.

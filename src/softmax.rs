@@ -61,16 +61,18 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
 /// `f64`, so Float32 blocks take any finite tau and any finite scores without overflow.
 #[inline]
 pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
-    let Some(max) = row_max(buf) else { return false };
+    let Some(max) = row_max(buf) else {
+        return false;
+    };
     let max = max.widen();
     let mut sum = T::ZERO;
     for v in buf.iter_mut() {
         *v = T::narrow((v.widen() - max) / tau).exp();
-        sum = sum + *v;
+        sum += *v;
     }
     let inv = T::ONE / sum;
     for v in buf.iter_mut() {
-        *v = *v * inv;
+        *v *= inv;
     }
     true
 }
@@ -78,16 +80,18 @@ pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
 /// `buf ← log_softmax(buf / tau)`, in place, exponents formed as in [`softmax_in_place`].
 #[inline]
 pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
-    let Some(max) = row_max(buf) else { return false };
+    let Some(max) = row_max(buf) else {
+        return false;
+    };
     let max = max.widen();
     let mut sum = T::ZERO;
     for v in buf.iter_mut() {
         *v = T::narrow((v.widen() - max) / tau);
-        sum = sum + v.exp();
+        sum += v.exp();
     }
     let log_sum = sum.ln();
     for v in buf.iter_mut() {
-        *v = *v - log_sum;
+        *v -= log_sum;
     }
     true
 }
@@ -95,7 +99,9 @@ pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
 /// `buf ← one_hot(argmax(buf))`, in place.
 #[inline]
 pub fn hard_in_place<T: Real>(buf: &mut [T]) -> bool {
-    let Some(winner) = argmax_row(buf) else { return false };
+    let Some(winner) = argmax_row(buf) else {
+        return false;
+    };
     buf.fill(T::ZERO);
     buf[winner] = T::ONE;
     true
@@ -109,7 +115,7 @@ pub fn perturb<T: Real>(noise: &Noise, row: u64, scores: &[T], out: &mut [T]) ->
     }
     noise.fill_gumbel(row, out);
     for (o, &x) in out.iter_mut().zip(scores) {
-        *o = x + *o;
+        *o += x;
     }
     true
 }
@@ -135,7 +141,12 @@ pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
             softmax_in_place(out, tau)
         })
     }
-    map_real(s, "softmax", |b| run(b, options.tau), |b| run(b, options.tau))
+    map_real(
+        s,
+        "softmax",
+        |b| run(b, options.tau),
+        |b| run(b, options.tau),
+    )
 }
 
 /// `log_softmax(scores / tau)` per row, in the layout of `s`.
@@ -147,7 +158,12 @@ pub fn log_softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series>
             log_softmax_in_place(out, tau)
         })
     }
-    map_real(s, "log_softmax", |b| run(b, options.tau), |b| run(b, options.tau))
+    map_real(
+        s,
+        "log_softmax",
+        |b| run(b, options.tau),
+        |b| run(b, options.tau),
+    )
 }
 
 /// The noise counter of every row: its position, or its `key`.
@@ -160,7 +176,9 @@ impl RowIds {
     /// Reads a key column: integers as their two's-complement bits, strings by
     /// [`hash_str`]; a null key or a length mismatch is an error.
     pub fn from_key(key: Option<&Series>, len: usize) -> PolarsResult<Self> {
-        let Some(key) = key else { return Ok(Self::Position) };
+        let Some(key) = key else {
+            return Ok(Self::Position);
+        };
         polars_ensure!(
             key.len() == len,
             ShapeMismatch: "key column '{}' has {} rows, the scores have {}", key.name(), key.len(), len
@@ -202,14 +220,27 @@ pub fn noise_for(seed: Option<u64>) -> Noise {
 
 /// Gumbel-Softmax per row: `softmax((scores + g) / tau)`, or its one-hot argmax when
 /// `hard`, with `g` from [`Noise`] keyed by row position or `key`.
-pub fn gumbel_softmax(s: &Series, key: Option<&Series>, options: &GumbelOptions) -> PolarsResult<Series> {
+pub fn gumbel_softmax(
+    s: &Series,
+    key: Option<&Series>,
+    options: &GumbelOptions,
+) -> PolarsResult<Series> {
     check_tau(options.tau)?;
     let ids = RowIds::from_key(key, s.len())?;
     let noise = noise_for(options.seed);
-    fn run<T: Real>(b: Blocks<'_, T>, ids: &RowIds, noise: &Noise, o: &GumbelOptions) -> PolarsResult<Series> {
+    fn run<T: Real>(
+        b: Blocks<'_, T>,
+        ids: &RowIds,
+        noise: &Noise,
+        o: &GumbelOptions,
+    ) -> PolarsResult<Series> {
         b.map_blocks(|row, x, out| {
             perturb(noise, ids.get(row), x, out)
-                && if o.hard { hard_in_place(out) } else { softmax_in_place(out, o.tau) }
+                && if o.hard {
+                    hard_in_place(out)
+                } else {
+                    softmax_in_place(out, o.tau)
+                }
         })
     }
     map_real(

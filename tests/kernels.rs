@@ -21,7 +21,14 @@ fn field_values(s: &Series, field: &str) -> Vec<Option<u8>> {
 fn array_f64(rows: &[Vec<f64>]) -> Series {
     let k = rows.first().map_or(0, Vec::len);
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    array_from_flat("x".into(), Series::new("".into(), flat), k, rows.len(), None).expect("array")
+    array_from_flat(
+        "x".into(),
+        Series::new("".into(), flat),
+        k,
+        rows.len(),
+        None,
+    )
+    .expect("array")
 }
 
 fn rows_f64(s: &Series) -> Vec<Option<Vec<f64>>> {
@@ -34,17 +41,28 @@ fn rows_f64(s: &Series) -> Vec<Option<Vec<f64>>> {
 
 #[test]
 fn one_hot_sets_exactly_the_matching_field() {
-    let input = [Some("Male"), Some("Female"), None, Some("Male"), Some("Other")];
+    let input = [
+        Some("Male"),
+        Some("Female"),
+        None,
+        Some("Male"),
+        Some("Other"),
+    ];
     let cats = ["Female", "Male"];
     let options = OneHotOptions {
-        categories: Some(Categories::String(cats.iter().map(|c| c.to_string()).collect())),
+        categories: Some(Categories::String(
+            cats.iter().map(|c| c.to_string()).collect(),
+        )),
         unknown: Unknown::Zeros,
         nulls: Nulls::Category,
         ..Default::default()
     };
     let out = one_hot(&strings(&input), &options).expect("one_hot");
     for cat in cats {
-        let expected: Vec<Option<u8>> = input.iter().map(|v| Some(u8::from(*v == Some(cat)))).collect();
+        let expected: Vec<Option<u8>> = input
+            .iter()
+            .map(|v| Some(u8::from(*v == Some(cat))))
+            .collect();
         assert_eq!(field_values(&out, &format!("sex_{cat}")), expected, "{cat}");
     }
     let nulls: Vec<Option<u8>> = input.iter().map(|v| Some(u8::from(v.is_none()))).collect();
@@ -81,7 +99,9 @@ fn one_hot_errors_name_the_value_and_the_column() {
     let msg = err.to_string();
     assert!(msg.contains("'Male'") && msg.contains("'sex'"), "{msg}");
     let floats = Series::new("f".into(), [1.0f64]);
-    let msg = one_hot(&floats, &options).expect_err("float input").to_string();
+    let msg = one_hot(&floats, &options)
+        .expect_err("float input")
+        .to_string();
     assert!(msg.contains("f64") && msg.contains("'f'"), "{msg}");
 }
 
@@ -108,8 +128,14 @@ fn softmax_and_log_softmax_match_the_textbook_formula() {
             let got = got.as_ref().expect("valid row");
             let log = log.as_ref().expect("valid row");
             for j in 0..row.len() {
-                assert!((got[j] - want[j]).abs() <= 1e-12, "tau {tau}: {got:?} vs {want:?}");
-                assert!((log[j].exp() - want[j]).abs() <= 1e-12, "tau {tau}: {log:?}");
+                assert!(
+                    (got[j] - want[j]).abs() <= 1e-12,
+                    "tau {tau}: {got:?} vs {want:?}"
+                );
+                assert!(
+                    (log[j].exp() - want[j]).abs() <= 1e-12,
+                    "tau {tau}: {log:?}"
+                );
             }
         }
     }
@@ -124,8 +150,16 @@ fn special_rows_are_null() {
         vec![3.0, 1.0],
     ];
     let out = rows_f64(&softmax(&array_f64(&rows), &SoftmaxOptions { tau: 1.0 }).expect("softmax"));
-    assert_eq!(out.iter().map(Option::is_some).collect::<Vec<_>>(), [false, false, false, true]);
-    let idx: Vec<Option<u32>> = argmax(&array_f64(&rows)).expect("argmax").u32().expect("u32").iter().collect();
+    assert_eq!(
+        out.iter().map(Option::is_some).collect::<Vec<_>>(),
+        [false, false, false, true]
+    );
+    let idx: Vec<Option<u32>> = argmax(&array_f64(&rows))
+        .expect("argmax")
+        .u32()
+        .expect("u32")
+        .iter()
+        .collect();
     assert_eq!(idx, [None, None, None, Some(0)]);
     let err = softmax(&array_f64(&rows), &SoftmaxOptions { tau: 0.0 }).expect_err("tau 0");
     assert!(err.to_string().contains("tau"));
@@ -133,21 +167,43 @@ fn special_rows_are_null() {
 
 #[test]
 fn gumbel_softmax_is_softmax_of_logits_plus_the_documented_noise() {
-    let rows: Vec<Vec<f64>> = (0..50).map(|r| (0..6).map(|j| ((r * 6 + j) as f64).sin()).collect()).collect();
+    let rows: Vec<Vec<f64>> = (0..50)
+        .map(|r| (0..6).map(|j| ((r * 6 + j) as f64).sin()).collect())
+        .collect();
     let tau = 0.7;
-    let options = GumbelOptions { tau, hard: false, seed: Some(42) };
+    let options = GumbelOptions {
+        tau,
+        hard: false,
+        seed: Some(42),
+    };
     let soft = rows_f64(&gumbel_softmax(&array_f64(&rows), None, &options).expect("soft"));
-    let hard = rows_f64(&gumbel_softmax(&array_f64(&rows), None, &GumbelOptions { hard: true, ..options }).expect("hard"));
+    let hard = rows_f64(
+        &gumbel_softmax(
+            &array_f64(&rows),
+            None,
+            &GumbelOptions {
+                hard: true,
+                ..options
+            },
+        )
+        .expect("hard"),
+    );
     let noise = Noise::new(42);
     for (r, row) in rows.iter().enumerate() {
-        let z: Vec<f64> = row.iter().zip(noise.gumbels(r as u64)).map(|(x, g)| x + g).collect();
+        let z: Vec<f64> = row
+            .iter()
+            .zip(noise.gumbels(r as u64))
+            .map(|(x, g)| x + g)
+            .collect();
         let want = reference_softmax(&z, tau);
         let got = soft[r].as_ref().expect("valid");
         for j in 0..row.len() {
             assert!((got[j] - want[j]).abs() <= 1e-12);
         }
         let winner = (0..z.len()).fold(0, |best, j| if z[j] > z[best] { j } else { best });
-        let one_hot: Vec<f64> = (0..z.len()).map(|j| f64::from(u8::from(j == winner))).collect();
+        let one_hot: Vec<f64> = (0..z.len())
+            .map(|j| f64::from(u8::from(j == winner)))
+            .collect();
         assert_eq!(hard[r].as_ref().expect("valid"), &one_hot);
     }
 }
@@ -156,13 +212,26 @@ fn gumbel_softmax_is_softmax_of_logits_plus_the_documented_noise() {
 fn keyed_noise_follows_the_key_not_the_position() {
     let rows: Vec<Vec<f64>> = (0..20).map(|r| vec![r as f64 * 0.1, 0.0, -0.5]).collect();
     let keys: Vec<i64> = (0..20).map(|r| 1000 - 3 * r).collect();
-    let options = GumbelOptions { tau: 1.0, hard: false, seed: Some(9) };
+    let options = GumbelOptions {
+        tau: 1.0,
+        hard: false,
+        seed: Some(9),
+    };
     let keyed = rows_f64(
-        &gumbel_softmax(&array_f64(&rows), Some(&Series::new("k".into(), &keys)), &options).expect("keyed"),
+        &gumbel_softmax(
+            &array_f64(&rows),
+            Some(&Series::new("k".into(), &keys)),
+            &options,
+        )
+        .expect("keyed"),
     );
     let noise = Noise::new(9);
     for (r, row) in rows.iter().enumerate() {
-        let z: Vec<f64> = row.iter().zip(noise.gumbels(keys[r] as u64)).map(|(x, g)| x + g).collect();
+        let z: Vec<f64> = row
+            .iter()
+            .zip(noise.gumbels(keys[r] as u64))
+            .map(|(x, g)| x + g)
+            .collect();
         let want = reference_softmax(&z, 1.0);
         let got = keyed[r].as_ref().expect("valid");
         assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-12));
@@ -173,17 +242,32 @@ fn keyed_noise_follows_the_key_not_the_position() {
 fn noise_values_are_stable() {
     // Computed with an independent implementation of the function documented in `rng`.
     let cases = [
-        (0u64, 0u64, 0usize, 0x1489_1781_1726_bea9u64, -0.925_457_240_090_102_1f64),
+        (
+            0u64,
+            0u64,
+            0usize,
+            0x1489_1781_1726_bea9u64,
+            -0.925_457_240_090_102_1f64,
+        ),
         (0, 0, 1, 0x74b2_9ebe_c1c0_0f0a, 0.241_319_848_667_808_67),
         (0, 1, 0, 0x3328_a80e_9b4c_868a, -0.476_384_877_842_451_2),
         (42, 7, 3, 0x552f_643d_4a5f_d1fc, -0.095_628_888_334_304_32),
-        (u64::MAX, 123_456_789, 63, 0x5437_fb52_ab9f_aeb6, -0.105_944_985_019_201_01),
+        (
+            u64::MAX,
+            123_456_789,
+            63,
+            0x5437_fb52_ab9f_aeb6,
+            -0.105_944_985_019_201_01,
+        ),
     ];
     for (seed, row, j, word, gumbel) in cases {
         let noise = Noise::new(seed);
         assert_eq!(noise.word(row, j), word, "word({seed}, {row}, {j})");
         let g = noise.gumbels(row).nth(j).expect("infinite stream");
-        assert!((g - gumbel).abs() <= 1e-15 * gumbel.abs().max(1.0), "g({seed}, {row}, {j}) = {g}");
+        assert!(
+            (g - gumbel).abs() <= 1e-15 * gumbel.abs().max(1.0),
+            "g({seed}, {row}, {j}) = {g}"
+        );
     }
 }
 
@@ -191,12 +275,15 @@ fn noise_values_are_stable() {
 fn gumbel_noise_follows_the_gumbel_law() {
     // One-sample Kolmogorov-Smirnov test against F(x) = exp(-exp(-x)), alpha = 0.001.
     let noise = Noise::new(2024);
-    let mut draws: Vec<f64> = (0..20_000u64).flat_map(|r| noise.gumbels(r).take(5)).collect();
+    let mut draws: Vec<f64> = (0..20_000u64)
+        .flat_map(|r| noise.gumbels(r).take(5))
+        .collect();
     draws.sort_by(f64::total_cmp);
     let n = draws.len() as f64;
     let d = draws.iter().enumerate().fold(0.0f64, |d, (i, &x)| {
         let f = (-(-x).exp()).exp();
-        d.max((f - i as f64 / n).abs()).max(((i + 1) as f64 / n - f).abs())
+        d.max((f - i as f64 / n).abs())
+            .max(((i + 1) as f64 / n - f).abs())
     });
     assert!(d < 1.949 / n.sqrt(), "KS statistic {d}");
 }
@@ -213,19 +300,49 @@ fn decode_inverts_one_hot_with_nulls() {
     let encoded = one_hot(&Series::new("v".into(), input), &options).expect("encode");
     let decoded = decode(&encoded, None, &DecodeOptions::default()).expect("decode");
     assert!(decoded.equals_missing(&Series::new("v".into(), input)));
-    let enum_options = DecodeOptions { dtype: LabelDtype::Enum, ..Default::default() };
+    let enum_options = DecodeOptions {
+        dtype: LabelDtype::Enum,
+        ..Default::default()
+    };
     let as_enum = decode(&encoded, None, &enum_options).expect("enum");
     assert!(matches!(as_enum.dtype(), DataType::Enum(_, _)));
-    assert!(as_enum.cast(&DataType::String).expect("cast").equals_missing(&Series::new("v".into(), input)));
+    assert!(as_enum
+        .cast(&DataType::String)
+        .expect("cast")
+        .equals_missing(&Series::new("v".into(), input)));
 }
 
 #[test]
 fn sampled_decode_picks_the_hard_gumbel_sample() {
-    let rows: Vec<Vec<f64>> = (0..200).map(|r| (0..4).map(|j| ((r + j) as f64).cos()).collect()).collect();
+    let rows: Vec<Vec<f64>> = (0..200)
+        .map(|r| (0..4).map(|j| ((r + j) as f64).cos()).collect())
+        .collect();
     let labels: Vec<String> = ["w", "x", "y", "z"].iter().map(|s| s.to_string()).collect();
-    let options = DecodeOptions { labels: Some(labels.clone()), method: Method::Sample, seed: Some(5), ..Default::default() };
+    let options = DecodeOptions {
+        labels: Some(labels.clone()),
+        method: Method::Sample,
+        seed: Some(5),
+        ..Default::default()
+    };
     let sampled = decode(&array_f64(&rows), None, &options).expect("sample");
-    let hard = gumbel_softmax(&array_f64(&rows), None, &GumbelOptions { tau: 1.0, hard: true, seed: Some(5) }).expect("hard");
-    let via_hard = decode(&hard, None, &DecodeOptions { labels: Some(labels), ..Default::default() }).expect("decode");
+    let hard = gumbel_softmax(
+        &array_f64(&rows),
+        None,
+        &GumbelOptions {
+            tau: 1.0,
+            hard: true,
+            seed: Some(5),
+        },
+    )
+    .expect("hard");
+    let via_hard = decode(
+        &hard,
+        None,
+        &DecodeOptions {
+            labels: Some(labels),
+            ..Default::default()
+        },
+    )
+    .expect("decode");
     assert!(sampled.equals_missing(&via_hard));
 }

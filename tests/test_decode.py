@@ -22,9 +22,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from polars.testing import assert_frame_equal, assert_series_equal
-from polars_gumbel import argmax, decode, gumbel_softmax, one_hot
 from scipy import stats
 from sklearn.preprocessing import OneHotEncoder
+
+from polars_gumbel import argmax, decode, gumbel_softmax, one_hot
 
 Row = Optional[list[Optional[float]]]
 OneHotLayout = Literal["struct", "array"]

@@ -27,14 +27,15 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import polars_gumbel as pg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal, assert_series_equal
+from scipy import stats
+
+import polars_gumbel as pg
 from polars_gumbel._internal import gumbel_noise
 from polars_gumbel._plugin import _plugin
-from scipy import stats
 
 Layout = Literal["struct", "array", "list"]
 Value = Optional[Union[float, int]]

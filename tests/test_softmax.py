@@ -13,10 +13,11 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import polars_gumbel as pg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+import polars_gumbel as pg
 from polars_gumbel._plugin import _plugin
 
 Layout = Literal["struct", "array", "list"]

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -58,7 +57,10 @@ def sink(lf: pl.LazyFrame, path: str) -> None:
     elif kind == "csv":
         nested = [n for n, d in lf.collect_schema().items() if d.is_nested()]
         if nested:
-            raise CliError(f"{path}: CSV cannot hold the nested column {nested[0]!r}; use --layout flat or .parquet")
+            raise CliError(
+                f"{path}: CSV cannot hold the nested column {nested[0]!r}; "
+                "use --layout flat or .parquet"
+            )
         lf.sink_csv(p)
     else:
         lf.sink_ndjson(p)
@@ -104,7 +106,10 @@ def _fit(args: argparse.Namespace) -> None:
             order=args.order,
         )
     codec.save(args.output)
-    print(f"{args.output}: {len(codec.columns)} columns, {len(codec.feature_names)} features", file=sys.stderr)
+    print(
+        f"{args.output}: {len(codec.columns)} columns, {len(codec.feature_names)} features",
+        file=sys.stderr,
+    )
 
 
 def _encode(args: argparse.Namespace) -> None:
@@ -135,16 +140,30 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    f = sub.add_parser("fit", help="learn a codec from a table", description="Learn each categorical column's categories.")
+    f = sub.add_parser(
+        "fit",
+        help="learn a codec from a table",
+        description="Learn each categorical column's categories.",
+    )
     f.add_argument("data", help="input table (.parquet, .csv, .ndjson)")
     f.add_argument("-o", "--output", required=True, help="codec JSON to write")
-    f.add_argument("--columns", help="comma-separated columns (default: String, Categorical, Enum, Boolean)")
-    f.add_argument("--max-categories", type=int, help="at most this many fields per column, 'other' included")
-    f.add_argument("--min-frequency", help="group categories rarer than this count (or fraction) into 'other'")
+    f.add_argument(
+        "--columns", help="comma-separated columns (default: String, Categorical, Enum, Boolean)"
+    )
+    f.add_argument(
+        "--max-categories", type=int, help="at most this many fields per column, 'other' included"
+    )
+    f.add_argument(
+        "--min-frequency", help="group categories rarer than this count (or fraction) into 'other'"
+    )
     f.add_argument("--order", choices=("sorted", "frequency"), default="sorted")
     f.set_defaults(run=_fit)
 
-    e = sub.add_parser("encode", help="one-hot encode a table", description="One-hot encode the codec's columns, streaming.")
+    e = sub.add_parser(
+        "encode",
+        help="one-hot encode a table",
+        description="One-hot encode the codec's columns, streaming.",
+    )
     e.add_argument("data", help="input table")
     e.add_argument("--codec", required=True, help="codec JSON from 'fit'")
     e.add_argument("-o", "--output", required=True, help="output table")
@@ -152,8 +171,14 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--dtype", choices=tuple(_DTYPES), default="float32")
     e.set_defaults(run=_encode)
 
-    d = sub.add_parser("decode", help="decode scores back to labels", description="Decode blocks of scores back to the original columns, streaming.")
-    d.add_argument("data", help="table of scores (flat feature columns, or one block column per variable)")
+    d = sub.add_parser(
+        "decode",
+        help="decode scores back to labels",
+        description="Decode blocks of scores back to the original columns, streaming.",
+    )
+    d.add_argument(
+        "data", help="table of scores (flat feature columns, or one block column per variable)"
+    )
     d.add_argument("--codec", required=True, help="codec JSON from 'fit'")
     d.add_argument("-o", "--output", required=True, help="output table")
     d.add_argument("--method", choices=("argmax", "sample"), default="argmax")
@@ -161,10 +186,22 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--tau", type=float, default=1.0, help="temperature of the sampling (default 1)")
     d.set_defaults(run=_decode)
 
-    m = sub.add_parser("demo", help="the bundled Adult census demo", description="Fit, encode, generate logits and decode the bundled Adult census table; compare argmax decoding with Gumbel sampling.")
-    m.add_argument("--rows", type=int, default=None, help="rows to generate (default: as many as the table)")
+    m = sub.add_parser(
+        "demo",
+        help="the bundled Adult census demo",
+        description="Fit, encode, generate logits and decode the bundled Adult census "
+        "table; compare argmax decoding with Gumbel sampling.",
+    )
+    m.add_argument(
+        "--rows", type=int, default=None, help="rows to generate (default: as many as the table)"
+    )
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--noise", type=float, default=0.5, help="standard deviation of the Gaussian noise on the logits")
+    m.add_argument(
+        "--noise",
+        type=float,
+        default=0.5,
+        help="standard deviation of the Gaussian noise on the logits",
+    )
     m.set_defaults(run=_demo)
     return p
 
@@ -175,12 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run(args)
     except (CliError, ValueError, TypeError, OSError, pl.exceptions.PolarsError) as exc:
         message = str(exc).strip().splitlines()
-        print(f"polars-gumbel: error: {message[0] if message else type(exc).__name__}", file=sys.stderr)
+        print(
+            f"polars-gumbel: error: {message[0] if message else type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
-
 
 
 if __name__ == "__main__":

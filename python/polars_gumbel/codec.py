@@ -58,7 +58,12 @@ def _source_dtype(name: str, dtype: pl.DataType) -> Any:
     )
 
 
-def _infrequent(counts: np.ndarray[Any, Any], min_frequency: float | None, max_categories: int | None, n_rows: int) -> np.ndarray[Any, Any]:
+def _infrequent(
+    counts: np.ndarray[Any, Any],
+    min_frequency: float | None,
+    max_categories: int | None,
+    n_rows: int,
+) -> np.ndarray[Any, Any]:
     """Which categories (given in sorted order) are grouped, as scikit-learn decides.
 
     A category is infrequent when its count is below `min_frequency` (a count, or a
@@ -182,8 +187,9 @@ class Codec:
             raise ValueError(f"max_categories must be an int >= 1, got {max_categories!r}")
         dtypes = {c: _source_dtype(c, schema[c]) for c in columns}
         queries = [
-            lf.group_by(pl.col(c).cast(pl.String) if schema[c] == pl.Categorical else c)
-            .agg(pl.len().alias("count"))
+            lf.group_by(pl.col(c).cast(pl.String) if schema[c] == pl.Categorical else c).agg(
+                pl.len().alias("count")
+            )
             for c in columns
         ]
         n_rows_query = lf.select(pl.len())
@@ -252,7 +258,9 @@ class Codec:
         _validate.choice("layout", layout, ("flat", "struct", "array"))
         name = next((n for d, n in _FEATURE_DTYPES.items() if dtype == d), None)
         if name is None:
-            raise TypeError(f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}")
+            raise TypeError(
+                f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}"
+            )
         plan = dict(json.loads(_internal.codec_encode_kwargs(self._json, layout, name)))
         lf = data.lazy()
         schema = lf.collect_schema()
@@ -291,7 +299,9 @@ class Codec:
 
         _validate.choice("method", method, ("argmax", "sample"))
         plan = dict(
-            json.loads(_internal.codec_decode_kwargs(self._json, method, _tau(tau), _unsigned(seed)))
+            json.loads(
+                _internal.codec_decode_kwargs(self._json, method, _tau(tau), _unsigned(seed))
+            )
         )
         lf = data.lazy()
         schema = lf.collect_schema()

@@ -36,7 +36,9 @@ def tvd(p: dict[Any, float], q: dict[Any, float]) -> float:
     return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in p.keys() | q.keys())
 
 
-def generator_logits(codec: Codec, real: pl.DataFrame, rows: int, noise: float, seed: int) -> pl.DataFrame:
+def generator_logits(
+    codec: Codec, real: pl.DataFrame, rows: int, noise: float, seed: int
+) -> pl.DataFrame:
     """Logits a generator might emit: log of each column's real category frequencies,
     plus independent Gaussian noise of standard deviation `noise` on every cell."""
     rng = np.random.default_rng(seed)
@@ -55,7 +57,9 @@ def run(rows: int | None = None, seed: int = 0, noise: float = 0.5) -> None:
     timings: dict[str, float] = {}
     real = pl.read_parquet(DATA)
     rows = rows or real.height
-    print(f"Adult census table: {real.height:,} rows, {real.width} columns ({DATA.name}, CC BY 4.0)")
+    print(
+        f"Adult census table: {real.height:,} rows, {real.width} columns ({DATA.name}, CC BY 4.0)"
+    )
 
     codec = _timed(timings, "fit", lambda: Codec.fit(pl.scan_parquet(DATA)))
     plan = codec.encode(pl.scan_parquet(DATA))
@@ -72,15 +76,21 @@ def run(rows: int | None = None, seed: int = 0, noise: float = 0.5) -> None:
         f"\ngenerator-like logits for {rows:,} rows: log(real frequency) + N(0, {noise}^2) "
         "noise on every cell (a stand-in for a trained generator)"
     )
-    logits = _timed(timings, "logits (numpy)", lambda: generator_logits(codec, real, rows, noise, seed))
+    logits = _timed(
+        timings, "logits (numpy)", lambda: generator_logits(codec, real, rows, noise, seed)
+    )
     by_argmax = _timed(timings, "decode argmax", lambda: codec.decode(logits, method="argmax"))
-    by_sample = _timed(timings, "decode sample", lambda: codec.decode(logits, method="sample", seed=seed))
+    by_sample = _timed(
+        timings, "decode sample", lambda: codec.decode(logits, method="sample", seed=seed)
+    )
 
     summary = []
     for name in codec.columns:
         p, a, s = (frequencies(df[name]) for df in (real, by_argmax, by_sample))
         summary.append((name, len(p), tvd(p, a), tvd(p, s)))
-        print(f"\n{name} ({len(p)} categories)".ljust(40) + f"{'real':>8}{'argmax':>9}{'sampled':>9}")
+        print(
+            f"\n{name} ({len(p)} categories)".ljust(40) + f"{'real':>8}{'argmax':>9}{'sampled':>9}"
+        )
         ranked = sorted(p, key=lambda k: -p[k])
         for k in ranked[:SHOWN]:
             label = repr(k) if k is None else str(k)
