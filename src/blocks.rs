@@ -277,19 +277,27 @@ impl<'a, T: Real> Blocks<'a, T> {
                 .zip(valid.par_chunks_mut(ROWS_PER_TASK))
                 .enumerate()
                 .for_each(|(task, (out, valid))| {
-                    let start = task * ROWS_PER_TASK;
-                    for (i, (o, v)) in out.iter_mut().zip(valid.iter_mut()).enumerate() {
-                        let row = start + i;
-                        let result = if self.is_valid(row) {
-                            kernel(row, &self.values[self.offsets[row]..self.offsets[row + 1]])
-                        } else {
-                            None
-                        };
-                        match result {
-                            Some(x) => *o = x,
-                            None => *v = false,
-                        }
-                    }
+                    with_best_simd(
+                        #[inline(always)]
+                        || {
+                            let start = task * ROWS_PER_TASK;
+                            for (i, (o, v)) in out.iter_mut().zip(valid.iter_mut()).enumerate() {
+                                let row = start + i;
+                                let result = if self.is_valid(row) {
+                                    kernel(
+                                        row,
+                                        &self.values[self.offsets[row]..self.offsets[row + 1]],
+                                    )
+                                } else {
+                                    None
+                                };
+                                match result {
+                                    Some(x) => *o = x,
+                                    None => *v = false,
+                                }
+                            }
+                        },
+                    )
                 })
         });
         (out, to_bitmap(valid))
@@ -317,13 +325,21 @@ impl<'a, T: Real> Blocks<'a, T> {
                 .into_par_iter()
                 .zip(valid_pieces.par_iter_mut())
                 .for_each(|((start, end, piece), valid)| {
-                    let base = self.offsets[start];
-                    for row in start..end {
-                        let (lo, hi) = (self.offsets[row], self.offsets[row + 1]);
-                        let ok = self.is_valid(row)
-                            && kernel(row, &self.values[lo..hi], &mut piece[lo - base..hi - base]);
-                        valid[row - start] = ok;
-                    }
+                    with_best_simd(
+                        #[inline(always)]
+                        || {
+                            let base = self.offsets[start];
+                            for row in start..end {
+                                let (lo, hi) = (self.offsets[row], self.offsets[row + 1]);
+                                valid[row - start] = self.is_valid(row)
+                                    && kernel(
+                                        row,
+                                        &self.values[lo..hi],
+                                        &mut piece[lo - base..hi - base],
+                                    );
+                            }
+                        },
+                    )
                 })
         });
         to_bitmap(valid)
@@ -377,6 +393,25 @@ fn primitive_values<T: Real>(values: &dyn Array) -> PolarsResult<Cow<'_, [T]>> {
         Cow::Borrowed(v) => Ok(Cow::Owned(v.to_vec())),
         Cow::Owned(v) => Ok(Cow::Owned(v)),
     }
+}
+
+/// Runs `f`, compiled a second time for AVX2 and taken when the CPU has it. Kernels are
+/// inlined into it; without fused multiply-add the two builds give the same bits.
+#[inline(always)]
+fn with_best_simd<F: FnOnce()>(f: F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2<F: FnOnce()>(f: F) {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just found to support AVX2.
+            unsafe { avx2(f) };
+            return;
+        }
+    }
+    f()
 }
 
 fn to_bitmap(valid: Vec<bool>) -> Option<Bitmap> {

@@ -189,8 +189,23 @@ impl ColumnCodec {
                 SourceDtype::Enum(cats) => Some(cats.clone()),
                 _ => None,
             },
-            null_label: self.null_category.then(|| NULL_LABEL.into()),
+            null_labels: self.null_labels(),
         }
+    }
+
+    /// Labels decoded as null: the null field's, and the `other` field's when the
+    /// source dtype cannot hold the string "other" (Enum, Boolean, integers): the
+    /// grouped values are lost by design, so they come back as null.
+    fn null_labels(&self) -> Vec<String> {
+        let mut labels = Vec::new();
+        if self.null_category {
+            labels.push(NULL_LABEL.into());
+        }
+        let holds_other = matches!(self.dtype, SourceDtype::String | SourceDtype::Categorical);
+        if self.infrequent.is_some() && !holds_other {
+            labels.push(OTHER_LABEL.into());
+        }
+        labels
     }
 
     /// The flat feature column names of this column.
@@ -200,6 +215,28 @@ impl ColumnCodec {
             .map(|l| format!("{}{SEPARATOR}{l}", self.name))
             .collect()
     }
+}
+
+/// A Struct block with its fields in the codec's order, found by name; other layouts
+/// as they are.
+fn by_field_names(block: &Series, codec: &ColumnCodec) -> PolarsResult<Series> {
+    let DataType::Struct(_) = block.dtype() else {
+        return Ok(block.clone());
+    };
+    let ca = block.struct_()?;
+    let fields = codec
+        .feature_names()
+        .iter()
+        .map(|f| {
+            ca.field_by_name(f).map_err(|_| {
+                polars_err!(ColumnNotFound: "decode: the block '{}' has no field '{}'", codec.name, f)
+            })
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let out = StructChunked::from_series(block.name().clone(), block.len(), fields.iter())?;
+    Ok(out
+        .with_outer_validity(block.rechunk_validity())
+        .into_series())
 }
 
 impl Codec {
@@ -217,17 +254,20 @@ impl Codec {
     pub fn from_json(json: &str) -> PolarsResult<Self> {
         let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| polars_err!(ComputeError: "malformed codec JSON: {}", e))?;
-        let format = value.get("format").and_then(|f| f.as_str());
+        let shown = |key: &str| {
+            value
+                .get(key)
+                .map_or_else(|| "nothing".into(), |v| v.to_string())
+        };
         polars_ensure!(
-            format == Some(FORMAT),
-            ComputeError: "not a polars-gumbel codec: expected format {:?}, got {:?}",
-            FORMAT, value.get("format")
+            value.get("format").and_then(|f| f.as_str()) == Some(FORMAT),
+            ComputeError: "not a polars-gumbel codec: expected format \"{}\", got {}",
+            FORMAT, shown("format")
         );
-        let version = value.get("version").and_then(|v| v.as_u64());
         polars_ensure!(
-            version == Some(u64::from(VERSION)),
-            ComputeError: "codec version {:?} is not supported: this build reads version {}",
-            value.get("version"), VERSION
+            value.get("version").and_then(|v| v.as_u64()) == Some(u64::from(VERSION)),
+            ComputeError: "codec version {} is not supported: this build reads version {}",
+            shown("version"), VERSION
         );
         let codec: Self = serde_json::from_value(value)
             .map_err(|e| polars_err!(ComputeError: "malformed codec JSON: {}", e))?;
@@ -241,6 +281,7 @@ impl Codec {
     }
 
     fn validate(&self) -> PolarsResult<()> {
+        polars_ensure!(!self.columns.is_empty(), ComputeError: "a codec needs at least one column");
         let mut names = PlHashSet::new();
         for c in &self.columns {
             polars_ensure!(names.insert(c.name.as_str()), ComputeError: "codec names column '{}' twice", c.name);
@@ -356,7 +397,7 @@ impl Codec {
             }
             let codec = &self.columns[i];
             let scores = if codec.name == name {
-                col.as_materialized_series().clone()
+                by_field_names(col.as_materialized_series(), codec)?
             } else {
                 let fields = codec
                     .feature_names()

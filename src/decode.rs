@@ -74,8 +74,9 @@ pub struct DecodeOptions {
     pub dtype: LabelDtype,
     /// The Enum's categories when they are not the labels themselves (a superset).
     pub categories: Option<Vec<String>>,
-    /// A label that decodes to null: the inverse of `one_hot(nulls="category")`.
-    pub null_label: Option<String>,
+    /// Labels that decode to null: the inverse of `one_hot(nulls="category")`, and a
+    /// codec's `other` label for dtypes that cannot hold it.
+    pub null_labels: Vec<String>,
 }
 
 impl Default for DecodeOptions {
@@ -89,7 +90,7 @@ impl Default for DecodeOptions {
             separator: "_".into(),
             dtype: LabelDtype::String,
             categories: None,
-            null_label: None,
+            null_labels: Vec::new(),
         }
     }
 }
@@ -181,9 +182,14 @@ pub fn labels(field: &Field, options: &DecodeOptions) -> PolarsResult<Vec<String
 }
 
 fn enum_dtype(labels: &[String], options: &DecodeOptions) -> PolarsResult<DataType> {
-    let categories = options.categories.as_deref().unwrap_or(labels);
+    let values: Vec<String> = labels
+        .iter()
+        .filter(|l| !options.null_labels.contains(l))
+        .cloned()
+        .collect();
+    let categories = options.categories.as_deref().unwrap_or(&values);
     ensure_unique(categories, "Enum category")?;
-    if let Some(missing) = labels.iter().find(|l| !categories.contains(l)) {
+    if let Some(missing) = values.iter().find(|l| !categories.contains(l)) {
         polars_bail!(InvalidOperation: "decode: label '{}' is not among the Enum's categories", missing);
     }
     let fcats = FrozenCategories::new(categories.iter().map(String::as_str))?;
@@ -191,11 +197,11 @@ fn enum_dtype(labels: &[String], options: &DecodeOptions) -> PolarsResult<DataTy
 }
 
 /// Label `i` of the output, in the output dtype, at position `i`: what every row's
-/// choice is gathered from. The `null_label`, if any, is null.
+/// choice is gathered from. The `null_labels` are null.
 pub fn label_values(labels: &[String], options: &DecodeOptions) -> PolarsResult<Series> {
     let strings: StringChunked = labels
         .iter()
-        .map(|l| (options.null_label.as_deref() != Some(l.as_str())).then_some(l.as_str()))
+        .map(|l| (!options.null_labels.contains(l)).then_some(l.as_str()))
         .collect();
     let strings = strings.into_series();
     match (options.dtype, options.dtype.parsed_dtype()) {

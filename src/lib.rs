@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod codec;
 pub mod decode;
+pub mod fastmath;
 pub mod layout;
 pub mod onehot;
 pub mod real;

@@ -6,7 +6,10 @@
 //! second pass scatters ones into zero-initialised buffers, one write per row.
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, Utf8ViewArray, View};
 use polars_arrow::bitmap::Bitmap;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{array_from_flat, struct_from_fields, Layout};
@@ -17,6 +20,8 @@ pub const ZEROS: u32 = u32::MAX;
 pub const NULL_ROW: u32 = u32::MAX - 1;
 /// Slot of a value outside the category list (resolved by the `unknown` policy).
 const UNKNOWN: u32 = u32::MAX - 2;
+/// Rows handed to one task of the thread pool.
+const TASK_ROWS: usize = 64 * 1024;
 
 /// The categories to encode, in output order.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -281,30 +286,39 @@ pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
     let name = s.name().clone();
     match options.layout {
         Layout::Struct => {
-            let fields: Vec<Series> = scatter_columns(&slots, width)
+            let fields = match options.dtype {
+                IndicatorDtype::UInt8 | IndicatorDtype::Boolean => {
+                    indicator_columns::<UInt8Type>(&slots, width, 1)
+                }
+                IndicatorDtype::Float32 => indicator_columns::<Float32Type>(&slots, width, 1.0),
+                IndicatorDtype::Float64 => indicator_columns::<Float64Type>(&slots, width, 1.0),
+            };
+            let fields = fields
                 .into_iter()
                 .zip(&plan.names)
-                .map(|(col, n)| indicator_series(n.clone(), col, options.dtype))
+                .map(|(col, n)| as_dtype(col.with_name(n.clone()), options.dtype))
                 .collect::<PolarsResult<_>>()?;
             struct_from_fields(name, slots.len(), fields, validity)
         }
         Layout::Array => {
-            let flat = scatter_rows(&slots, width);
-            let values = indicator_series(PlSmallStr::EMPTY, flat, options.dtype)?;
+            let values = match options.dtype {
+                IndicatorDtype::UInt8 | IndicatorDtype::Boolean => {
+                    indicator_rows::<UInt8Type>(&slots, width, 1)
+                }
+                IndicatorDtype::Float32 => indicator_rows::<Float32Type>(&slots, width, 1.0),
+                IndicatorDtype::Float64 => indicator_rows::<Float64Type>(&slots, width, 1.0),
+            };
+            let values = as_dtype(values, options.dtype)?;
             array_from_flat(name, values, width, slots.len(), validity)
         }
     }
 }
 
-fn indicator_series(
-    name: PlSmallStr,
-    values: Vec<u8>,
-    dtype: IndicatorDtype,
-) -> PolarsResult<Series> {
-    let s = UInt8Chunked::from_vec(name, values).into_series();
+/// Indicators are written as UInt8 for a Boolean output, then packed into bits.
+fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series> {
     match dtype {
-        IndicatorDtype::UInt8 => Ok(s),
-        other => s.cast(&other.dtype()),
+        IndicatorDtype::Boolean => s.cast(&DataType::Boolean),
+        _ => Ok(s),
     }
 }
 
@@ -314,50 +328,77 @@ fn validity_of(slots: &[u32]) -> Option<Bitmap> {
         .then(|| slots.iter().map(|&s| s != NULL_ROW).collect())
 }
 
-/// One indicator column per field: `out[slot][row] = 1`.
-pub fn scatter_columns(slots: &[u32], width: usize) -> Vec<Vec<u8>> {
-    let mut out = vec![vec![0u8; slots.len()]; width];
-    for (row, &slot) in slots.iter().enumerate() {
-        if let Some(col) = out.get_mut(slot as usize) {
-            col[row] = 1;
+/// One indicator column per field, `col[slot][row] = one`, filled in parallel.
+fn indicator_columns<P: PolarsNumericType>(
+    slots: &[u32],
+    width: usize,
+    one: P::Native,
+) -> Vec<Series> {
+    let mut columns: Vec<Vec<P::Native>> = (0..width)
+        .map(|_| vec![P::Native::default(); slots.len()])
+        .collect();
+    let tasks = slots.len().div_ceil(TASK_ROWS);
+    let mut pieces: Vec<Vec<&mut [P::Native]>> =
+        (0..tasks).map(|_| Vec::with_capacity(width)).collect();
+    for column in columns.iter_mut() {
+        for (task, piece) in column.chunks_mut(TASK_ROWS).enumerate() {
+            pieces[task].push(piece);
         }
     }
-    out
+    THREAD_POOL.install(|| {
+        pieces
+            .into_par_iter()
+            .zip(slots.par_chunks(TASK_ROWS))
+            .for_each(|(mut columns, slots)| {
+                for (row, &slot) in slots.iter().enumerate() {
+                    if let Some(column) = columns.get_mut(slot as usize) {
+                        column[row] = one;
+                    }
+                }
+            })
+    });
+    columns
+        .into_iter()
+        .map(|c| ChunkedArray::<P>::from_vec(PlSmallStr::EMPTY, c).into_series())
+        .collect()
 }
 
-/// Row-major indicators: `out[row * width + slot] = 1`.
-pub fn scatter_rows(slots: &[u32], width: usize) -> Vec<u8> {
-    let mut out = vec![0u8; slots.len() * width];
-    for (row, chunk) in out.chunks_exact_mut(width.max(1)).enumerate() {
-        if let Some(v) = slots.get(row).and_then(|&s| chunk.get_mut(s as usize)) {
-            *v = 1;
-        }
+/// Row-major indicators, `out[row * width + slot] = one`, filled in parallel.
+fn indicator_rows<P: PolarsNumericType>(slots: &[u32], width: usize, one: P::Native) -> Series {
+    let mut out = vec![P::Native::default(); slots.len() * width];
+    if width > 0 {
+        THREAD_POOL.install(|| {
+            out.par_chunks_mut(TASK_ROWS * width)
+                .zip(slots.par_chunks(TASK_ROWS))
+                .for_each(|(out, slots)| {
+                    for (row, &slot) in out.chunks_exact_mut(width).zip(slots) {
+                        if let Some(v) = row.get_mut(slot as usize) {
+                            *v = one;
+                        }
+                    }
+                })
+        });
     }
-    out
+    ChunkedArray::<P>::from_vec(PlSmallStr::EMPTY, out).into_series()
 }
 
-/// The slot of every row.
+/// The slot of every row: a parallel lookup pass, then the `unknown` policy. An unknown
+/// value under `unknown="error"` is reported for its first row, whatever the threads.
 fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
-    let mut out = Vec::with_capacity(s.len());
-    let resolve = |slot: u32, value: &dyn std::fmt::Display| -> PolarsResult<u32> {
-        if slot != UNKNOWN {
-            return Ok(slot);
-        }
-        plan.unknown_slot.ok_or_else(|| {
-            polars_err!(
-                ComputeError: "one_hot found the value '{}' in column '{}', which is not among \
-                its {} categories; pass unknown=\"zeros\", \"null\" or \"other\" to accept it",
-                value, s.name(), plan.categories.len()
-            )
-        })
-    };
+    let mut out = vec![UNKNOWN; s.len()];
     match (s.dtype(), &plan.categories) {
         (DataType::String, Categories::String(cats)) => {
-            let map = string_map(cats, &plan.category_slot);
-            for v in s.str()?.iter() {
-                out.push(match v {
-                    None => plan.null_slot,
-                    Some(v) => resolve(*map.get(v).unwrap_or(&UNKNOWN), &v)?,
+            let index = StrIndex::new(cats, &plan.category_slot);
+            let mut rest = out.as_mut_slice();
+            for arr in s.str()?.downcast_iter() {
+                let (piece, tail) = rest.split_at_mut(arr.len());
+                rest = tail;
+                par_fill(piece, |i| {
+                    if arr.is_null(i) {
+                        plan.null_slot
+                    } else {
+                        index.get(arr, i)
+                    }
                 });
             }
         }
@@ -366,24 +407,28 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
             Categories::String(cats),
         ) => {
             let map = string_map(cats, &plan.category_slot);
-            // The slot of each physical code, looked up the first time the code is seen.
-            const UNSEEN: u32 = u32::MAX - 3;
-            let mut by_code: Vec<u32> = Vec::new();
-            let phys = s.to_physical_repr().cast(&DataType::UInt32)?;
-            for code in phys.u32()?.iter() {
-                out.push(match code {
-                    None => plan.null_slot,
-                    Some(code) => {
-                        let i = code as usize;
-                        if i >= by_code.len() {
-                            by_code.resize(i + 1, UNSEEN);
-                        }
-                        let label = mapping.cat_to_str(code).unwrap_or("");
-                        if by_code[i] == UNSEEN {
-                            by_code[i] = *map.get(label).unwrap_or(&UNKNOWN);
-                        }
-                        resolve(by_code[i], &label)?
-                    }
+            let by_code = |code: u32| {
+                mapping
+                    .cat_to_str(code)
+                    .and_then(|c| map.get(c).copied())
+                    .unwrap_or(UNKNOWN)
+            };
+            let codes = s.to_physical_repr().cast(&DataType::UInt32)?;
+            let codes = codes.u32()?;
+            let max_code = codes.max().unwrap_or(0);
+            // One lookup per category rather than per row, unless the mapping (a large
+            // shared Categorical) has far more categories than the column has rows.
+            let table: Option<Vec<u32>> = (max_code as usize <= 2 * s.len() + 65_536)
+                .then(|| (0..=max_code).map(by_code).collect());
+            let mut rest = out.as_mut_slice();
+            for arr in codes.downcast_iter() {
+                let (piece, tail) = rest.split_at_mut(arr.len());
+                rest = tail;
+                let values = arr.values().as_slice();
+                par_fill(piece, |i| match (arr.is_null(i), &table) {
+                    (true, _) => plan.null_slot,
+                    (false, Some(table)) => table[values[i] as usize],
+                    (false, None) => by_code(values[i]),
                 });
             }
         }
@@ -394,11 +439,17 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
                     .map_or(UNKNOWN, |i| plan.category_slot[i])
             };
             let (f, t) = (slot_of(false), slot_of(true));
-            for v in s.bool()?.iter() {
-                out.push(match v {
+            for (o, v) in out.iter_mut().zip(s.bool()?.iter()) {
+                *o = match v {
                     None => plan.null_slot,
-                    Some(v) => resolve(if v { t } else { f }, &v)?,
-                });
+                    Some(v) => {
+                        if v {
+                            t
+                        } else {
+                            f
+                        }
+                    }
+                };
             }
         }
         (d, Categories::Int(cats)) if d.is_integer() => {
@@ -410,18 +461,15 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
             let slot_of = |v: i64| *map.get(&v).unwrap_or(&UNKNOWN);
             if d == &DataType::UInt64 {
                 // Values past i64::MAX match no (Int64) category.
-                for v in s.u64()?.iter() {
-                    out.push(match v {
-                        None => plan.null_slot,
-                        Some(v) => resolve(i64::try_from(v).map_or(UNKNOWN, slot_of), &v)?,
+                for (o, v) in out.iter_mut().zip(s.u64()?.iter()) {
+                    *o = v.map_or(plan.null_slot, |v| {
+                        i64::try_from(v).map_or(UNKNOWN, slot_of)
                     });
                 }
             } else {
-                for v in s.cast(&DataType::Int64)?.i64()?.iter() {
-                    out.push(match v {
-                        None => plan.null_slot,
-                        Some(v) => resolve(slot_of(v), &v)?,
-                    });
+                let ints = s.cast(&DataType::Int64)?;
+                for (o, v) in out.iter_mut().zip(ints.i64()?.iter()) {
+                    *o = v.map_or(plan.null_slot, slot_of);
                 }
             }
         }
@@ -430,7 +478,72 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
             but the column has dtype {}", s.name(), c.kind(), d
         ),
     }
+    if let Some(row) = out.iter().position(|&slot| slot == UNKNOWN) {
+        let Some(unknown) = plan.unknown_slot else {
+            let value = s.slice(row as i64, 1).cast(&DataType::String)?;
+            polars_bail!(
+                ComputeError: "one_hot found the value '{}' in column '{}' (row {}), which is not \
+                among its {} categories; pass unknown=\"zeros\", \"null\" or \"other\" to accept it",
+                value.str()?.get(0).unwrap_or_default(), s.name(), row, plan.categories.len()
+            );
+        };
+        for slot in out[row..].iter_mut().filter(|s| **s == UNKNOWN) {
+            *slot = unknown;
+        }
+    }
     Ok(out)
+}
+
+/// `out[i] = f(i)`, in parallel.
+fn par_fill(out: &mut [u32], f: impl Fn(usize) -> u32 + Sync) {
+    THREAD_POOL.install(|| {
+        out.par_chunks_mut(TASK_ROWS)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let start = task * TASK_ROWS;
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = f(start + i);
+                }
+            })
+    });
+}
+
+/// Finds a string's slot from its 16-byte view: a string of at most 12 bytes is held in
+/// the view itself, so equal short strings have equal views and one integer hash
+/// settles them; longer strings are hashed.
+struct StrIndex<'a> {
+    by_view: PlHashMap<u128, u32>,
+    by_str: PlHashMap<&'a str, u32>,
+}
+
+impl<'a> StrIndex<'a> {
+    fn new(cats: &'a [String], slots: &[u32]) -> Self {
+        let strs: Vec<&str> = cats.iter().map(String::as_str).collect();
+        let views = Utf8ViewArray::from_slice_values(&strs);
+        let by_view = views
+            .views()
+            .iter()
+            .zip(slots)
+            .filter(|(v, _)| v.length <= View::MAX_INLINE_SIZE)
+            .map(|(v, &slot)| (v.as_u128(), slot))
+            .collect();
+        Self {
+            by_view,
+            by_str: string_map(cats, slots),
+        }
+    }
+
+    #[inline]
+    fn get(&self, arr: &Utf8ViewArray, i: usize) -> u32 {
+        let view = arr.views()[i];
+        if view.length <= View::MAX_INLINE_SIZE {
+            if let Some(&slot) = self.by_view.get(&view.as_u128()) {
+                return slot;
+            }
+        }
+        // Long strings, and short ones whose view padding is not zeroed.
+        self.by_str.get(arr.value(i)).copied().unwrap_or(UNKNOWN)
+    }
 }
 
 fn string_map<'a>(cats: &'a [String], slots: &[u32]) -> PlHashMap<&'a str, u32> {

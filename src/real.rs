@@ -22,8 +22,6 @@ pub trait Real:
     const NEG_INFINITY: Self;
     fn narrow(x: f64) -> Self;
     fn widen(self) -> f64;
-    fn exp(self) -> Self;
-    fn ln(self) -> Self;
     fn is_nan(self) -> bool;
 }
 
@@ -41,14 +39,6 @@ macro_rules! impl_real {
             #[inline(always)]
             fn widen(self) -> f64 {
                 self as f64
-            }
-            #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            #[inline(always)]
-            fn ln(self) -> Self {
-                <$t>::ln(self)
             }
             #[inline(always)]
             fn is_nan(self) -> bool {

@@ -8,6 +8,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::blocks::{compute_dtype, Blocks, Real};
+use crate::fastmath;
 use crate::rng::{hash_str, Noise};
 
 /// Options of [`softmax`] and [`log_softmax`].
@@ -57,41 +58,44 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
     x.iter().position(|&v| v == max)
 }
 
-/// `buf ← softmax(buf / tau)`, in place. The exponents `(x - max) / tau` are formed in
-/// `f64`, so Float32 blocks take any finite tau and any finite scores without overflow.
+/// `buf ← exp((buf - max) / tau)` in `f64`, returning the sum; each step is a plain
+/// loop over the row, which the compiler vectorises.
+#[inline(always)]
+fn exponentiate<T: Real>(buf: &mut [T], max: f64, tau: f64) -> f64 {
+    for v in buf.iter_mut() {
+        *v = T::narrow(fastmath::exp_nonpositive((v.widen() - max) / tau));
+    }
+    buf.iter().map(|v| v.widen()).sum()
+}
+
+/// `buf ← softmax(buf / tau)`, in place. Exponents `(x - max) / tau` and the sum are
+/// formed in `f64`, so Float32 blocks take any finite tau and scores without overflow.
 #[inline]
 pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
     let Some(max) = row_max(buf) else {
         return false;
     };
-    let max = max.widen();
-    let mut sum = T::ZERO;
+    let inv = 1.0 / exponentiate(buf, max.widen(), tau);
     for v in buf.iter_mut() {
-        *v = T::narrow((v.widen() - max) / tau).exp();
-        sum += *v;
-    }
-    let inv = T::ONE / sum;
-    for v in buf.iter_mut() {
-        *v *= inv;
+        *v = T::narrow(v.widen() * inv);
     }
     true
 }
 
-/// `buf ← log_softmax(buf / tau)`, in place, exponents formed as in [`softmax_in_place`].
+/// `buf ← log_softmax(buf / tau)`, in place, formed as in [`softmax_in_place`].
 #[inline]
 pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
     let Some(max) = row_max(buf) else {
         return false;
     };
     let max = max.widen();
-    let mut sum = T::ZERO;
-    for v in buf.iter_mut() {
-        *v = T::narrow((v.widen() - max) / tau);
-        sum += v.exp();
+    let mut sum = 0.0;
+    for v in buf.iter() {
+        sum += fastmath::exp_nonpositive((v.widen() - max) / tau);
     }
-    let log_sum = sum.ln();
+    let log_sum = fastmath::ln(sum);
     for v in buf.iter_mut() {
-        *v -= log_sum;
+        *v = T::narrow((v.widen() - max) / tau - log_sum);
     }
     true
 }

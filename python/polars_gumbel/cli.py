@@ -4,6 +4,7 @@ extension (Parquet, CSV, NDJSON)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -45,7 +46,13 @@ def scan(path: str) -> pl.LazyFrame:
         return pl.scan_parquet(p)
     if kind == "csv":
         return pl.scan_csv(p)
-    return pl.scan_ndjson(p)
+    # Keep the columns in the order of the file's first record: the NDJSON reader may
+    # reorder keys of wide records.
+    with p.open(encoding="utf-8") as f:
+        first = f.readline()
+    order = list(json.loads(first)) if first.strip() else []
+    lf = pl.scan_ndjson(p)
+    return lf.select(order) if order else lf
 
 
 def sink(lf: pl.LazyFrame, path: str) -> None:
@@ -68,19 +75,17 @@ def sink(lf: pl.LazyFrame, path: str) -> None:
 
 @contextmanager
 def progress(label: str) -> Iterator[None]:
-    """Reports `label` with a running clock on stderr while the block runs."""
+    """Reports `label` with a running clock on stderr while a long step runs, and its
+    time when it succeeds; a failure leaves the error message alone on stderr."""
     start = time.perf_counter()
     stop = threading.Event()
     tty = sys.stderr.isatty()
 
     def tick() -> None:
-        while not stop.wait(1.0):
-            if tty:
-                print(f"\r{label} … {time.perf_counter() - start:.0f} s", end="", file=sys.stderr)
-            else:
-                print(f"{label} … {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        while not stop.wait(1.0 if tty else 10.0):
+            elapsed = time.perf_counter() - start
+            print(f"{label} … {elapsed:.0f} s", end="\r" if tty else "\n", file=sys.stderr)
 
-    print(f"{label} …", end="\r" if tty else "\n", file=sys.stderr)
     ticker = threading.Thread(target=tick, daemon=True)
     ticker.start()
     try:
@@ -88,7 +93,7 @@ def progress(label: str) -> Iterator[None]:
     finally:
         stop.set()
         ticker.join()
-        print(f"{label}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(f"{label}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 
 def _fit(args: argparse.Namespace) -> None:

@@ -211,6 +211,13 @@ class Codec:
                 value_counts = seen["count"].to_list()
             if not values and not null_count:
                 raise ValueError(f"Codec.fit: column {c!r} has no values to learn from")
+            if values and isinstance(values[0], int) and not isinstance(values[0], bool):
+                beyond = [v for v in values if not -(2**63) <= v < 2**63]
+                if beyond:
+                    raise ValueError(
+                        f"Codec.fit: column {c!r} holds {beyond[0]}, beyond the Int64 range "
+                        "that integer categories are kept in"
+                    )
             mask = _infrequent(
                 np.asarray(value_counts, dtype=np.int64), min_frequency, max_categories, n_rows
             )
@@ -318,7 +325,15 @@ class Codec:
             if var in done:
                 continue
             done.add(var)
-            if col == var:
+            block_dtype = schema[col]
+            if col == var and isinstance(block_dtype, pl.Struct):
+                fields = {f.name for f in block_dtype.fields}
+                absent = [f for f in features[var] if f not in fields]
+                if absent:
+                    raise ValueError(f"Codec.decode: the block {var!r} has no field {absent[0]!r}")
+                # Fields by name, in the codec's order, whatever order the data has.
+                scores = pl.struct(pl.col(var).struct.field(f) for f in features[var]).alias(var)
+            elif col == var:
                 scores = pl.col(var)
             else:
                 absent = [f for f in features[var] if f not in schema]

@@ -386,7 +386,7 @@ def decode(
         "separator": _validate.text("separator", separator),
         "dtype": label_dtype,
         "categories": categories,
-        "null_label": null_label,
+        "null_labels": [] if null_label is None else [null_label],
     }
     out = _plugin(
         "decode",

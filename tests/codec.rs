@@ -1,0 +1,303 @@
+//! The `Codec` through its Rust API, without Python (DESIGN §6 and §8): the document the
+//! Python API wrote (`tests/fixtures/adult_codec.json`, from `Codec.fit` on the bundled
+//! Adult table) read back here, and small tables whose encoding is written out by hand.
+
+use polars::prelude::*;
+use polars_gumbel::codec::{Codec, EncodeLayout};
+use polars_gumbel::decode::Method;
+use polars_gumbel::onehot::IndicatorDtype;
+
+/// `Codec.fit(pl.read_parquet("python/polars_gumbel/data/adult.parquet")).save(...)`.
+const ADULT_CODEC: &str = include_str!("fixtures/adult_codec.json");
+
+const LAYOUTS: [EncodeLayout; 3] = [
+    EncodeLayout::Flat,
+    EncodeLayout::Struct,
+    EncodeLayout::Array,
+];
+const DTYPES: [IndicatorDtype; 4] = [
+    IndicatorDtype::UInt8,
+    IndicatorDtype::Boolean,
+    IndicatorDtype::Float32,
+    IndicatorDtype::Float64,
+];
+
+fn adult_codec() -> Codec {
+    Codec::from_json(ADULT_CODEC).expect("the fixture is a codec document")
+}
+
+/// Rows 1, 5, 7 and 8 of the Adult table, as published (leading spaces).
+fn adult_rows() -> DataFrame {
+    df!(
+        "age" => [39i64, 28, 49, 52],
+        "workclass" => [" State-gov", " Private", " Private", " Self-emp-not-inc"],
+        "fnlwgt" => [77516i64, 338409, 160187, 209642],
+        "education" => [" Bachelors", " Bachelors", " 9th", " HS-grad"],
+        "education-num" => [13i64, 13, 5, 9],
+        "marital-status" => [
+            " Never-married",
+            " Married-civ-spouse",
+            " Married-spouse-absent",
+            " Married-civ-spouse",
+        ],
+        "occupation" => [" Adm-clerical", " Prof-specialty", " Other-service", " Exec-managerial"],
+        "relationship" => [" Not-in-family", " Wife", " Not-in-family", " Husband"],
+        "race" => [" White", " Black", " Black", " White"],
+        "sex" => [" Male", " Female", " Female", " Male"],
+        "capital-gain" => [2174i64, 0, 0, 0],
+        "capital-loss" => [0i64, 0, 0, 0],
+        "hours-per-week" => [40i64, 40, 16, 45],
+        "native-country" => [" United-States", " Cuba", " Jamaica", " United-States"],
+        "income" => [" <=50K", " <=50K", " <=50K", " >50K"],
+    )
+    .expect("a valid frame")
+}
+
+/// A codec with a null field on a String and an integer column, and a Boolean column.
+const SMALL_CODEC: &str = r#"{
+  "format": "polars-gumbel-codec",
+  "version": 1,
+  "columns": [
+    {"name": "sex", "dtype": "string", "categories": {"string": ["F", "M"]},
+     "null_category": true, "infrequent": null},
+    {"name": "flag", "dtype": "boolean", "categories": {"boolean": [false, true]},
+     "null_category": false, "infrequent": null},
+    {"name": "grade", "dtype": "int64", "categories": {"int": [1, 2, 3]},
+     "null_category": true, "infrequent": null}
+  ]
+}"#;
+
+fn small_codec() -> Codec {
+    Codec::from_json(SMALL_CODEC).expect("a valid codec document")
+}
+
+fn small_rows() -> DataFrame {
+    df!(
+        "id" => [1i64, 2, 3, 4],
+        "sex" => [Some("M"), None, Some("F"), Some("M")],
+        "flag" => [true, false, false, true],
+        "grade" => [Some(3i64), Some(1), None, Some(2)],
+    )
+    .expect("a valid frame")
+}
+
+/// Same column names, dtypes and values (nulls equal to nulls).
+fn assert_same(got: &DataFrame, want: &DataFrame) {
+    assert_eq!(got.get_column_names(), want.get_column_names());
+    assert_eq!(got.dtypes(), want.dtypes());
+    assert!(got.equals_missing(want), "got\n{got}\nwant\n{want}");
+}
+
+#[test]
+fn fixture_json_round_trips() {
+    let codec = adult_codec();
+    let again = Codec::from_json(&codec.to_json()).expect("to_json is readable");
+    assert_eq!(again, codec);
+}
+
+#[test]
+fn fixture_blocks_span_feature_names() {
+    let codec = adult_codec();
+    let names = codec.feature_names();
+    let blocks = codec.blocks();
+    let columns: Vec<&str> = blocks.iter().map(|b| b.column.as_str()).collect();
+    // The nine categorical columns of Adult, in table order (its README lists them).
+    assert_eq!(
+        columns,
+        [
+            "workclass",
+            "education",
+            "marital-status",
+            "occupation",
+            "relationship",
+            "race",
+            "sex",
+            "native-country",
+            "income",
+        ]
+    );
+    let mut start = 0;
+    for b in &blocks {
+        assert_eq!(b.start, start, "block {} is not contiguous", b.column);
+        assert_eq!(b.stop - b.start, b.labels.len());
+        let expected: Vec<String> = b
+            .labels
+            .iter()
+            .map(|l| format!("{}_{}", b.column, l))
+            .collect();
+        assert_eq!(&names[b.start..b.stop], &expected[..]);
+        start = b.stop;
+    }
+    assert_eq!(start, names.len());
+
+    let labels = |column: &str| -> Vec<String> {
+        blocks
+            .iter()
+            .find(|b| b.column == column)
+            .map(|b| b.labels.clone())
+            .expect("a block of the column")
+    };
+    assert_eq!(labels("sex"), [" Female", " Male"]);
+    assert_eq!(labels("income"), [" <=50K", " >50K"]);
+    assert_eq!(
+        labels("race"),
+        [
+            " Amer-Indian-Eskimo",
+            " Asian-Pac-Islander",
+            " Black",
+            " Other",
+            " White"
+        ]
+    );
+}
+
+#[test]
+fn adult_rows_round_trip_in_every_layout_and_dtype() {
+    let codec = adult_codec();
+    let df = adult_rows();
+    for layout in LAYOUTS {
+        for dtype in DTYPES {
+            let encoded = codec.encode(&df, layout, dtype).expect("encode");
+            let decoded = codec
+                .decode(&encoded, Method::Argmax, 1.0, None)
+                .expect("decode");
+            assert_same(&decoded, &df);
+        }
+    }
+}
+
+#[test]
+fn flat_encoding_is_one_column_per_category_in_place() {
+    let codec = adult_codec();
+    let df = adult_rows();
+    let encoded = codec
+        .encode(&df, EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .expect("encode");
+    let names: Vec<String> = encoded
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(names.len(), 6 + codec.feature_names().len());
+    assert_eq!(names[0], "age");
+    assert_eq!(names[1], "workclass_ ?");
+    let sex_female = encoded.column("sex_ Female").expect("sex_ Female");
+    let expected = Series::new("sex_ Female".into(), [0u8, 1, 1, 0]);
+    assert!(sex_female
+        .as_materialized_series()
+        .equals_missing(&expected));
+}
+
+#[test]
+fn null_fields_encode_and_decode_to_nulls() {
+    let codec = small_codec();
+    assert_eq!(
+        codec.feature_names(),
+        [
+            "sex_F",
+            "sex_M",
+            "sex_null",
+            "flag_false",
+            "flag_true",
+            "grade_1",
+            "grade_2",
+            "grade_3",
+            "grade_null",
+        ]
+    );
+    let df = small_rows();
+    let encoded = codec
+        .encode(&df, EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .expect("encode");
+    // sex: M, null, F, M; flag: true, false, false, true; grade: 3, 1, null, 2.
+    let expected = df!(
+        "id" => [1i64, 2, 3, 4],
+        "sex_F" => [0u8, 0, 1, 0],
+        "sex_M" => [1u8, 0, 0, 1],
+        "sex_null" => [0u8, 1, 0, 0],
+        "flag_false" => [0u8, 1, 1, 0],
+        "flag_true" => [1u8, 0, 0, 1],
+        "grade_1" => [0u8, 1, 0, 0],
+        "grade_2" => [0u8, 0, 0, 1],
+        "grade_3" => [1u8, 0, 0, 0],
+        "grade_null" => [0u8, 0, 1, 0],
+    )
+    .expect("a valid frame");
+    assert_same(&encoded, &expected);
+    for layout in LAYOUTS {
+        for dtype in DTYPES {
+            let encoded = codec.encode(&df, layout, dtype).expect("encode");
+            let decoded = codec
+                .decode(&encoded, Method::Argmax, 1.0, None)
+                .expect("decode");
+            assert_same(&decoded, &df);
+        }
+    }
+}
+
+#[test]
+fn seeded_sampling_is_reproducible() {
+    let codec = small_codec();
+    let df = small_rows();
+    let encoded = codec
+        .encode(&df, EncodeLayout::Flat, IndicatorDtype::Float64)
+        .expect("encode");
+    let first = codec
+        .decode(&encoded, Method::Sample, 1.0, Some(7))
+        .expect("decode");
+    let second = codec
+        .decode(&encoded, Method::Sample, 1.0, Some(7))
+        .expect("decode");
+    assert_same(&second, &first);
+    assert_eq!(first.get_column_names(), df.get_column_names());
+    assert_eq!(first.dtypes(), df.dtypes());
+}
+
+#[test]
+fn unknown_version_is_an_error() {
+    let json = ADULT_CODEC.replace("\"version\": 1,", "\"version\": 2,");
+    assert_ne!(json, ADULT_CODEC);
+    let message = Codec::from_json(&json).unwrap_err().to_string();
+    assert!(message.contains("version"), "{message}");
+}
+
+#[test]
+fn wrong_format_is_an_error() {
+    let json = ADULT_CODEC.replace("polars-gumbel-codec", "some-other-codec");
+    assert_ne!(json, ADULT_CODEC);
+    let message = Codec::from_json(&json).unwrap_err().to_string();
+    assert!(message.contains("not a polars-gumbel codec"), "{message}");
+}
+
+#[test]
+fn malformed_json_is_an_error() {
+    let message = Codec::from_json(&ADULT_CODEC[..ADULT_CODEC.len() / 2])
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("malformed codec JSON"), "{message}");
+    assert!(Codec::from_json("").is_err());
+    assert!(Codec::from_json("[]").is_err());
+}
+
+#[test]
+fn decode_without_a_feature_column_names_it() {
+    let codec = small_codec();
+    let encoded = codec
+        .encode(&small_rows(), EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .expect("encode");
+    let without = encoded.drop("sex_M").expect("the column exists");
+    let message = codec
+        .decode(&without, Method::Argmax, 1.0, None)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("sex_M"), "{message}");
+}
+
+#[test]
+fn encode_without_a_codec_column_is_an_error() {
+    let codec = small_codec();
+    let df = small_rows().drop("flag").expect("the column exists");
+    assert!(codec
+        .encode(&df, EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .is_err());
+}
