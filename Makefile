@@ -37,7 +37,7 @@ test: install-release ## Run the Rust tests and the pytest suite
 test-compat: install-release ## Run the pytest suite with the oldest supported Python polars
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-		-r requirements-dev.txt polars==1.44.2
+		-r <(grep -v '^polars==' requirements-dev.txt) polars==1.44.2
 	CARGO_TARGET_DIR=$(PY_TARGET) VIRTUAL_ENV=$(abspath $(COMPAT_VENV)) \
 		$(COMPAT_VENV)/bin/maturin develop --release --quiet
 	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider

@@ -59,11 +59,20 @@ pub fn array_from_flat(
     );
     let inner = values.dtype().clone();
     let values = values.rechunk();
+    // The values of a null row are null too, so that `arr.get` and `explode` agree
+    // with the row's validity in every Polars version.
+    let values = match &validity {
+        None => values.chunks()[0].clone(),
+        Some(rows) => {
+            let expanded: Bitmap = (0..len * width).map(|i| rows.get_bit(i / width)).collect();
+            values.chunks()[0].with_validity(Some(expanded))
+        },
+    };
     let arrow_dtype = inner
         .to_physical()
         .to_arrow(CompatLevel::newest())
         .to_fixed_size_list(width, true);
-    let arr = FixedSizeListArray::try_new(arrow_dtype, len, values.chunks()[0].clone(), validity)?;
+    let arr = FixedSizeListArray::try_new(arrow_dtype, len, values, validity)?;
     // SAFETY: the arrow dtype was derived from `inner` just above.
     let ca = unsafe {
         ArrayChunked::from_chunks_and_dtype(
