@@ -270,6 +270,7 @@ impl<'a, T: Real> Blocks<'a, T> {
         F: Fn(usize, &[T]) -> Option<U> + Sync,
     {
         let len = self.len();
+        let fixed = self.width();
         let mut out = vec![U::default(); len];
         let mut valid = vec![true; len];
         THREAD_POOL.install(|| {
@@ -283,11 +284,12 @@ impl<'a, T: Real> Blocks<'a, T> {
                             let start = task * ROWS_PER_TASK;
                             for (i, (o, v)) in out.iter_mut().zip(valid.iter_mut()).enumerate() {
                                 let row = start + i;
+                                let (lo, hi) = match fixed {
+                                    Some(w) => (row * w, row * w + w),
+                                    None => (self.offsets[row], self.offsets[row + 1]),
+                                };
                                 let result = if self.is_valid(row) {
-                                    kernel(
-                                        row,
-                                        &self.values[self.offsets[row]..self.offsets[row + 1]],
-                                    )
+                                    kernel(row, &self.values[lo..hi])
                                 } else {
                                     None
                                 };

@@ -66,7 +66,7 @@ pub fn array_from_flat(
         Some(rows) => {
             let expanded: Bitmap = (0..len * width).map(|i| rows.get_bit(i / width)).collect();
             values.chunks()[0].with_validity(Some(expanded))
-        },
+        }
     };
     let arrow_dtype = inner
         .to_physical()

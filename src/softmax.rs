@@ -52,10 +52,20 @@ fn row_max<T: Real>(x: &[T]) -> Option<T> {
 }
 
 /// Index of the largest score, lowest on ties; `None` for a row that is to be null.
+/// One pass, without early exits, so that short rows run branch-light.
 #[inline]
 pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
-    let max = row_max(x)?;
-    x.iter().position(|&v| v == max)
+    let mut best = 0;
+    let mut max = T::NEG_INFINITY;
+    let mut bad = false;
+    for (j, &v) in x.iter().enumerate() {
+        bad |= v.is_nan() | (v.widen() == f64::INFINITY);
+        if v > max {
+            max = v;
+            best = j;
+        }
+    }
+    (!bad && max > T::NEG_INFINITY).then_some(best)
 }
 
 /// `buf ← exp((buf - max) / tau)` in `f64`, returning the sum; each step is a plain
