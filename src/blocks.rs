@@ -259,7 +259,7 @@ impl<'a, T: Real> Blocks<'a, T> {
         F: Fn(usize, &[T], &mut [T]) -> bool + Sync,
     {
         let mut out = vec![T::ZERO; self.values.len()];
-        let valid = self.par_rows(&mut out, |row, scores, out| kernel(row, scores, out));
+        let valid = self.par_rows(&mut out, kernel);
         self.rebuild(out, valid)
     }
 

@@ -250,20 +250,24 @@ fn indices<T: Real>(
     ids: &RowIds,
 ) -> (Vec<u32>, Option<Bitmap>) {
     match method {
-        Method::Argmax => b.map_rows(|_, x| {
-            let i = argmax_row(x)?;
-            let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
-            (!all_zero).then_some(i as u32)
-        }),
-        Method::Sample => {
-            b.map_rows(|row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32))
-        }
+        Method::Argmax => b.map_rows(
+            #[inline(always)]
+            |_, x| {
+                let i = argmax_row(x)?;
+                let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
+                (!all_zero).then_some(i as u32)
+            },
+        ),
+        Method::Sample => b.map_rows(
+            #[inline(always)]
+            |row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32),
+        ),
     }
 }
 
 /// The Gumbel-max draw of a row: `argmax(x / tau + g)`, lowest index on ties. At
 /// `tau = 1` the sum is formed exactly as [`crate::softmax::perturb`] forms it.
-#[inline]
+#[inline(always)]
 pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: f64) -> Option<usize> {
     argmax_row(x)?;
     let mut best = (0, T::NEG_INFINITY);
@@ -284,7 +288,10 @@ pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: f64) -> Option
 /// The index of every row's largest score, lowest on ties, as UInt32.
 pub fn argmax(s: &Series) -> PolarsResult<Series> {
     fn run<T: Real>(b: Blocks<'_, T>) -> Series {
-        let (idx, valid) = b.map_rows(|_, x| argmax_row(x).map(|i| i as u32));
+        let (idx, valid) = b.map_rows(
+            #[inline(always)]
+            |_, x| argmax_row(x).map(|i| i as u32),
+        );
         UInt32Chunked::from_vec_validity(b.name.clone(), idx, valid).into_series()
     }
     if compute_dtype(s.dtype(), "argmax")? == DataType::Float32 {

@@ -74,19 +74,19 @@ impl Noise {
     }
 
     /// The raw 64-bit word of (row, category).
-    #[inline]
+    #[inline(always)]
     pub fn word(&self, row: u64, category: usize) -> u64 {
         word(self.row_state(row), category)
     }
 
     /// The uniform of (row, category), in (0, 1).
-    #[inline]
+    #[inline(always)]
     pub fn uniform(&self, row: u64, category: usize) -> f64 {
         to_open_unit(self.word(row, category))
     }
 
     /// Fills `out` with the Gumbel noise of `row`'s categories `0..out.len()`.
-    #[inline]
+    #[inline(always)]
     pub fn fill_gumbel<T: Real>(&self, row: u64, out: &mut [T]) {
         let state = self.row_state(row);
         for (j, slot) in out.iter_mut().enumerate() {
@@ -95,7 +95,7 @@ impl Noise {
     }
 
     /// The Gumbel noise of `row`'s categories 0, 1, 2, …
-    #[inline]
+    #[inline(always)]
     pub fn gumbels(&self, row: u64) -> impl Iterator<Item = f64> {
         let state = self.row_state(row);
         (0..).map(move |j| gumbel(to_open_unit(word(state, j))))

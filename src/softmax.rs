@@ -37,7 +37,7 @@ pub fn check_tau(tau: f64) -> PolarsResult<()> {
 }
 
 /// The largest score of a row, or `None` when the row is to be null.
-#[inline]
+#[inline(always)]
 fn row_max<T: Real>(x: &[T]) -> Option<T> {
     let mut max = T::NEG_INFINITY;
     for &v in x {
@@ -53,7 +53,7 @@ fn row_max<T: Real>(x: &[T]) -> Option<T> {
 
 /// Index of the largest score, lowest on ties; `None` for a row that is to be null.
 /// One pass, without early exits, so that short rows run branch-light.
-#[inline]
+#[inline(always)]
 pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
     let mut best = 0;
     let mut max = T::NEG_INFINITY;
@@ -80,7 +80,7 @@ fn exponentiate<T: Real>(buf: &mut [T], max: f64, tau: f64) -> f64 {
 
 /// `buf ← softmax(buf / tau)`, in place. Exponents `(x - max) / tau` and the sum are
 /// formed in `f64`, so Float32 blocks take any finite tau and scores without overflow.
-#[inline]
+#[inline(always)]
 pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
     let Some(max) = row_max(buf) else {
         return false;
@@ -93,7 +93,7 @@ pub fn softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
 }
 
 /// `buf ← log_softmax(buf / tau)`, in place, formed as in [`softmax_in_place`].
-#[inline]
+#[inline(always)]
 pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
     let Some(max) = row_max(buf) else {
         return false;
@@ -111,7 +111,7 @@ pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
 }
 
 /// `buf ← one_hot(argmax(buf))`, in place.
-#[inline]
+#[inline(always)]
 pub fn hard_in_place<T: Real>(buf: &mut [T]) -> bool {
     let Some(winner) = argmax_row(buf) else {
         return false;
@@ -122,7 +122,7 @@ pub fn hard_in_place<T: Real>(buf: &mut [T]) -> bool {
 }
 
 /// `out ← scores + g`, the Gumbel-perturbed scores of `row`; `false` for a null row.
-#[inline]
+#[inline(always)]
 pub fn perturb<T: Real>(noise: &Noise, row: u64, scores: &[T], out: &mut [T]) -> bool {
     if row_max(scores).is_none() {
         return false;
@@ -150,10 +150,13 @@ where
 pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
     check_tau(options.tau)?;
     fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
-        b.map_blocks(|_, x, out| {
-            out.copy_from_slice(x);
-            softmax_in_place(out, tau)
-        })
+        b.map_blocks(
+            #[inline(always)]
+            |_, x, out| {
+                out.copy_from_slice(x);
+                softmax_in_place(out, tau)
+            },
+        )
     }
     map_real(
         s,
@@ -167,10 +170,13 @@ pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
 pub fn log_softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
     check_tau(options.tau)?;
     fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
-        b.map_blocks(|_, x, out| {
-            out.copy_from_slice(x);
-            log_softmax_in_place(out, tau)
-        })
+        b.map_blocks(
+            #[inline(always)]
+            |_, x, out| {
+                out.copy_from_slice(x);
+                log_softmax_in_place(out, tau)
+            },
+        )
     }
     map_real(
         s,
@@ -218,7 +224,7 @@ impl RowIds {
         Ok(Self::Keys(ids))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, row: usize) -> u64 {
         match self {
             Self::Position => row as u64,
@@ -248,14 +254,17 @@ pub fn gumbel_softmax(
         noise: &Noise,
         o: &GumbelOptions,
     ) -> PolarsResult<Series> {
-        b.map_blocks(|row, x, out| {
-            perturb(noise, ids.get(row), x, out)
-                && if o.hard {
-                    hard_in_place(out)
-                } else {
-                    softmax_in_place(out, o.tau)
-                }
-        })
+        b.map_blocks(
+            #[inline(always)]
+            |row, x, out| {
+                perturb(noise, ids.get(row), x, out)
+                    && if o.hard {
+                        hard_in_place(out)
+                    } else {
+                        softmax_in_place(out, o.tau)
+                    }
+            },
+        )
     }
     map_real(
         s,
