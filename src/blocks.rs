@@ -397,8 +397,17 @@ fn primitive_values<T: Real>(values: &dyn Array) -> PolarsResult<Cow<'_, [T]>> {
     }
 }
 
-/// Runs `f`, compiled a second time for AVX2 and taken when the CPU has it. Kernels are
-/// inlined into it; without fused multiply-add the two builds give the same bits.
+/// Whether kernels take their AVX2 build: when the CPU has AVX2, unless the environment
+/// sets `POLARS_GUMBEL_BASELINE_SIMD` (which tests use to compare the two builds).
+#[cfg(target_arch = "x86_64")]
+static USE_AVX2: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::env::var_os("POLARS_GUMBEL_BASELINE_SIMD").is_none()
+});
+
+/// Runs `f`, compiled a second time for AVX2 and taken when [`USE_AVX2`] says so.
+/// Kernels are inlined into it; with no fused multiply-add anywhere, both builds give
+/// the same bits.
 #[inline(always)]
 fn with_best_simd<F: FnOnce()>(f: F) {
     #[cfg(target_arch = "x86_64")]
@@ -407,8 +416,8 @@ fn with_best_simd<F: FnOnce()>(f: F) {
         fn avx2<F: FnOnce()>(f: F) {
             f()
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU was just found to support AVX2.
+        if *USE_AVX2 {
+            // SAFETY: the CPU was found to support AVX2.
             unsafe { avx2(f) };
             return;
         }
