@@ -22,12 +22,13 @@ from sklearn.preprocessing import OneHotEncoder
 
 import polars_gumbel as pg
 
-torch: Any
 try:
     import torch
     import torch.nn.functional as F
+
+    HAVE_TORCH = True
 except ImportError:  # optional benchmark dependency
-    torch = None
+    HAVE_TORCH = False
 
 THREADS = pl.thread_pool_size()
 Row = tuple[str, str, float]
@@ -139,7 +140,7 @@ def polars_gumbel_expr(cols: list[str], noise: list[str], tau: float) -> list[pl
 
 
 def bench_gumbel(n: int, markdown: bool) -> None:
-    if torch is not None:
+    if HAVE_TORCH:
         torch.set_num_threads(THREADS)
     rng = np.random.default_rng(1)
     for k in (8, 64):
@@ -150,7 +151,7 @@ def bench_gumbel(n: int, markdown: bool) -> None:
             array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
             flat_df = pl.DataFrame(x, schema=cols)
             struct_df = flat_df.select(pl.struct(cols).alias("x"))
-            tx = torch.from_numpy(x) if torch is not None else None
+            tx = torch.from_numpy(x) if HAVE_TORCH else None
             for hard in (False, True):
                 repeat = 3
                 expr = pg.gumbel_softmax("x", tau=0.5, hard=hard, seed=1)
@@ -279,7 +280,7 @@ def main() -> None:
     args = p.parse_args()
     print(
         f"polars {pl.__version__}, polars-gumbel {pg.__version__}, numpy {np.__version__}, "
-        f"torch {torch.__version__ if torch is not None else 'not installed'}; "
+        f"torch {torch.__version__ if HAVE_TORCH else 'not installed'}; "
         f"Polars threads {THREADS}, cores {os.cpu_count()}"
     )
     if args.only in (None, "one_hot"):
