@@ -146,44 +146,50 @@ where
     }
 }
 
-/// `softmax(scores / tau)` per row, in the layout of `s`.
-pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
-    check_tau(options.tau)?;
-    fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
+/// A transformation of one row in place, at temperature `tau`.
+trait InPlace {
+    fn apply<T: Real>(buf: &mut [T], tau: f64) -> bool;
+}
+
+struct Softmax;
+impl InPlace for Softmax {
+    #[inline(always)]
+    fn apply<T: Real>(buf: &mut [T], tau: f64) -> bool {
+        softmax_in_place(buf, tau)
+    }
+}
+
+struct LogSoftmax;
+impl InPlace for LogSoftmax {
+    #[inline(always)]
+    fn apply<T: Real>(buf: &mut [T], tau: f64) -> bool {
+        log_softmax_in_place(buf, tau)
+    }
+}
+
+/// Every row of `s` through `K`, in the layout of `s`.
+fn row_wise<K: InPlace>(s: &Series, expr: &str, tau: f64) -> PolarsResult<Series> {
+    check_tau(tau)?;
+    fn run<T: Real, K: InPlace>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
         b.map_blocks(
             #[inline(always)]
             |_, x, out| {
                 out.copy_from_slice(x);
-                softmax_in_place(out, tau)
+                K::apply(out, tau)
             },
         )
     }
-    map_real(
-        s,
-        "softmax",
-        |b| run(b, options.tau),
-        |b| run(b, options.tau),
-    )
+    map_real(s, expr, |b| run::<_, K>(b, tau), |b| run::<_, K>(b, tau))
+}
+
+/// `softmax(scores / tau)` per row, in the layout of `s`.
+pub fn softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
+    row_wise::<Softmax>(s, "softmax", options.tau)
 }
 
 /// `log_softmax(scores / tau)` per row, in the layout of `s`.
 pub fn log_softmax(s: &Series, options: &SoftmaxOptions) -> PolarsResult<Series> {
-    check_tau(options.tau)?;
-    fn run<T: Real>(b: Blocks<'_, T>, tau: f64) -> PolarsResult<Series> {
-        b.map_blocks(
-            #[inline(always)]
-            |_, x, out| {
-                out.copy_from_slice(x);
-                log_softmax_in_place(out, tau)
-            },
-        )
-    }
-    map_real(
-        s,
-        "log_softmax",
-        |b| run(b, options.tau),
-        |b| run(b, options.tau),
-    )
+    row_wise::<LogSoftmax>(s, "log_softmax", options.tau)
 }
 
 /// The noise counter of every row: its position, or its `key`.

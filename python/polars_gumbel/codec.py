@@ -13,6 +13,7 @@ import polars as pl
 from polars_gumbel import _internal, _validate
 from polars_gumbel._plugin import _plugin
 from polars_gumbel._typing import DecodeMethod
+from polars_gumbel.expressions import _INDICATOR_DTYPES, _LABEL_DTYPES, _dtype_name, _seed, _tau
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 EncodeLayout = Literal["flat", "struct", "array"]
@@ -20,23 +21,6 @@ Order = Literal["sorted", "frequency"]
 Block = tuple[str, int, int, list[str]]
 
 _ROW = "__polars_gumbel_row__"
-
-_INT_DTYPES: dict[Any, str] = {
-    pl.Int8: "int8",
-    pl.Int16: "int16",
-    pl.Int32: "int32",
-    pl.Int64: "int64",
-    pl.UInt8: "uint8",
-    pl.UInt16: "uint16",
-    pl.UInt32: "uint32",
-    pl.UInt64: "uint64",
-}
-_FEATURE_DTYPES: dict[Any, str] = {
-    pl.UInt8: "uint8",
-    pl.Boolean: "boolean",
-    pl.Float32: "float32",
-    pl.Float64: "float64",
-}
 
 
 def _source_dtype(name: str, dtype: pl.DataType) -> Any:
@@ -47,11 +31,9 @@ def _source_dtype(name: str, dtype: pl.DataType) -> Any:
         return {"enum": dtype.categories.to_list()}
     if dtype == pl.Categorical:
         return "categorical"
-    if dtype == pl.Boolean:
-        return "boolean"
-    for known, label in _INT_DTYPES.items():
-        if dtype == known:
-            return label
+    label = _dtype_name(dtype, _LABEL_DTYPES)
+    if label is not None:
+        return label
     raise TypeError(
         f"Codec: column {name!r} has dtype {dtype}; expected String, Categorical, Enum, "
         "Boolean or an integer dtype"
@@ -263,7 +245,7 @@ class Codec:
         ``"struct"`` / ``"array"``: one block column per variable.
         """
         _validate.choice("layout", layout, ("flat", "struct", "array"))
-        name = next((n for d, n in _FEATURE_DTYPES.items() if dtype == d), None)
+        name = _dtype_name(dtype, _INDICATOR_DTYPES)
         if name is None:
             raise TypeError(
                 f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}"
@@ -298,7 +280,6 @@ class Codec:
         variable. With ``method="sample"`` each column draws from its own noise stream
         derived from ``seed``; a seeded decode streams (the row index is the noise key).
         """
-        from polars_gumbel.expressions import _seed, _tau
 
         def _unsigned(seed: int | None) -> int | None:
             checked = _seed(seed)
