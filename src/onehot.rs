@@ -323,9 +323,12 @@ fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series> {
 }
 
 fn validity_of(slots: &[u32]) -> Option<Bitmap> {
-    slots
-        .contains(&NULL_ROW)
-        .then(|| slots.iter().map(|&s| s != NULL_ROW).collect())
+    par_contains(slots, NULL_ROW).then(|| slots.iter().map(|&s| s != NULL_ROW).collect())
+}
+
+/// Whether `slots` holds `slot`, scanned in parallel.
+fn par_contains(slots: &[u32], slot: u32) -> bool {
+    THREAD_POOL.install(|| slots.par_chunks(TASK_ROWS).any(|c| c.contains(&slot)))
 }
 
 /// One indicator column per field, `col[slot][row] = one`, filled in parallel.
@@ -477,6 +480,9 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
             InvalidOperation: "one_hot categories of the wrong type for column '{}': got {}, \
             but the column has dtype {}", s.name(), c.kind(), d
         ),
+    }
+    if !par_contains(&out, UNKNOWN) {
+        return Ok(out);
     }
     if let Some(row) = out.iter().position(|&slot| slot == UNKNOWN) {
         let Some(unknown) = plan.unknown_slot else {
