@@ -269,17 +269,23 @@ fn indices<T: Real>(
 /// `tau = 1` the sum is formed exactly as [`crate::softmax::perturb`] forms it.
 #[inline(always)]
 pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: f64) -> Option<usize> {
+    const CHUNK: usize = 64;
     argmax_row(x)?;
     let mut best = (0, T::NEG_INFINITY);
-    for (j, (&v, g)) in x.iter().zip(noise.gumbels(row)).enumerate() {
-        let scaled = if tau == 1.0 {
-            v
-        } else {
-            T::narrow(v.widen() / tau)
-        };
-        let z = scaled + T::narrow(g);
-        if z > best.1 {
-            best = (j, z);
+    let mut g = [0.0f64; CHUNK];
+    for (c, chunk) in x.chunks(CHUNK).enumerate() {
+        let g = &mut g[..chunk.len()];
+        noise.fill_gumbel_from(row, c * CHUNK, g);
+        for (k, (&v, &g)) in chunk.iter().zip(g.iter()).enumerate() {
+            let scaled = if tau == 1.0 {
+                v
+            } else {
+                T::narrow(v.widen() / tau)
+            };
+            let z = scaled + T::narrow(g);
+            if z > best.1 {
+                best = (c * CHUNK + k, z);
+            }
         }
     }
     Some(best.0)

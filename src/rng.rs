@@ -88,9 +88,15 @@ impl Noise {
     /// Fills `out` with the Gumbel noise of `row`'s categories `0..out.len()`.
     #[inline(always)]
     pub fn fill_gumbel<T: Real>(&self, row: u64, out: &mut [T]) {
+        self.fill_gumbel_from(row, 0, out);
+    }
+
+    /// Fills `out` with the Gumbel noise of `row`'s categories `first..first + out.len()`.
+    #[inline(always)]
+    pub fn fill_gumbel_from<T: Real>(&self, row: u64, first: usize, out: &mut [T]) {
         let state = self.row_state(row);
         for (j, slot) in out.iter_mut().enumerate() {
-            *slot = T::narrow(gumbel(to_open_unit(word(state, j))));
+            *slot = T::narrow(gumbel(to_open_unit(word(state, first + j))));
         }
     }
 
