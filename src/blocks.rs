@@ -373,12 +373,16 @@ impl<'a, T: Real> Blocks<'a, T> {
             }
             Shape::Struct(names) => {
                 let width = names.len();
-                let fields = (0..width)
-                    .map(|j| {
-                        let col: Vec<T> = (0..len).map(|i| values[i * width + j]).collect();
-                        ChunkedArray::<T::Polars>::from_vec(names[j].clone(), col).into_series()
-                    })
-                    .collect();
+                let fields = THREAD_POOL.install(|| {
+                    (0..width)
+                        .into_par_iter()
+                        .map(|j| {
+                            let col: Vec<T> =
+                                values.iter().skip(j).step_by(width).copied().collect();
+                            ChunkedArray::<T::Polars>::from_vec(names[j].clone(), col).into_series()
+                        })
+                        .collect()
+                });
                 struct_from_fields(self.name.clone(), len, fields, validity)
             }
         }
