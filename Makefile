@@ -19,15 +19,11 @@ help: ## Show this help
 
 venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
 
-# The import check reinstalls from scratch if an install came out incomplete.
-IMPORT_CHECK := import numpy, scipy, sklearn, pandas, pyarrow, hypothesis, polars
 PIP := -m pip install --quiet --disable-pip-version-check
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python $(PIP) -r requirements-dev.txt
-	$(BIN)/python -c "$(IMPORT_CHECK)" || \
-		$(BIN)/python $(PIP) --force-reinstall --no-cache-dir -r requirements-dev.txt
 	touch $@
 
 install: venv ## Build the extension (debug) into the virtualenv
@@ -45,9 +41,6 @@ test-compat: install-release ## Run the pytest suite with the oldest supported P
 	grep -v '^polars==' requirements-dev.txt > $(COMPAT_VENV)/requirements.txt
 	echo 'polars==1.44.2' >> $(COMPAT_VENV)/requirements.txt
 	$(COMPAT_VENV)/bin/python $(PIP) -r $(COMPAT_VENV)/requirements.txt
-	$(COMPAT_VENV)/bin/python -c "$(IMPORT_CHECK)" || \
-		$(COMPAT_VENV)/bin/python $(PIP) --force-reinstall --no-cache-dir \
-		-r $(COMPAT_VENV)/requirements.txt
 	CARGO_TARGET_DIR=$(PY_TARGET) VIRTUAL_ENV=$(abspath $(COMPAT_VENV)) \
 		$(COMPAT_VENV)/bin/maturin develop --release --quiet
 	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider
