@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from polars_gumbel import namespace  # registers pl.Expr.gumbel
 from polars_gumbel._internal import __version__
 from polars_gumbel.codec import Codec
 from polars_gumbel.expressions import (
@@ -20,6 +21,7 @@ __all__ = [
     "decode",
     "gumbel_softmax",
     "log_softmax",
+    "namespace",
     "one_hot",
     "softmax",
 ]
