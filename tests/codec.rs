@@ -151,19 +151,24 @@ fn fixture_blocks_span_feature_names() {
     );
 }
 
+/// `decode(encode(df)) == df` for every layout and indicator dtype.
+fn assert_round_trips_in_every_layout_and_dtype(codec: &Codec, df: &DataFrame) {
+    for layout in LAYOUTS {
+        for dtype in DTYPES {
+            let encoded = codec.encode(df, layout, dtype).expect("encode");
+            let decoded = codec
+                .decode(&encoded, Method::Argmax, 1.0, None)
+                .expect("decode");
+            assert_same(&decoded, df);
+        }
+    }
+}
+
 #[test]
 fn adult_rows_round_trip_in_every_layout_and_dtype() {
     let codec = adult_codec();
     let df = adult_rows();
-    for layout in LAYOUTS {
-        for dtype in DTYPES {
-            let encoded = codec.encode(&df, layout, dtype).expect("encode");
-            let decoded = codec
-                .decode(&encoded, Method::Argmax, 1.0, None)
-                .expect("decode");
-            assert_same(&decoded, &df);
-        }
-    }
+    assert_round_trips_in_every_layout_and_dtype(&codec, &df);
 }
 
 #[test]
@@ -224,15 +229,7 @@ fn null_fields_encode_and_decode_to_nulls() {
     )
     .expect("a valid frame");
     assert_same(&encoded, &expected);
-    for layout in LAYOUTS {
-        for dtype in DTYPES {
-            let encoded = codec.encode(&df, layout, dtype).expect("encode");
-            let decoded = codec
-                .decode(&encoded, Method::Argmax, 1.0, None)
-                .expect("decode");
-            assert_same(&decoded, &df);
-        }
-    }
+    assert_round_trips_in_every_layout_and_dtype(&codec, &df);
 }
 
 #[test]
