@@ -125,18 +125,10 @@ impl<'a, T: Real> Blocks<'a, T> {
         let len = s.len();
         match s.dtype() {
             DataType::Struct(_) => {
-                let ca = s.struct_()?;
-                let fields = ca.fields_as_series();
+                let fields = s.struct_()?.fields_as_series();
                 let names = fields.iter().map(|f| f.name().clone()).collect();
                 let width = fields.len();
-                let mut validity = outer_validity(s);
-                let columns = fields
-                    .iter()
-                    .map(|f| {
-                        validity = and_validity(validity.take(), outer_validity(f).as_ref());
-                        contiguous::<T>(f)
-                    })
-                    .collect::<PolarsResult<Vec<_>>>()?;
+                let (columns, validity) = struct_columns::<T>(s, &fields)?;
                 let values = if width == 0 {
                     Vec::new()
                 } else {
@@ -387,6 +379,78 @@ impl<'a, T: Real> Blocks<'a, T> {
             }
         }
     }
+}
+
+/// Each field of a Struct block as one contiguous column.
+type Columns<'b, T> = Vec<Cow<'b, [T]>>;
+
+/// The fields of a Struct block as contiguous `T` columns, and the row validity: `false`
+/// for a null row or a null in any field.
+fn struct_columns<'b, T: Real>(
+    s: &Series,
+    fields: &'b [Series],
+) -> PolarsResult<(Columns<'b, T>, Option<Bitmap>)> {
+    let mut validity = outer_validity(s);
+    let columns = fields
+        .iter()
+        .map(|f| {
+            validity = and_validity(validity.take(), outer_validity(f).as_ref());
+            contiguous::<T>(f)
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok((columns, validity))
+}
+
+/// The index of every row's largest field, lowest on ties, read field by field with no
+/// transposition: the Struct path of `argmax` and of argmax `decode`. A row is null when
+/// it holds NaN or `+inf`, has no field above `-inf`, or (with `zero_is_null`) is all 0;
+/// the same rules as [`crate::softmax::argmax_row`].
+pub fn struct_argmax<T: Real>(
+    s: &Series,
+    zero_is_null: bool,
+) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
+    let fields = s.struct_()?.fields_as_series();
+    let (columns, validity) = struct_columns::<T>(s, &fields)?;
+    let len = s.len();
+    let mut idx = vec![0u32; len];
+    let mut valid = vec![true; len];
+    THREAD_POOL.install(|| {
+        idx.par_chunks_mut(ROWS_PER_TASK)
+            .zip(valid.par_chunks_mut(ROWS_PER_TASK))
+            .enumerate()
+            .for_each(|(task, (idx, valid))| {
+                with_best_simd(
+                    #[inline(always)]
+                    || {
+                        let start = task * ROWS_PER_TASK;
+                        let rows = idx.len();
+                        let mut best = vec![T::NEG_INFINITY; rows];
+                        let mut bad = vec![false; rows];
+                        let mut nonzero = vec![false; rows];
+                        for (j, column) in columns.iter().enumerate() {
+                            let column = &column[start..start + rows];
+                            for i in 0..rows {
+                                let v = column[i];
+                                bad[i] |= v.is_nan() | (v.widen() == f64::INFINITY);
+                                nonzero[i] |= v != T::ZERO;
+                                if v > best[i] {
+                                    best[i] = v;
+                                    idx[i] = j as u32;
+                                }
+                            }
+                        }
+                        for i in 0..rows {
+                            let row_ok = validity.as_ref().is_none_or(|v| v.get_bit(start + i));
+                            valid[i] = row_ok
+                                && !bad[i]
+                                && best[i] > T::NEG_INFINITY
+                                && (!zero_is_null || nonzero[i]);
+                        }
+                    },
+                )
+            })
+    });
+    Ok((idx, to_bitmap(valid)))
 }
 
 /// The values of a primitive arrow array as `T`: borrowed when they already are.

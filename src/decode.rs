@@ -5,7 +5,7 @@ use polars_arrow::bitmap::Bitmap;
 use polars_core::prelude::FrozenCategories;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::{compute_dtype, Blocks, Real};
+use crate::blocks::{compute_dtype, struct_argmax, Blocks, Real};
 use crate::rng::Noise;
 use crate::softmax::{argmax_row, check_tau, noise_for, RowIds};
 
@@ -248,6 +248,7 @@ fn indices<T: Real>(
     tau: f64,
     noise: &Noise,
     ids: &RowIds,
+    zero_is_null: bool,
 ) -> (Vec<u32>, Option<Bitmap>) {
     match method {
         Method::Argmax => b.map_rows(
@@ -255,7 +256,7 @@ fn indices<T: Real>(
             |_, x| {
                 let i = argmax_row(x)?;
                 let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
-                (!all_zero).then_some(i as u32)
+                (!(zero_is_null && all_zero)).then_some(i as u32)
             },
         ),
         Method::Sample => b.map_rows(
@@ -293,18 +294,52 @@ pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: f64) -> Option
 
 /// The index of every row's largest score, lowest on ties, as UInt32.
 pub fn argmax(s: &Series) -> PolarsResult<Series> {
-    fn run<T: Real>(b: Blocks<'_, T>) -> Series {
-        let (idx, valid) = b.map_rows(
-            #[inline(always)]
-            |_, x| argmax_row(x).map(|i| i as u32),
-        );
-        UInt32Chunked::from_vec_validity(b.name.clone(), idx, valid).into_series()
-    }
-    if compute_dtype(s.dtype(), "argmax")? == DataType::Float32 {
-        Ok(run(Blocks::<f32>::read(s, "argmax")?))
-    } else {
-        Ok(run(Blocks::<f64>::read(s, "argmax")?))
-    }
+    let no_noise = (Noise::new(0), RowIds::Position);
+    let (idx, valid) = choices(
+        s,
+        "argmax",
+        Method::Argmax,
+        1.0,
+        &no_noise.0,
+        &no_noise.1,
+        false,
+    )?;
+    Ok(UInt32Chunked::from_vec_validity(s.name().clone(), idx, valid).into_series())
+}
+
+/// Every row's chosen index and the row validity, read in the cheapest way for the
+/// layout: Struct blocks field by field when no noise is needed, rows otherwise.
+fn choices(
+    s: &Series,
+    expr: &str,
+    method: Method,
+    tau: f64,
+    noise: &Noise,
+    ids: &RowIds,
+    zero_is_null: bool,
+) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
+    let f32_scores = compute_dtype(s.dtype(), expr)? == DataType::Float32;
+    let by_field = method == Method::Argmax && matches!(s.dtype(), DataType::Struct(_));
+    Ok(match (by_field, f32_scores) {
+        (true, true) => struct_argmax::<f32>(s, zero_is_null)?,
+        (true, false) => struct_argmax::<f64>(s, zero_is_null)?,
+        (false, true) => indices(
+            &Blocks::<f32>::read(s, expr)?,
+            method,
+            tau,
+            noise,
+            ids,
+            zero_is_null,
+        ),
+        (false, false) => indices(
+            &Blocks::<f64>::read(s, expr)?,
+            method,
+            tau,
+            noise,
+            ids,
+            zero_is_null,
+        ),
+    })
 }
 
 /// Every row's label: by argmax or by a Gumbel-max draw, as String or Enum.
@@ -313,23 +348,7 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     let labels = labels(&s.field(), options)?;
     let ids = RowIds::from_key(key, s.len())?;
     let noise = noise_for(options.seed);
-    let (idx, valid) = if compute_dtype(s.dtype(), "decode")? == DataType::Float32 {
-        indices(
-            &Blocks::<f32>::read(s, "decode")?,
-            options.method,
-            options.tau,
-            &noise,
-            &ids,
-        )
-    } else {
-        indices(
-            &Blocks::<f64>::read(s, "decode")?,
-            options.method,
-            options.tau,
-            &noise,
-            &ids,
-        )
-    };
+    let (idx, valid) = choices(s, "decode", options.method, options.tau, &noise, &ids, true)?;
     let valid_at = |r: usize| valid.as_ref().is_none_or(|v| v.get_bit(r));
     if let Some(bad) = idx
         .iter()
