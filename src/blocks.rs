@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::layout::{array_from_flat, struct_from_fields};
 pub use crate::real::Real;
+use crate::softmax::{argmax_lanes, LANES};
 
 /// Rows handed to one task of the thread pool.
 const ROWS_PER_TASK: usize = 16 * 1024;
@@ -401,19 +402,72 @@ fn struct_columns<'b, T: Real>(
     Ok((columns, validity))
 }
 
-/// The index of every row's largest field, lowest on ties, read field by field with no
-/// transposition: the Struct path of `argmax` and of argmax `decode`. A row is null when
-/// it holds NaN or `+inf`, has no field above `-inf`, or (with `zero_is_null`) is all 0;
-/// the same rules as [`crate::softmax::argmax_row`].
-pub fn struct_argmax<T: Real>(
+/// The index of every row's largest score, lowest on ties, for the fixed-width layouts,
+/// [`LANES`] rows at a time (see [`argmax_lanes`]): Struct fields are read in place,
+/// Array rows with a stride. The path of `argmax` and argmax `decode`; `None` for List
+/// blocks, whose rows vary in width.
+pub fn fixed_width_argmax<T: Real>(
     s: &Series,
+    expr: &str,
     zero_is_null: bool,
-) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
-    let fields = s.struct_()?.fields_as_series();
-    let (columns, validity) = struct_columns::<T>(s, &fields)?;
-    let len = s.len();
+) -> PolarsResult<Option<(Vec<u32>, Option<Bitmap>)>> {
+    Ok(match s.dtype() {
+        DataType::Struct(fields) => {
+            let width = fields.len();
+            let fields = s.struct_()?.fields_as_series();
+            let (columns, validity) = struct_columns::<T>(s, &fields)?;
+            Some(lanes_argmax(
+                s.len(),
+                width,
+                validity,
+                zero_is_null,
+                #[inline(always)]
+                |row, j| std::array::from_fn(|l| columns[j][row + l]),
+                #[inline(always)]
+                |row, j| columns[j][row],
+            ))
+        }
+        // Long rows are faster row by row, where their scores are contiguous.
+        DataType::Array(_, width) if *width < 2 * LANES => {
+            let width = *width;
+            let b = Blocks::<T>::read(s, expr)?;
+            let values = &b.values[..];
+            Some(lanes_argmax(
+                b.len(),
+                width,
+                b.validity,
+                zero_is_null,
+                #[inline(always)]
+                |row, j| std::array::from_fn(|l| values[(row + l) * width + j]),
+                #[inline(always)]
+                |row, j| values[row * width + j],
+            ))
+        }
+        _ => None,
+    })
+}
+
+/// Runs [`argmax_lanes`] over every group of [`LANES`] rows, in parallel; `lanes(row, j)`
+/// reads category `j` of rows `row..row + LANES`, `one(row, j)` that of one row (for
+/// the rows left over).
+fn lanes_argmax<T, L, O>(
+    len: usize,
+    width: usize,
+    validity: Option<Bitmap>,
+    zero_is_null: bool,
+    lanes: L,
+    one: O,
+) -> (Vec<u32>, Option<Bitmap>)
+where
+    T: Real,
+    L: Fn(usize, usize) -> [T; LANES] + Sync,
+    O: Fn(usize, usize) -> T + Sync,
+{
     let mut idx = vec![0u32; len];
-    let mut valid = vec![true; len];
+    let mut valid: Vec<bool> = match &validity {
+        Some(v) => v.iter().collect(),
+        None => vec![true; len],
+    };
     THREAD_POOL.install(|| {
         idx.par_chunks_mut(ROWS_PER_TASK)
             .zip(valid.par_chunks_mut(ROWS_PER_TASK))
@@ -423,34 +477,27 @@ pub fn struct_argmax<T: Real>(
                     #[inline(always)]
                     || {
                         let start = task * ROWS_PER_TASK;
-                        let rows = idx.len();
-                        let mut best = vec![T::NEG_INFINITY; rows];
-                        let mut bad = vec![false; rows];
-                        let mut nonzero = vec![false; rows];
-                        for (j, column) in columns.iter().enumerate() {
-                            let column = &column[start..start + rows];
-                            for i in 0..rows {
-                                let v = column[i];
-                                bad[i] |= v.is_nan() | (v.widen() == f64::INFINITY);
-                                nonzero[i] |= v != T::ZERO;
-                                if v > best[i] {
-                                    best[i] = v;
-                                    idx[i] = j as u32;
-                                }
+                        let (rows, full) = (idx.len(), idx.len() / LANES * LANES);
+                        let mut write = |at: usize, found: &[Option<u32>]| {
+                            for (l, f) in found.iter().enumerate() {
+                                idx[at + l] = f.unwrap_or(0);
+                                valid[at + l] &= f.is_some();
                             }
+                        };
+                        for at in (0..full).step_by(LANES) {
+                            let found = argmax_lanes(width, zero_is_null, |j| lanes(start + at, j));
+                            write(at, &found);
                         }
-                        for i in 0..rows {
-                            let row_ok = validity.as_ref().is_none_or(|v| v.get_bit(start + i));
-                            valid[i] = row_ok
-                                && !bad[i]
-                                && best[i] > T::NEG_INFINITY
-                                && (!zero_is_null || nonzero[i]);
+                        for at in full..rows {
+                            let found =
+                                argmax_lanes(width, zero_is_null, |j| [one(start + at, j); LANES]);
+                            write(at, &found[..1]);
                         }
                     },
                 )
             })
     });
-    Ok((idx, to_bitmap(valid)))
+    (idx, to_bitmap(valid))
 }
 
 /// The values of a primitive arrow array as `T`: borrowed when they already are.

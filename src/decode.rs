@@ -5,7 +5,7 @@ use polars_arrow::bitmap::Bitmap;
 use polars_core::prelude::FrozenCategories;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::{compute_dtype, struct_argmax, Blocks, Real};
+use crate::blocks::{compute_dtype, fixed_width_argmax, Blocks, Real};
 use crate::rng::Noise;
 use crate::softmax::{argmax_row, check_tau, noise_for, RowIds};
 
@@ -308,7 +308,8 @@ pub fn argmax(s: &Series) -> PolarsResult<Series> {
 }
 
 /// Every row's chosen index and the row validity, read in the cheapest way for the
-/// layout: Struct blocks field by field when no noise is needed, rows otherwise.
+/// layout: fixed-width blocks a tile of rows at a time when no noise is needed, row by
+/// row otherwise.
 fn choices(
     s: &Series,
     expr: &str,
@@ -318,28 +319,28 @@ fn choices(
     ids: &RowIds,
     zero_is_null: bool,
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
-    let f32_scores = compute_dtype(s.dtype(), expr)? == DataType::Float32;
-    let by_field = method == Method::Argmax && matches!(s.dtype(), DataType::Struct(_));
-    Ok(match (by_field, f32_scores) {
-        (true, true) => struct_argmax::<f32>(s, zero_is_null)?,
-        (true, false) => struct_argmax::<f64>(s, zero_is_null)?,
-        (false, true) => indices(
-            &Blocks::<f32>::read(s, expr)?,
-            method,
-            tau,
-            noise,
-            ids,
-            zero_is_null,
-        ),
-        (false, false) => indices(
-            &Blocks::<f64>::read(s, expr)?,
-            method,
-            tau,
-            noise,
-            ids,
-            zero_is_null,
-        ),
-    })
+    fn read<T: Real>(
+        s: &Series,
+        expr: &str,
+        method: Method,
+        tau: f64,
+        noise: &Noise,
+        ids: &RowIds,
+        zero_is_null: bool,
+    ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
+        if method == Method::Argmax {
+            if let Some(found) = fixed_width_argmax::<T>(s, expr, zero_is_null)? {
+                return Ok(found);
+            }
+        }
+        let b = Blocks::<T>::read(s, expr)?;
+        Ok(indices(&b, method, tau, noise, ids, zero_is_null))
+    }
+    if compute_dtype(s.dtype(), expr)? == DataType::Float32 {
+        read::<f32>(s, expr, method, tau, noise, ids, zero_is_null)
+    } else {
+        read::<f64>(s, expr, method, tau, noise, ids, zero_is_null)
+    }
 }
 
 /// Every row's label: by argmax or by a Gumbel-max draw, as String or Enum.

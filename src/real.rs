@@ -20,6 +20,7 @@ pub trait Real:
     const ZERO: Self;
     const ONE: Self;
     const NEG_INFINITY: Self;
+    const INFINITY: Self;
     fn narrow(x: f64) -> Self;
     fn widen(self) -> f64;
     fn is_nan(self) -> bool;
@@ -32,6 +33,7 @@ macro_rules! impl_real {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+            const INFINITY: Self = <$t>::INFINITY;
             #[inline(always)]
             fn narrow(x: f64) -> Self {
                 x as $t

@@ -55,6 +55,9 @@ fn row_max<T: Real>(x: &[T]) -> Option<T> {
 /// One pass, without early exits, so that short rows run branch-light.
 #[inline(always)]
 pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
+    if x.len() >= 2 * LANES {
+        return argmax_wide_row(x);
+    }
     let mut best = 0;
     let mut max = T::NEG_INFINITY;
     let mut bad = false;
@@ -63,6 +66,89 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
         if v > max {
             max = v;
             best = j;
+        }
+    }
+    (!bad && max > T::NEG_INFINITY).then_some(best)
+}
+
+/// Scores [`Lanes`] compares at once: one vector register of `f32`.
+pub const LANES: usize = 8;
+
+/// A running argmax in [`LANES`] independent lanes, with no branch per score: the state
+/// stays in registers and every step is a vector compare and blend.
+struct Lanes<T> {
+    best: [T; LANES],
+    idx: [u32; LANES],
+    bad: [bool; LANES],
+    nonzero: [bool; LANES],
+}
+
+impl<T: Real> Lanes<T> {
+    #[inline(always)]
+    fn new() -> Self {
+        Self {
+            best: [T::NEG_INFINITY; LANES],
+            idx: [0; LANES],
+            bad: [false; LANES],
+            nonzero: [false; LANES],
+        }
+    }
+
+    /// Lane `l` sees score `v[l]`, numbered `j`; the first of equal scores stays.
+    #[inline(always)]
+    fn update(&mut self, j: u32, v: [T; LANES]) {
+        for (l, &v) in v.iter().enumerate() {
+            let greater = v > self.best[l];
+            self.best[l] = if greater { v } else { self.best[l] };
+            self.idx[l] = if greater { j } else { self.idx[l] };
+            self.bad[l] |= v.is_nan() | (v == T::INFINITY);
+            self.nonzero[l] |= v != T::ZERO;
+        }
+    }
+}
+
+/// The argmax of [`LANES`] rows at once, with the rules of [`argmax_row`]: `score(j)`
+/// gives the rows' scores of category `j`; `None` also for an all-zero row when
+/// `zero_is_null`.
+#[inline(always)]
+pub fn argmax_lanes<T: Real>(
+    width: usize,
+    zero_is_null: bool,
+    score: impl Fn(usize) -> [T; LANES],
+) -> [Option<u32>; LANES] {
+    let mut lanes = Lanes::new();
+    for j in 0..width {
+        lanes.update(j as u32, score(j));
+    }
+    std::array::from_fn(|l| {
+        let ok =
+            !lanes.bad[l] && lanes.best[l] > T::NEG_INFINITY && (!zero_is_null || lanes.nonzero[l]);
+        ok.then_some(lanes.idx[l])
+    })
+}
+
+/// [`argmax_row`] of a long row: [`LANES`] scores at a time, lane `l` holding the
+/// categories `l, l + LANES, …`; the lanes' winners are then merged, lowest index on
+/// ties, and the scores past the last full group of lanes compared one by one.
+#[inline(always)]
+fn argmax_wide_row<T: Real>(x: &[T]) -> Option<usize> {
+    let groups = x.chunks_exact(LANES);
+    let tail = groups.remainder();
+    let mut lanes = Lanes::new();
+    for (c, group) in groups.enumerate() {
+        lanes.update(c as u32, std::array::from_fn(|l| group[l]));
+    }
+    let (mut best, mut max, mut bad) = (0, T::NEG_INFINITY, lanes.bad.contains(&true));
+    for l in 0..LANES {
+        let (v, j) = (lanes.best[l], lanes.idx[l] as usize * LANES + l);
+        if v > max || (v == max && v > T::NEG_INFINITY && j < best) {
+            (best, max) = (j, v);
+        }
+    }
+    for (t, &v) in tail.iter().enumerate() {
+        bad |= v.is_nan() | (v == T::INFINITY);
+        if v > max {
+            (best, max) = (x.len() - tail.len() + t, v);
         }
     }
     (!bad && max > T::NEG_INFINITY).then_some(best)

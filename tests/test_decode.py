@@ -115,9 +115,10 @@ def labels_of(n: int) -> list[str]:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_argmax_matches_numpy_on_ties(layout: str, dtype: pl.DataType) -> None:
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 3, size=(3000, 5)).astype(np_dtype(dtype))
+@pytest.mark.parametrize("width", [5, 8, 16, 23, 64])
+def test_argmax_matches_numpy_on_ties(layout: str, dtype: pl.DataType, width: int) -> None:
+    rng = np.random.default_rng(width)
+    x = rng.integers(0, 3, size=(3001, width)).astype(np_dtype(dtype))
     out = blocks_from_numpy(x, layout).to_frame().select(argmax("s")).to_series()
     expected = pl.Series("s", np.argmax(x, axis=1), dtype=pl.UInt32)
     assert_series_equal(out, expected)
@@ -765,8 +766,11 @@ ROW: st.SearchStrategy[Row] = st.one_of(
     st.none(),
     st.lists(ELEMENT, max_size=6).map(as_row),
     st.lists(st.one_of(st.none(), ELEMENT), max_size=6),
+    # Rows of 16 scores and more take the kernel's lane-wise path.
+    st.lists(ELEMENT, min_size=14, max_size=40).map(as_row),
 )
-MAX_K = 6
+# Narrow blocks, and blocks wide enough for the lane-wise row kernel.
+WIDTHS = st.one_of(st.integers(1, 6), st.integers(14, 40))
 
 
 @settings(max_examples=150, deadline=None)
@@ -790,7 +794,7 @@ def test_property_list_argmax_and_decode_match_numpy(
     s = pl.Series("s", rows, dtype=pl.List(pl.Float64)).cast(pl.List(dtype))
     s = two_chunks_sliced(s, split, offset)
     kept = rows[min(offset, len(rows)) :]
-    labels = labels_of(MAX_K)
+    labels = labels_of(40)
     out = s.to_frame().select(argmax("s").alias("i"), decode("s", labels).alias("d"))
     assert out.schema == pl.Schema({"i": pl.UInt32, "d": pl.String})
     assert out["i"].to_list() == ref_argmax(kept, dtype, zero_is_null=False)
@@ -804,7 +808,7 @@ def test_property_list_argmax_and_decode_match_numpy(
 @given(
     x=hnp.arrays(
         np.float64,
-        st.tuples(st.integers(0, 30), st.integers(1, MAX_K)),
+        st.tuples(st.integers(0, 30), WIDTHS),
         elements=st.one_of(st.sampled_from(SPECIALS), st.integers(-2, 2).map(float)),
     ),
     layout=st.sampled_from(["struct", "array"]),
