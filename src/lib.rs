@@ -15,6 +15,8 @@ pub mod softmax;
 #[cfg(feature = "python")]
 mod expressions;
 #[cfg(feature = "python")]
+mod ffi;
+#[cfg(feature = "python")]
 mod python;
 
 #[cfg(feature = "python")]
