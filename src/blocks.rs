@@ -524,7 +524,7 @@ static USE_AVX2: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
 /// Kernels are inlined into it; with no fused multiply-add anywhere, both builds give
 /// the same bits.
 #[inline(always)]
-fn with_best_simd<F: FnOnce()>(f: F) {
+pub(crate) fn with_best_simd<F: FnOnce()>(f: F) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]

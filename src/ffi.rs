@@ -8,8 +8,9 @@
 
 use std::ffi::c_void;
 
+use num_traits::{NumCast, ToPrimitive, Zero};
 use polars::prelude::*;
-use polars_arrow::array::{Array, DictionaryArray, DictionaryKey};
+use polars_arrow::array::{Array, DictionaryArray, DictionaryKey, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_arrow::ffi::{
@@ -111,64 +112,53 @@ pub unsafe fn field_entry<O: for<'de> serde::Deserialize<'de>>(
 }
 
 /// A categorical series of `dtype` from dictionary arrays, one lookup per dictionary
-/// value and none per row.
+/// value and none per row. Keys that already are the dtype's codes (an Enum, exported
+/// with all its categories in order) are taken as they are, without a copy.
 fn categorical(
     name: PlSmallStr,
     dtype: DataType,
     chunks: &[Box<dyn Array>],
 ) -> PolarsResult<Series> {
-    let mut codes = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
-    for chunk in chunks {
-        let ArrowDataType::Dictionary(key, _, _) = chunk.dtype() else {
-            polars_bail!(ComputeError: "expected a dictionary array, found {:?}", chunk.dtype());
-        };
-        let arr = chunk.as_ref();
-        match key {
-            IntegerType::Int8 => remap::<i8>(arr, &dtype, &mut codes),
-            IntegerType::Int16 => remap::<i16>(arr, &dtype, &mut codes),
-            IntegerType::Int32 => remap::<i32>(arr, &dtype, &mut codes),
-            IntegerType::Int64 => remap::<i64>(arr, &dtype, &mut codes),
-            IntegerType::UInt8 => remap::<u8>(arr, &dtype, &mut codes),
-            IntegerType::UInt16 => remap::<u16>(arr, &dtype, &mut codes),
-            IntegerType::UInt32 => remap::<u32>(arr, &dtype, &mut codes),
-            IntegerType::UInt64 => remap::<u64>(arr, &dtype, &mut codes),
-            other => polars_bail!(ComputeError: "unsupported dictionary key type {:?}", other),
-        }?;
-    }
-    let validity = codes
-        .contains(&MISSING)
-        .then(|| Bitmap::from_iter(codes.iter().map(|&c| c != MISSING)));
-    if validity.is_some() {
-        codes
-            .iter_mut()
-            .filter(|c| **c == MISSING)
-            .for_each(|c| *c = 0);
-    }
-    let codes = UInt32Chunked::from_vec_validity(name, codes, validity);
-    let physical = dtype.cat_physical()?;
-    with_match_categorical_physical_type!(physical, |$C| {
-        let phys = codes.cast(&physical.dtype())?;
-        let phys = phys.to_physical_repr();
-        let phys: &ChunkedArray<<$C as PolarsCategoricalType>::PolarsPhysical> =
-            phys.as_ref().as_ref().as_ref();
+    with_match_categorical_physical_type!(dtype.cat_physical()?, |$C| {
+        type Phys = <$C as PolarsCategoricalType>::PolarsPhysical;
+        let codes = chunks
+            .iter()
+            .map(|chunk| codes_of::<Phys>(chunk.as_ref(), &dtype))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let phys = ChunkedArray::<Phys>::from_chunk_iter(name, codes);
         // SAFETY: every code was given by the dtype's own mapping.
-        let ca = unsafe {
-            CategoricalChunked::<$C>::from_cats_and_dtype_unchecked(phys.clone(), dtype.clone())
-        };
+        let ca = unsafe { CategoricalChunked::<$C>::from_cats_and_dtype_unchecked(phys, dtype.clone()) };
         Ok(ca.into_series())
     })
 }
 
-/// The code of a null row while codes are collected.
-const MISSING: u32 = u32::MAX;
-
-/// Appends the category code of every key of the dictionary array `arr`, [`MISSING`]
-/// for a null key or a value outside the dtype's categories.
-fn remap<K: DictionaryKey>(
+/// The category codes of one dictionary array, whatever its key type.
+fn codes_of<P: PolarsNumericType>(
     arr: &dyn Array,
     dtype: &DataType,
-    codes: &mut Vec<u32>,
-) -> PolarsResult<()> {
+) -> PolarsResult<PrimitiveArray<P::Native>> {
+    let ArrowDataType::Dictionary(key, _, _) = arr.dtype() else {
+        polars_bail!(ComputeError: "expected a dictionary array, found {:?}", arr.dtype());
+    };
+    match key {
+        IntegerType::Int8 => remap::<i8, P>(arr, dtype),
+        IntegerType::Int16 => remap::<i16, P>(arr, dtype),
+        IntegerType::Int32 => remap::<i32, P>(arr, dtype),
+        IntegerType::Int64 => remap::<i64, P>(arr, dtype),
+        IntegerType::UInt8 => remap::<u8, P>(arr, dtype),
+        IntegerType::UInt16 => remap::<u16, P>(arr, dtype),
+        IntegerType::UInt32 => remap::<u32, P>(arr, dtype),
+        IntegerType::UInt64 => remap::<u64, P>(arr, dtype),
+        other => polars_bail!(ComputeError: "unsupported dictionary key type {:?}", other),
+    }
+}
+
+/// The category code of every key of the dictionary array `arr`: null for a null key
+/// or a value outside the dtype's categories.
+fn remap<K: DictionaryKey + ToPrimitive, P: PolarsNumericType>(
+    arr: &dyn Array,
+    dtype: &DataType,
+) -> PolarsResult<PrimitiveArray<P::Native>> {
     let (DataType::Enum(_, mapping) | DataType::Categorical(_, mapping)) = dtype else {
         polars_bail!(ComputeError: "expected a categorical dtype, found {}", dtype);
     };
@@ -181,26 +171,54 @@ fn remap<K: DictionaryKey>(
     let table = values
         .str()?
         .iter()
-        .map(|v| match (v, dtype) {
-            (None, _) => Ok(MISSING),
-            (Some(v), DataType::Enum(..)) => Ok(mapping.get_cat(v).unwrap_or(MISSING)),
-            (Some(v), _) => mapping.insert_cat(v),
+        .map(|v| {
+            let code = match (v, dtype) {
+                (None, _) => None,
+                (Some(v), DataType::Enum(..)) => mapping.get_cat(v),
+                (Some(v), _) => Some(mapping.insert_cat(v)?),
+            };
+            code.map(|c| {
+                <P::Native as NumCast>::from(c).ok_or_else(
+                    || polars_err!(ComputeError: "category code {} does not fit {}", c, P::get_static_dtype()),
+                )
+            })
+            .transpose()
         })
-        .collect::<PolarsResult<Vec<u32>>>()?;
+        .collect::<PolarsResult<Vec<Option<P::Native>>>>()?;
     let keys = arr.keys();
-    let code = |k: K| -> u32 {
-        let k: Option<usize> = k.try_into().ok();
-        k.and_then(|k| table.get(k).copied()).unwrap_or(MISSING)
-    };
-    match keys.validity().filter(|v| v.unset_bits() > 0) {
-        None => codes.extend(keys.values().iter().map(|&k| code(k))),
-        Some(valid) => codes.extend(keys.values().iter().zip(valid.iter()).map(|(&k, ok)| {
-            if ok {
-                code(k)
-            } else {
-                MISSING
-            }
-        })),
+    let bound = table.len();
+    let identity = table
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.is_some() && *c == <P::Native as NumCast>::from(i));
+    if identity {
+        let same = (keys as &dyn std::any::Any).downcast_ref::<PrimitiveArray<P::Native>>();
+        let in_range = |a: &&PrimitiveArray<P::Native>| {
+            let top = a
+                .values()
+                .iter()
+                .fold(P::Native::zero(), |m, &k| if k > m { k } else { m });
+            top.to_usize().is_some_and(|top| top < bound)
+        };
+        if let Some(same) = same.filter(in_range) {
+            return Ok(same.clone());
+        }
     }
-    Ok(())
+    let code = |k: &K| -> Option<P::Native> { table.get(k.to_usize()?).copied().flatten() };
+    let codes: Vec<P::Native> = keys
+        .values()
+        .iter()
+        .map(|k| code(k).unwrap_or_default())
+        .collect();
+    let validity = if keys.values().iter().all(|k| code(k).is_some()) {
+        keys.validity().cloned()
+    } else {
+        let found: Bitmap = keys.values().iter().map(|k| code(k).is_some()).collect();
+        Some(match keys.validity() {
+            Some(v) => &found & v,
+            None => found,
+        })
+    };
+    let arrow_dtype = P::get_static_dtype().to_arrow(CompatLevel::newest());
+    Ok(PrimitiveArray::new(arrow_dtype, codes.into(), validity))
 }

@@ -5,6 +5,8 @@
 //! option (`drop_first`, `unknown`, `nulls`) is resolved there, once per category. The
 //! second pass scatters ones into zero-initialised buffers, one write per row.
 
+use std::mem::MaybeUninit;
+
 use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray, View};
 use polars_arrow::bitmap::Bitmap;
@@ -12,6 +14,7 @@ use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::blocks::with_best_simd;
 use crate::layout::{array_from_flat, struct_from_fields, Layout};
 
 /// Slot of a row that becomes all zeros.
@@ -280,18 +283,20 @@ pub fn one_hot_field(field: &Field, options: &OneHotOptions) -> PolarsResult<Fie
 pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
     let field = s.field();
     let plan = plan(&field, options)?;
-    let slots = slots(s, &plan)?;
+    let (slots, seen) = slots(s, &plan)?;
     let width = plan.names.len();
-    let validity = validity_of(&slots);
+    let validity = seen
+        .null
+        .then(|| slots.iter().map(|&s| s != NULL_ROW).collect::<Bitmap>());
     let name = s.name().clone();
     match options.layout {
         Layout::Struct => {
             let fields = match options.dtype {
                 IndicatorDtype::UInt8 | IndicatorDtype::Boolean => {
-                    indicator_columns::<UInt8Type>(&slots, width, 1)
+                    indicator_columns::<UInt8Type>(&slots, width)
                 }
-                IndicatorDtype::Float32 => indicator_columns::<Float32Type>(&slots, width, 1.0),
-                IndicatorDtype::Float64 => indicator_columns::<Float64Type>(&slots, width, 1.0),
+                IndicatorDtype::Float32 => indicator_columns::<Float32Type>(&slots, width),
+                IndicatorDtype::Float64 => indicator_columns::<Float64Type>(&slots, width),
             };
             let fields = fields
                 .into_iter()
@@ -314,6 +319,32 @@ pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
     }
 }
 
+/// A value type of indicator fields: 1 for true and 0 for false.
+trait Indicator: Copy + Send + Sync {
+    fn indicator(on: bool) -> Self;
+}
+
+impl Indicator for u8 {
+    #[inline(always)]
+    fn indicator(on: bool) -> Self {
+        u8::from(on)
+    }
+}
+
+impl Indicator for f32 {
+    #[inline(always)]
+    fn indicator(on: bool) -> Self {
+        f32::from(u8::from(on))
+    }
+}
+
+impl Indicator for f64 {
+    #[inline(always)]
+    fn indicator(on: bool) -> Self {
+        f64::from(u8::from(on))
+    }
+}
+
 /// Indicators are written as UInt8 for a Boolean output, then packed into bits.
 fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series> {
     match dtype {
@@ -322,29 +353,22 @@ fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series> {
     }
 }
 
-fn validity_of(slots: &[u32]) -> Option<Bitmap> {
-    par_contains(slots, NULL_ROW).then(|| slots.iter().map(|&s| s != NULL_ROW).collect())
-}
-
-/// Whether `slots` holds `slot`, scanned in parallel.
-fn par_contains(slots: &[u32], slot: u32) -> bool {
-    THREAD_POOL.install(|| slots.par_chunks(TASK_ROWS).any(|c| c.contains(&slot)))
-}
-
-/// One indicator column per field, `col[slot][row] = one`, filled in parallel.
-fn indicator_columns<P: PolarsNumericType>(
-    slots: &[u32],
-    width: usize,
-    one: P::Native,
-) -> Vec<Series> {
-    let mut columns: Vec<Vec<P::Native>> = (0..width)
-        .map(|_| vec![P::Native::default(); slots.len()])
-        .collect();
-    let tasks = slots.len().div_ceil(TASK_ROWS);
-    let mut pieces: Vec<Vec<&mut [P::Native]>> =
+/// One indicator column per field, `col[j][row] = (slots[row] == j)`, filled in parallel.
+/// Each task writes its rows of every column in one pass per column over its slots,
+/// which stay in cache: a compare and a select per value, which vectorise.
+fn indicator_columns<P>(slots: &[u32], width: usize) -> Vec<Series>
+where
+    P: PolarsNumericType,
+    P::Native: Indicator,
+{
+    let n = slots.len();
+    let mut columns: Vec<Vec<P::Native>> = (0..width).map(|_| Vec::with_capacity(n)).collect();
+    let tasks = n.div_ceil(TASK_ROWS);
+    let mut pieces: Vec<Vec<&mut [MaybeUninit<P::Native>]>> =
         (0..tasks).map(|_| Vec::with_capacity(width)).collect();
     for column in columns.iter_mut() {
-        for (task, piece) in column.chunks_mut(TASK_ROWS).enumerate() {
+        let spare = &mut column.spare_capacity_mut()[..n];
+        for (task, piece) in spare.chunks_mut(TASK_ROWS).enumerate() {
             pieces[task].push(piece);
         }
     }
@@ -352,17 +376,27 @@ fn indicator_columns<P: PolarsNumericType>(
         pieces
             .into_par_iter()
             .zip(slots.par_chunks(TASK_ROWS))
-            .for_each(|(mut columns, slots)| {
-                for (row, &slot) in slots.iter().enumerate() {
-                    if let Some(column) = columns.get_mut(slot as usize) {
-                        column[row] = one;
-                    }
-                }
+            .for_each(|(pieces, slots)| {
+                with_best_simd(
+                    #[inline(always)]
+                    || {
+                        for (j, piece) in pieces.into_iter().enumerate() {
+                            let j = j as u32;
+                            for (o, &s) in piece.iter_mut().zip(slots) {
+                                o.write(P::Native::indicator(s == j));
+                            }
+                        }
+                    },
+                )
             })
     });
     columns
         .into_iter()
-        .map(|c| ChunkedArray::<P>::from_vec(PlSmallStr::EMPTY, c).into_series())
+        .map(|mut c| {
+            // SAFETY: the tasks above wrote every one of the first `n` values.
+            unsafe { c.set_len(n) };
+            ChunkedArray::<P>::from_vec(PlSmallStr::EMPTY, c).into_series()
+        })
         .collect()
 }
 
@@ -385,25 +419,38 @@ fn indicator_rows<P: PolarsNumericType>(slots: &[u32], width: usize, one: P::Nat
     ChunkedArray::<P>::from_vec(PlSmallStr::EMPTY, out).into_series()
 }
 
-/// The slot of every row: a parallel lookup pass, then the `unknown` policy. An unknown
-/// value under `unknown="error"` is reported for its first row, whatever the threads.
-fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
-    let mut out = vec![UNKNOWN; s.len()];
-    match (s.dtype(), &plan.categories) {
+/// The special slots a pass wrote.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    null: bool,
+    unknown: bool,
+}
+
+impl Seen {
+    fn of(slots: &[u32]) -> Self {
+        let (null, unknown) = slots.iter().fold((false, false), |(n, u), &s| {
+            (n | (s == NULL_ROW), u | (s == UNKNOWN))
+        });
+        Self { null, unknown }
+    }
+
+    fn or(self, other: Self) -> Self {
+        Self {
+            null: self.null | other.null,
+            unknown: self.unknown | other.unknown,
+        }
+    }
+}
+
+/// The slot of every row, and which special slots appear: a parallel lookup pass, then
+/// the `unknown` policy. An unknown value under `unknown="error"` is reported for its
+/// first row, whatever the threads.
+fn slots(s: &Series, plan: &Plan) -> PolarsResult<(Vec<u32>, Seen)> {
+    let null = plan.null_slot;
+    let (mut out, mut seen) = match (s.dtype(), &plan.categories) {
         (DataType::String, Categories::String(cats)) => {
             let index = StrIndex::new(cats, &plan.category_slot);
-            let mut rest = out.as_mut_slice();
-            for arr in s.str()?.downcast_iter() {
-                let (piece, tail) = rest.split_at_mut(arr.len());
-                rest = tail;
-                par_fill(piece, |i| {
-                    if arr.is_null(i) {
-                        plan.null_slot
-                    } else {
-                        index.get(arr, i)
-                    }
-                });
-            }
+            fill_slots(s.str()?.downcast_iter(), null, |arr, i| index.get(arr, i))
         }
         (
             DataType::Categorical(_, mapping) | DataType::Enum(_, mapping),
@@ -416,23 +463,11 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
                     .and_then(|c| map.get(c).copied())
                     .unwrap_or(UNKNOWN)
             };
-            let codes = s.to_physical_repr().cast(&DataType::UInt32)?;
-            let codes = codes.u32()?;
-            let max_code = codes.max().unwrap_or(0);
-            // One lookup per category rather than per row, unless the mapping (a large
-            // shared Categorical) has far more categories than the column has rows.
-            let table: Option<Vec<u32>> = (max_code as usize <= 2 * s.len() + 65_536)
-                .then(|| (0..=max_code).map(by_code).collect());
-            let mut rest = out.as_mut_slice();
-            for arr in codes.downcast_iter() {
-                let (piece, tail) = rest.split_at_mut(arr.len());
-                rest = tail;
-                let values = arr.values().as_slice();
-                par_fill(piece, |i| match (arr.is_null(i), &table) {
-                    (true, _) => plan.null_slot,
-                    (false, Some(table)) => table[values[i] as usize],
-                    (false, None) => by_code(values[i]),
-                });
+            let codes = s.to_physical_repr();
+            match codes.dtype() {
+                DataType::UInt8 => code_slots(codes.u8()?, s.dtype(), by_code, null),
+                DataType::UInt16 => code_slots(codes.u16()?, s.dtype(), by_code, null),
+                _ => code_slots(codes.u32()?, s.dtype(), by_code, null),
             }
         }
         (DataType::Boolean, Categories::Boolean(cats)) => {
@@ -442,18 +477,13 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
                     .map_or(UNKNOWN, |i| plan.category_slot[i])
             };
             let (f, t) = (slot_of(false), slot_of(true));
-            for (o, v) in out.iter_mut().zip(s.bool()?.iter()) {
-                *o = match v {
-                    None => plan.null_slot,
-                    Some(v) => {
-                        if v {
-                            t
-                        } else {
-                            f
-                        }
-                    }
-                };
-            }
+            fill_slots(s.bool()?.downcast_iter(), null, |arr, i| {
+                if arr.value(i) {
+                    t
+                } else {
+                    f
+                }
+            })
         }
         (d, Categories::Int(cats)) if d.is_integer() => {
             let map: PlHashMap<i64, u32> = cats
@@ -464,54 +494,145 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<Vec<u32>> {
             let slot_of = |v: i64| *map.get(&v).unwrap_or(&UNKNOWN);
             if d == &DataType::UInt64 {
                 // Values past i64::MAX match no (Int64) category.
-                for (o, v) in out.iter_mut().zip(s.u64()?.iter()) {
-                    *o = v.map_or(plan.null_slot, |v| {
-                        i64::try_from(v).map_or(UNKNOWN, slot_of)
-                    });
-                }
+                fill_slots(s.u64()?.downcast_iter(), null, |arr, i| {
+                    i64::try_from(arr.value(i)).map_or(UNKNOWN, slot_of)
+                })
             } else {
                 let ints = s.cast(&DataType::Int64)?;
-                for (o, v) in out.iter_mut().zip(ints.i64()?.iter()) {
-                    *o = v.map_or(plan.null_slot, slot_of);
-                }
+                fill_slots(ints.i64()?.downcast_iter(), null, |arr, i| {
+                    slot_of(arr.value(i))
+                })
             }
         }
         (d, c) => polars_bail!(
             InvalidOperation: "one_hot categories of the wrong type for column '{}': got {}, \
             but the column has dtype {}", s.name(), c.kind(), d
         ),
+    };
+    if !seen.unknown {
+        return Ok((out, seen));
     }
-    if !par_contains(&out, UNKNOWN) {
-        return Ok(out);
+    let row = out.iter().position(|&slot| slot == UNKNOWN).unwrap_or(0);
+    let Some(unknown) = plan.unknown_slot else {
+        let value = s.slice(row as i64, 1).cast(&DataType::String)?;
+        polars_bail!(
+            ComputeError: "one_hot found the value '{}' in column '{}' (row {}), which is not \
+            among its {} categories; pass unknown=\"zeros\", \"null\" or \"other\" to accept it",
+            value.str()?.get(0).unwrap_or_default(), s.name(), row, plan.categories.len()
+        );
+    };
+    for slot in out[row..].iter_mut().filter(|s| **s == UNKNOWN) {
+        *slot = unknown;
     }
-    if let Some(row) = out.iter().position(|&slot| slot == UNKNOWN) {
-        let Some(unknown) = plan.unknown_slot else {
-            let value = s.slice(row as i64, 1).cast(&DataType::String)?;
-            polars_bail!(
-                ComputeError: "one_hot found the value '{}' in column '{}' (row {}), which is not \
-                among its {} categories; pass unknown=\"zeros\", \"null\" or \"other\" to accept it",
-                value.str()?.get(0).unwrap_or_default(), s.name(), row, plan.categories.len()
-            );
-        };
-        for slot in out[row..].iter_mut().filter(|s| **s == UNKNOWN) {
-            *slot = unknown;
-        }
-    }
-    Ok(out)
+    seen.null |= unknown == NULL_ROW;
+    Ok((out, seen))
 }
 
-/// `out[i] = f(i)`, in parallel.
-fn par_fill(out: &mut [u32], f: impl Fn(usize) -> u32 + Sync) {
-    THREAD_POOL.install(|| {
-        out.par_chunks_mut(TASK_ROWS)
-            .enumerate()
-            .for_each(|(task, out)| {
-                let start = task * TASK_ROWS;
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = f(start + i);
+/// The slots of categorical codes: one lookup per category rather than per row,
+/// unless the mapping (a large shared Categorical) has far more categories than the
+/// column has rows.
+fn code_slots<P>(
+    codes: &ChunkedArray<P>,
+    dtype: &DataType,
+    by_code: impl Fn(u32) -> u32 + Sync,
+    null_slot: u32,
+) -> (Vec<u32>, Seen)
+where
+    P: PolarsNumericType,
+    P::Native: Into<u32>,
+{
+    let size = match dtype {
+        DataType::Enum(fcats, _) => fcats.categories().len(),
+        _ => codes
+            .downcast_iter()
+            .flat_map(|arr| arr.values().iter().map(|&c| c.into() as usize + 1))
+            .max()
+            .unwrap_or(0),
+    };
+    if size > 2 * codes.len() + 65_536 {
+        return fill_slots(codes.downcast_iter(), null_slot, |arr, i| {
+            by_code(arr.values()[i].into())
+        });
+    }
+    let table: Vec<u32> = (0..size as u32).map(&by_code).collect();
+    let mut seen = Seen::default();
+    let out = fill_chunks(codes.downcast_iter(), |arr, piece| {
+        let values = arr.values().as_slice();
+        let nulls = arr.validity().filter(|v| v.unset_bits() > 0);
+        seen = seen.or(par_fill(piece, |start, out| {
+            let codes = &values[start..start + out.len()];
+            for (o, &c) in out.iter_mut().zip(codes) {
+                o.write(table.get(c.into() as usize).copied().unwrap_or(UNKNOWN));
+            }
+            if let Some(valid) = nulls {
+                let valid = valid.clone().sliced(start, out.len());
+                for (o, ok) in out.iter_mut().zip(valid.iter()) {
+                    if !ok {
+                        o.write(null_slot);
+                    }
                 }
-            })
+            }
+        }));
     });
+    (out, seen)
+}
+
+/// The slot of every row of `arrays`, filled in parallel: `null_slot` for a null row,
+/// `slot(array, i)` for a valid one.
+fn fill_slots<'a, A: Array + 'a>(
+    arrays: impl Iterator<Item = &'a A>,
+    null_slot: u32,
+    slot: impl Fn(&A, usize) -> u32 + Sync,
+) -> (Vec<u32>, Seen) {
+    let mut seen = Seen::default();
+    let out = fill_chunks(arrays, |arr, piece| {
+        let nulls = arr.validity().filter(|v| v.unset_bits() > 0);
+        seen = seen.or(par_fill(piece, |start, out| {
+            for (i, o) in (start..).zip(out.iter_mut()) {
+                // SAFETY: `i` is below the array's length, which is the bitmap's.
+                let valid = nulls.is_none_or(|v| unsafe { v.get_bit_unchecked(i) });
+                o.write(if valid { slot(arr, i) } else { null_slot });
+            }
+        }));
+    });
+    (out, seen)
+}
+
+/// One value per row of `arrays`, each array's piece of the output filled by `fill`.
+fn fill_chunks<'a, A: Array + 'a>(
+    arrays: impl Iterator<Item = &'a A>,
+    mut fill: impl FnMut(&A, &mut [MaybeUninit<u32>]),
+) -> Vec<u32> {
+    let arrays: Vec<&A> = arrays.collect();
+    let n = arrays.iter().map(|a| a.len()).sum();
+    let mut out: Vec<u32> = Vec::with_capacity(n);
+    let mut rest = &mut out.spare_capacity_mut()[..n];
+    for arr in arrays {
+        let (piece, tail) = rest.split_at_mut(arr.len());
+        rest = tail;
+        fill(arr, piece);
+    }
+    // SAFETY: `fill` wrote every value of the pieces, which cover the first `n` values.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `f(start, out)` for each task's piece `out` of `all`, which starts at row `start`,
+/// in parallel; `f` writes every value of its piece. Returns the special slots written.
+fn par_fill(
+    all: &mut [MaybeUninit<u32>],
+    f: impl Fn(usize, &mut [MaybeUninit<u32>]) + Sync,
+) -> Seen {
+    THREAD_POOL.install(|| {
+        all.par_chunks_mut(TASK_ROWS)
+            .enumerate()
+            .map(|(task, out)| {
+                f(task * TASK_ROWS, out);
+                // SAFETY: `f` wrote every value.
+                Seen::of(unsafe { &*(out as *const [MaybeUninit<u32>] as *const [u32]) })
+            })
+            .reduce(Seen::default, Seen::or)
+    })
 }
 
 /// Finds a string's slot from its 16-byte view: a string of at most 12 bytes is held in

@@ -914,15 +914,23 @@ def test_one_category(layout: Layout) -> None:
     assert_frame_equal(out, expected)
 
 
+@pytest.mark.parametrize("input_dtype", ["String", "Categorical", "Enum"])
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_ten_thousand_categories(layout: Layout) -> None:
+def test_ten_thousand_categories(input_dtype: str, layout: Layout) -> None:
     k = 10_000
     cats = [f"c{i}" for i in range(k)]
     rng = np.random.default_rng(7)
     # Random draws, some of them unknown (c10000 and up), the first and last included.
     picks = [0, k - 1, k, *rng.integers(0, k + 50, size=1500).tolist()]
     values = [f"c{i}" for i in picks]
-    df = pl.DataFrame({"x": values})
+    # The Enum's categories, in another order than `cats` and with the unknown labels
+    # among them, need more than one byte per code.
+    dtypes = {
+        "String": pl.String,
+        "Categorical": pl.Categorical,
+        "Enum": pl.Enum([f"c{i}" for i in reversed(range(k + 50))]),
+    }
+    df = pl.DataFrame({"x": pl.Series(values, dtype=dtypes[input_dtype])})
     out = df.select(one_hot("x", cats, layout=layout, unknown="zeros"))
     if layout == "struct":
         assert out.schema["x"] == pl.Struct({f"x_{c}": pl.UInt8 for c in cats})
@@ -1039,7 +1047,7 @@ def _frame(values: list[Any], dtype: PolarsDataType) -> tuple[pl.DataFrame, list
 
 @settings(max_examples=150, deadline=None)
 @given(
-    data=st.sampled_from([pl.String, pl.Categorical]).flatmap(
+    data=st.sampled_from([pl.String, pl.Categorical, pl.Enum(ALPHABET[::-1])]).flatmap(
         lambda d: chunked_frames(st.sampled_from(ALPHABET), d)
     ),
     cats=st.lists(st.sampled_from(ALPHABET), min_size=1, unique=True),
