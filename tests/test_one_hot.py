@@ -726,6 +726,46 @@ def test_multi_chunk_and_sliced_inputs(input_dtype: PolarsDataType, layout: Layo
     assert_frame_equal(out, reference_frame(values[7:1007], cats, layout=layout, unknown="zeros"))
 
 
+@pytest.mark.parametrize("out_dtype", [pl.UInt8, pl.Boolean, pl.Float32, pl.Float64])
+@pytest.mark.parametrize(
+    ("input_dtype", "cats", "options"),
+    [
+        # Every category of the Enum is a field, in another order than its codes.
+        (pl.Enum(["t", "w", "x", "v", "u"]), ["x", "w", "u", "v", "t"], {}),
+        (pl.Enum(["t", "w", "x", "v", "u"]), None, {"drop_first": True}),
+        # Enum categories outside the fields: "t" and "x" become zeros or "other".
+        (pl.Enum(["t", "w", "x", "v", "u"]), ["w", "u", "v"], {"unknown": "zeros"}),
+        (pl.Enum(["t", "w", "x", "v", "u"]), ["w", "u", "v"], {"unknown": "other"}),
+        (pl.Categorical, ["w", "u", "v", "t", "x"], {}),
+        (pl.Categorical, ["w", "v"], {"unknown": "zeros", "drop_first": True}),
+    ],
+)
+def test_categorical_inputs_without_nulls(
+    out_dtype: PolarsDataType,
+    input_dtype: PolarsDataType,
+    cats: list[str] | None,
+    options: dict[str, Any],
+) -> None:
+    # Categorical and Enum columns without nulls, chunked and sliced, in every output
+    # dtype: the encoder compares their codes directly when it can.
+    pool = ["u", "v", "w", "t", "x"]
+    rng = np.random.default_rng(99)
+    values = [pool[i] for i in rng.integers(len(pool), size=3000)]
+    cuts = [0, 1000, 1001, 3000]
+    chunked = pl.concat(
+        [
+            pl.DataFrame({"x": pl.Series(values[a:b], dtype=input_dtype)})
+            for a, b in zip(cuts, cuts[1:])
+        ],
+        rechunk=False,
+    )
+    categories = cats if cats is not None else ["t", "w", "x", "v", "u"]
+    for frame, part in ((chunked, values), (chunked.slice(5, 2000), values[5:2005])):
+        out = frame.select(one_hot("x", cats, dtype=out_dtype, **options))
+        expected = reference_frame(part, categories, dtype=out_dtype, **options)
+        assert_frame_equal(out, expected)
+
+
 # --------------------------------------------------------------------------------------
 # Errors.
 # --------------------------------------------------------------------------------------
