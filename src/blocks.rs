@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::layout::{array_from_flat, struct_from_fields};
 pub use crate::real::Real;
-use crate::softmax::{argmax_lanes, LANES};
+use crate::softmax::{argmax_lanes, lanes_of, LANES};
 
 /// Rows handed to one task of the thread pool.
 const ROWS_PER_TASK: usize = 16 * 1024;
@@ -422,7 +422,11 @@ pub fn fixed_width_argmax<T: Real>(
                 validity,
                 zero_is_null,
                 #[inline(always)]
-                |row, j| std::array::from_fn(|l| columns[j][row + l]),
+                |row, j| {
+                    columns[j][row..row + LANES]
+                        .try_into()
+                        .unwrap_or([T::ZERO; LANES])
+                },
                 #[inline(always)]
                 |row, j| columns[j][row],
             ))
@@ -438,7 +442,7 @@ pub fn fixed_width_argmax<T: Real>(
                 b.validity,
                 zero_is_null,
                 #[inline(always)]
-                |row, j| std::array::from_fn(|l| values[(row + l) * width + j]),
+                |row, j| lanes_of(|l| values[(row + l) * width + j]),
                 #[inline(always)]
                 |row, j| values[row * width + j],
             ))
@@ -485,7 +489,12 @@ where
                             }
                         };
                         for at in (0..full).step_by(LANES) {
-                            let found = argmax_lanes(width, zero_is_null, |j| lanes(start + at, j));
+                            let found = argmax_lanes(
+                                width,
+                                zero_is_null,
+                                #[inline(always)]
+                                |j| lanes(start + at, j),
+                            );
                             write(at, &found);
                         }
                         for at in full..rows {
@@ -515,7 +524,7 @@ fn primitive_values<T: Real>(values: &dyn Array) -> PolarsResult<Cow<'_, [T]>> {
 /// Whether kernels take their AVX2 build: when the CPU has AVX2, unless the environment
 /// sets `POLARS_GUMBEL_BASELINE_SIMD` (which tests use to compare the two builds).
 #[cfg(target_arch = "x86_64")]
-static USE_AVX2: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+pub(crate) static USE_AVX2: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
     std::arch::is_x86_feature_detected!("avx2")
         && std::env::var_os("POLARS_GUMBEL_BASELINE_SIMD").is_none()
 });

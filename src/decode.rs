@@ -351,11 +351,16 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     let noise = noise_for(options.seed);
     let (idx, valid) = choices(s, "decode", options.method, options.tau, &noise, &ids, true)?;
     let valid_at = |r: usize| valid.as_ref().is_none_or(|v| v.get_bit(r));
-    if let Some(bad) = idx
-        .iter()
-        .enumerate()
-        .find(|&(r, &i)| valid_at(r) && i as usize >= labels.len())
-    {
+    // Struct and Array rows have exactly one score per label (`labels` checks); only
+    // List rows can have more.
+    let too_far = matches!(s.dtype(), DataType::List(_))
+        .then(|| {
+            idx.iter()
+                .enumerate()
+                .find(|&(r, &i)| valid_at(r) && i as usize >= labels.len())
+        })
+        .flatten();
+    if let Some(bad) = too_far {
         polars_bail!(
             ComputeError: "decode: row {} of column '{}' has more scores than the {} labels",
             bad.0, s.name(), labels.len()

@@ -4,6 +4,8 @@ use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
 
 use polars::prelude::*;
 
+use crate::softmax::{Lanes, LANES};
+
 /// The float types scores are computed in: `f32` for Float32 blocks, `f64` otherwise.
 pub trait Real:
     NumericNative
@@ -24,10 +26,16 @@ pub trait Real:
     fn narrow(x: f64) -> Self;
     fn widen(self) -> f64;
     fn is_nan(self) -> bool;
+    /// The running argmax of [`LANES`] lanes in explicit AVX2 vectors.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn lanes_avx2(width: usize, score: impl Fn(usize) -> [Self; LANES]) -> Lanes<Self>;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $p:ty) => {
+    ($t:ty, $p:ty, $lanes:ident) => {
         impl Real for $t {
             type Polars = $p;
             const ZERO: Self = 0.0;
@@ -46,8 +54,17 @@ macro_rules! impl_real {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            unsafe fn lanes_avx2(
+                width: usize,
+                score: impl Fn(usize) -> [Self; LANES],
+            ) -> Lanes<Self> {
+                // SAFETY: the caller promises AVX2.
+                unsafe { crate::softmax::avx2::$lanes(width, score) }
+            }
         }
     };
 }
-impl_real!(f32, Float32Type);
-impl_real!(f64, Float64Type);
+impl_real!(f32, Float32Type, lanes_f32);
+impl_real!(f64, Float64Type, lanes_f64);

@@ -7,6 +7,8 @@
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+#[cfg(target_arch = "x86_64")]
+use crate::blocks::USE_AVX2;
 use crate::blocks::{compute_dtype, Blocks, Real};
 use crate::fastmath;
 use crate::rng::{hash_str, Noise};
@@ -74,18 +76,25 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
 /// Scores [`Lanes`] compares at once: one vector register of `f32`.
 pub const LANES: usize = 8;
 
-/// A running argmax in [`LANES`] independent lanes, with no branch per score: the state
-/// stays in registers and every step is a vector compare and blend.
-struct Lanes<T> {
+/// `[f(0), f(1), …, f(LANES - 1)]`, always inlined: `std::array::from_fn` may be left
+/// as a call, compiled without the caller's AVX2, which stops the lanes vectorising.
+#[inline(always)]
+pub fn lanes_of<T>(f: impl Fn(usize) -> T) -> [T; LANES] {
+    [f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)]
+}
+
+/// A running argmax in [`LANES`] independent lanes, with no branch per score. This is
+/// the portable step; [`avx2`] takes the same steps as one vector compare and blend.
+pub struct Lanes<T> {
     best: [T; LANES],
     idx: [u32; LANES],
     bad: [bool; LANES],
     nonzero: [bool; LANES],
 }
 
-impl<T: Real> Lanes<T> {
+impl<T: Real> Default for Lanes<T> {
     #[inline(always)]
-    fn new() -> Self {
+    fn default() -> Self {
         Self {
             best: [T::NEG_INFINITY; LANES],
             idx: [0; LANES],
@@ -93,7 +102,9 @@ impl<T: Real> Lanes<T> {
             nonzero: [false; LANES],
         }
     }
+}
 
+impl<T: Real> Lanes<T> {
     /// Lane `l` sees score `v[l]`, numbered `j`; the first of equal scores stays.
     #[inline(always)]
     fn update(&mut self, j: u32, v: [T; LANES]) {
@@ -116,15 +127,120 @@ pub fn argmax_lanes<T: Real>(
     zero_is_null: bool,
     score: impl Fn(usize) -> [T; LANES],
 ) -> [Option<u32>; LANES] {
-    let mut lanes = Lanes::new();
-    for j in 0..width {
-        lanes.update(j as u32, score(j));
-    }
-    std::array::from_fn(|l| {
+    let lanes = run_lanes(width, score);
+    lanes_of(|l| {
         let ok =
             !lanes.bad[l] && lanes.best[l] > T::NEG_INFINITY && (!zero_is_null || lanes.nonzero[l]);
         ok.then_some(lanes.idx[l])
     })
+}
+
+/// The lanes after seeing `score(0), …, score(width - 1)`: in explicit AVX2 vectors
+/// where the CPU has them, rather than left to the compiler to vectorise. `score`
+/// should be `#[inline(always)]`, to be inlined into the AVX2 build.
+#[inline(always)]
+fn run_lanes<T: Real>(width: usize, score: impl Fn(usize) -> [T; LANES]) -> Lanes<T> {
+    #[cfg(target_arch = "x86_64")]
+    if *USE_AVX2 {
+        // SAFETY: the CPU was found to support AVX2.
+        return unsafe { T::lanes_avx2(width, score) };
+    }
+    let mut lanes = Lanes::default();
+    for j in 0..width {
+        lanes.update(j as u32, score(j));
+    }
+    lanes
+}
+
+/// [`run_lanes`] in explicit AVX2 vectors: the same steps as [`Lanes::update`], lane
+/// for lane.
+#[cfg(target_arch = "x86_64")]
+pub mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{lanes_of, Lanes, LANES};
+
+    /// The lanes of a mask, from its sign bits.
+    #[inline(always)]
+    fn bits(mask: i32) -> [bool; LANES] {
+        lanes_of(|l| (mask >> l) & 1 == 1)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn lanes_f32(width: usize, score: impl Fn(usize) -> [f32; LANES]) -> Lanes<f32> {
+        let (inf, zero) = (_mm256_set1_ps(f32::INFINITY), _mm256_setzero_ps());
+        let mut best = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut idx = _mm256_setzero_ps();
+        let (mut bad, mut nonzero) = (zero, zero);
+        for j in 0..width {
+            let scores = score(j);
+            // SAFETY: `scores` holds LANES = 8 floats.
+            let v = unsafe { _mm256_loadu_ps(scores.as_ptr()) };
+            let greater = _mm256_cmp_ps::<_CMP_GT_OQ>(v, best);
+            best = _mm256_blendv_ps(best, v, greater);
+            let j = _mm256_castsi256_ps(_mm256_set1_epi32(j as i32));
+            idx = _mm256_blendv_ps(idx, j, greater);
+            let nan_or_inf = _mm256_or_ps(
+                _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v),
+                _mm256_cmp_ps::<_CMP_EQ_OQ>(v, inf),
+            );
+            bad = _mm256_or_ps(bad, nan_or_inf);
+            nonzero = _mm256_or_ps(nonzero, _mm256_cmp_ps::<_CMP_NEQ_UQ>(v, zero));
+        }
+        let mut out = Lanes::<f32>::default();
+        // SAFETY: `best` and `idx` each hold 8 values of 4 bytes.
+        unsafe {
+            _mm256_storeu_ps(out.best.as_mut_ptr(), best);
+            _mm256_storeu_ps(out.idx.as_mut_ptr().cast(), idx);
+        }
+        out.bad = bits(_mm256_movemask_ps(bad));
+        out.nonzero = bits(_mm256_movemask_ps(nonzero));
+        out
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn lanes_f64(width: usize, score: impl Fn(usize) -> [f64; LANES]) -> Lanes<f64> {
+        // Two halves of four lanes; the index is kept in 64-bit lanes beside its score.
+        let (inf, zero) = (_mm256_set1_pd(f64::INFINITY), _mm256_setzero_pd());
+        let mut best = [_mm256_set1_pd(f64::NEG_INFINITY); 2];
+        let mut idx = [zero; 2];
+        let (mut bad, mut nonzero) = ([zero; 2], [zero; 2]);
+        for j in 0..width {
+            let scores = score(j);
+            let jv = _mm256_castsi256_pd(_mm256_set1_epi64x(j as i64));
+            for h in 0..2 {
+                // SAFETY: `scores` holds 8 doubles; each half reads four of them.
+                let v = unsafe { _mm256_loadu_pd(scores.as_ptr().add(4 * h)) };
+                let greater = _mm256_cmp_pd::<_CMP_GT_OQ>(v, best[h]);
+                best[h] = _mm256_blendv_pd(best[h], v, greater);
+                idx[h] = _mm256_blendv_pd(idx[h], jv, greater);
+                let nan_or_inf = _mm256_or_pd(
+                    _mm256_cmp_pd::<_CMP_UNORD_Q>(v, v),
+                    _mm256_cmp_pd::<_CMP_EQ_OQ>(v, inf),
+                );
+                bad[h] = _mm256_or_pd(bad[h], nan_or_inf);
+                nonzero[h] = _mm256_or_pd(nonzero[h], _mm256_cmp_pd::<_CMP_NEQ_UQ>(v, zero));
+            }
+        }
+        let mut out = Lanes::<f64>::default();
+        let mut wide = [0u64; LANES];
+        // SAFETY: `best` and `wide` each hold 8 values of 8 bytes; a half writes four.
+        unsafe {
+            for h in 0..2 {
+                _mm256_storeu_pd(out.best.as_mut_ptr().add(4 * h), best[h]);
+                _mm256_storeu_pd(wide.as_mut_ptr().add(4 * h).cast(), idx[h]);
+            }
+        }
+        let mask = |m: [__m256d; 2]| _mm256_movemask_pd(m[0]) | (_mm256_movemask_pd(m[1]) << 4);
+        out.idx = lanes_of(|l| wide[l] as u32);
+        out.bad = bits(mask(bad));
+        out.nonzero = bits(mask(nonzero));
+        out
+    }
 }
 
 /// [`argmax_row`] of a long row: [`LANES`] scores at a time, lane `l` holding the
@@ -132,12 +248,16 @@ pub fn argmax_lanes<T: Real>(
 /// ties, and the scores past the last full group of lanes compared one by one.
 #[inline(always)]
 fn argmax_wide_row<T: Real>(x: &[T]) -> Option<usize> {
-    let groups = x.chunks_exact(LANES);
-    let tail = groups.remainder();
-    let mut lanes = Lanes::new();
-    for (c, group) in groups.enumerate() {
-        lanes.update(c as u32, std::array::from_fn(|l| group[l]));
-    }
+    let tail = x.chunks_exact(LANES).remainder();
+    let body = &x[..x.len() - tail.len()];
+    let lanes = run_lanes(
+        body.len() / LANES,
+        #[inline(always)]
+        |c| {
+            let group = &body[c * LANES..(c + 1) * LANES];
+            lanes_of(|l| group[l])
+        },
+    );
     let (mut best, mut max, mut bad) = (0, T::NEG_INFINITY, lanes.bad.contains(&true));
     for l in 0..LANES {
         let (v, j) = (lanes.best[l], lanes.idx[l] as usize * LANES + l);

@@ -1089,6 +1089,22 @@ for dt in (pl.Float32, pl.Float64):
     for s in out.get_columns():
         h.update(s.to_arrow().to_string().encode() if s.dtype == pl.String
                  else np.ascontiguousarray(s.to_numpy()).tobytes())
+# argmax and decode at widths on both sides of the eight-lane kernels, on rows with
+# ties, zeros, NaN and infinities, from Array and Struct blocks.
+rng = np.random.default_rng(4)
+for k in (1, 5, 8, 9, 16, 23, 64):
+    y = rng.integers(-2, 3, size=(203, k)).astype(np.float64)
+    y[::7] = 0.0
+    y[3::11, k // 2] = np.nan
+    y[5::13, k - 1] = np.inf
+    y[6::17] = -np.inf
+    for dt in (pl.Float32, pl.Float64):
+        arr = pl.DataFrame({"x": y}, schema={"x": pl.Array(dt, k)})
+        fields = [f"x_{j}" for j in range(k)]
+        st = pl.DataFrame(y, schema={f: dt for f in fields}).select(pl.struct(fields).alias("x"))
+        for df in (arr, st):
+            out = df.select(a=pg.argmax("x"), b=pg.decode("x", fields).cast(pl.String))
+            h.update(str(out.rows()).encode())
 print(h.hexdigest())
 """
     env = dict(os.environ)
