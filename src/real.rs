@@ -32,10 +32,17 @@ pub trait Real:
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     unsafe fn lanes_avx2(width: usize, score: impl Fn(usize) -> [Self; LANES]) -> Lanes<Self>;
+    /// The argmax of a long row in explicit AVX2 vectors, lanes merged in vectors too;
+    /// `None` where the type has no such kernel (the portable one is used).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn wide_row_avx2(x: &[Self]) -> Option<Option<usize>>;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $p:ty, $lanes:ident) => {
+    ($t:ty, $p:ty, $lanes:ident $(, $wide:ident)?) => {
         impl Real for $t {
             type Polars = $p;
             const ZERO: Self = 0.0;
@@ -63,8 +70,16 @@ macro_rules! impl_real {
                 // SAFETY: the caller promises AVX2.
                 unsafe { crate::softmax::avx2::$lanes(width, score) }
             }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            #[allow(unreachable_code, unused_variables)]
+            unsafe fn wide_row_avx2(x: &[Self]) -> Option<Option<usize>> {
+                // SAFETY: the caller promises AVX2.
+                $(return Some(unsafe { crate::softmax::avx2::$wide(x) });)?
+                None
+            }
         }
     };
 }
-impl_real!(f32, Float32Type, lanes_f32);
+impl_real!(f32, Float32Type, lanes_f32, wide_row_f32);
 impl_real!(f64, Float64Type, lanes_f64);

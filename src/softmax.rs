@@ -170,10 +170,12 @@ pub mod avx2 {
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub unsafe fn lanes_f32(width: usize, score: impl Fn(usize) -> [f32; LANES]) -> Lanes<f32> {
-        let (inf, zero) = (_mm256_set1_ps(f32::INFINITY), _mm256_setzero_ps());
+        let zero = _mm256_setzero_ps();
         let mut best = _mm256_set1_ps(f32::NEG_INFINITY);
-        let mut idx = _mm256_setzero_ps();
-        let (mut bad, mut nonzero) = (zero, zero);
+        let mut idx = zero;
+        // NaN seen, and the OR of every score's bits: all zeros but the sign bit only
+        // when every score was ±0. A `+inf` needs no watch of its own: it ends as `best`.
+        let (mut nan, mut bits_or) = (zero, zero);
         for j in 0..width {
             let scores = score(j);
             // SAFETY: `scores` holds LANES = 8 floats.
@@ -182,13 +184,13 @@ pub mod avx2 {
             best = _mm256_blendv_ps(best, v, greater);
             let j = _mm256_castsi256_ps(_mm256_set1_epi32(j as i32));
             idx = _mm256_blendv_ps(idx, j, greater);
-            let nan_or_inf = _mm256_or_ps(
-                _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v),
-                _mm256_cmp_ps::<_CMP_EQ_OQ>(v, inf),
-            );
-            bad = _mm256_or_ps(bad, nan_or_inf);
-            nonzero = _mm256_or_ps(nonzero, _mm256_cmp_ps::<_CMP_NEQ_UQ>(v, zero));
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+            bits_or = _mm256_or_ps(bits_or, v);
         }
+        let inf = _mm256_cmp_ps::<_CMP_EQ_OQ>(best, _mm256_set1_ps(f32::INFINITY));
+        let bad = _mm256_or_ps(nan, inf);
+        let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+        let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(_mm256_and_ps(bits_or, magnitude), zero);
         let mut out = Lanes::<f32>::default();
         // SAFETY: `best` and `idx` each hold 8 values of 4 bytes.
         unsafe {
@@ -200,15 +202,64 @@ pub mod avx2 {
         out
     }
 
+    /// [`super::argmax_row`] of a row of at least [`LANES`] scores: eight at a time
+    /// along the row, the lanes merged in vectors (largest score, then lowest index),
+    /// the scores past the last full group compared one by one.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn wide_row_f32(x: &[f32]) -> Option<usize> {
+        let groups = x.len() / LANES;
+        let body = &x[..groups * LANES];
+        // SAFETY: AVX2 is there, as this function's caller promises.
+        let lanes = unsafe {
+            lanes_f32(groups, |c| {
+                let g = &body[c * LANES..(c + 1) * LANES];
+                lanes_of(|l| g[l])
+            })
+        };
+        // SAFETY: each array holds 8 values of 4 bytes.
+        let (best, idx) = unsafe {
+            (
+                _mm256_loadu_ps(lanes.best.as_ptr()),
+                _mm256_loadu_si256(lanes.idx.as_ptr().cast()),
+            )
+        };
+        // The largest of the lanes' bests, in every lane.
+        let mut max = _mm256_max_ps(best, _mm256_permute2f128_ps::<1>(best, best));
+        max = _mm256_max_ps(max, _mm256_permute_ps::<0b01_00_11_10>(max));
+        max = _mm256_max_ps(max, _mm256_permute_ps::<0b10_11_00_01>(max));
+        // Among the lanes that hold it, the lowest category: group * LANES + lane.
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let category = _mm256_add_epi32(_mm256_slli_epi32::<3>(idx), lane);
+        let holds = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(best, max));
+        let mut low = _mm256_blendv_epi8(_mm256_set1_epi32(-1), category, holds);
+        low = _mm256_min_epu32(low, _mm256_permute2x128_si256::<1>(low, low));
+        low = _mm256_min_epu32(low, _mm256_shuffle_epi32::<0b01_00_11_10>(low));
+        low = _mm256_min_epu32(low, _mm256_shuffle_epi32::<0b10_11_00_01>(low));
+        let mut top = _mm256_cvtss_f32(max);
+        let mut at = _mm256_cvtsi256_si32(low) as u32 as usize;
+        let mut bad = lanes.bad.contains(&true);
+        for (t, &v) in x[body.len()..].iter().enumerate() {
+            bad |= v.is_nan() | (v == f32::INFINITY);
+            if v > top {
+                (at, top) = (body.len() + t, v);
+            }
+        }
+        (!bad && top > f32::NEG_INFINITY).then_some(at)
+    }
+
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub unsafe fn lanes_f64(width: usize, score: impl Fn(usize) -> [f64; LANES]) -> Lanes<f64> {
         // Two halves of four lanes; the index is kept in 64-bit lanes beside its score.
-        let (inf, zero) = (_mm256_set1_pd(f64::INFINITY), _mm256_setzero_pd());
+        let zero = _mm256_setzero_pd();
         let mut best = [_mm256_set1_pd(f64::NEG_INFINITY); 2];
         let mut idx = [zero; 2];
-        let (mut bad, mut nonzero) = ([zero; 2], [zero; 2]);
+        // As in `lanes_f32`: NaN seen, and the OR of the scores' bits.
+        let (mut nan, mut bits_or) = ([zero; 2], [zero; 2]);
         for j in 0..width {
             let scores = score(j);
             let jv = _mm256_castsi256_pd(_mm256_set1_epi64x(j as i64));
@@ -218,13 +269,17 @@ pub mod avx2 {
                 let greater = _mm256_cmp_pd::<_CMP_GT_OQ>(v, best[h]);
                 best[h] = _mm256_blendv_pd(best[h], v, greater);
                 idx[h] = _mm256_blendv_pd(idx[h], jv, greater);
-                let nan_or_inf = _mm256_or_pd(
-                    _mm256_cmp_pd::<_CMP_UNORD_Q>(v, v),
-                    _mm256_cmp_pd::<_CMP_EQ_OQ>(v, inf),
-                );
-                bad[h] = _mm256_or_pd(bad[h], nan_or_inf);
-                nonzero[h] = _mm256_or_pd(nonzero[h], _mm256_cmp_pd::<_CMP_NEQ_UQ>(v, zero));
+                nan[h] = _mm256_or_pd(nan[h], _mm256_cmp_pd::<_CMP_UNORD_Q>(v, v));
+                bits_or[h] = _mm256_or_pd(bits_or[h], v);
             }
+        }
+        let magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+        let (mut bad, mut nonzero) = ([zero; 2], [zero; 2]);
+        for h in 0..2 {
+            let inf = _mm256_cmp_pd::<_CMP_EQ_OQ>(best[h], _mm256_set1_pd(f64::INFINITY));
+            bad[h] = _mm256_or_pd(nan[h], inf);
+            let bits = _mm256_and_pd(bits_or[h], magnitude);
+            nonzero[h] = _mm256_cmp_pd::<_CMP_NEQ_UQ>(bits, zero);
         }
         let mut out = Lanes::<f64>::default();
         let mut wide = [0u64; LANES];
@@ -248,6 +303,13 @@ pub mod avx2 {
 /// ties, and the scores past the last full group of lanes compared one by one.
 #[inline(always)]
 fn argmax_wide_row<T: Real>(x: &[T]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if *USE_AVX2 {
+        // SAFETY: the CPU was found to support AVX2.
+        if let Some(found) = unsafe { T::wide_row_avx2(x) } {
+            return found;
+        }
+    }
     let tail = x.chunks_exact(LANES).remainder();
     let body = &x[..x.len() - tail.len()];
     let lanes = run_lanes(
