@@ -19,6 +19,9 @@ use crate::layout::{array_from_flat, struct_from_fields};
 pub use crate::real::Real;
 use crate::softmax::{argmax_lanes, lanes_of, LANES};
 
+/// How far ahead a Struct field is fetched while its rows are read eight at a time.
+const PREFETCH_ROWS: usize = 64;
+
 /// Rows handed to one task of the thread pool.
 const ROWS_PER_TASK: usize = 16 * 1024;
 
@@ -423,7 +426,15 @@ pub fn fixed_width_argmax<T: Real>(
                 zero_is_null,
                 #[inline(always)]
                 |row, j| {
-                    columns[j][row..row + LANES]
+                    let column = &columns[j];
+                    // Many fields are read side by side: fetch each a little ahead.
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(ahead) = column.get(row + PREFETCH_ROWS) {
+                        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                        // SAFETY: a prefetch of an address inside the column.
+                        unsafe { _mm_prefetch::<_MM_HINT_T0>((ahead as *const T).cast()) };
+                    }
+                    column[row..row + LANES]
                         .try_into()
                         .unwrap_or([T::ZERO; LANES])
                 },
