@@ -447,13 +447,16 @@ pub fn fixed_width_argmax<T: Real>(
             let width = *width;
             let b = Blocks::<T>::read(s, expr)?;
             let values = &b.values[..];
+            assert!(values.len() >= b.len() * width);
             Some(lanes_argmax(
                 b.len(),
                 width,
                 b.validity,
                 zero_is_null,
                 #[inline(always)]
-                |row, j| lanes_of(|l| values[(row + l) * width + j]),
+                // SAFETY: `lanes_argmax` reads rows `row..row + LANES` below `b.len()`
+                // and categories below `width`: inside `values` (asserted above).
+                |row, j| lanes_of(|l| unsafe { *values.get_unchecked((row + l) * width + j) }),
                 #[inline(always)]
                 |row, j| values[row * width + j],
             ))
@@ -464,7 +467,9 @@ pub fn fixed_width_argmax<T: Real>(
 
 /// Runs [`argmax_lanes`] over every group of [`LANES`] rows, in parallel; `lanes(row, j)`
 /// reads category `j` of rows `row..row + LANES`, `one(row, j)` that of one row (for
-/// the rows left over).
+/// the rows left over). Both are called only with rows below `len` and categories
+/// below `width`. A group's rows are one byte of the validity bitmap, written as
+/// the kernel gives it, then combined with the input's `validity`.
 fn lanes_argmax<T, L, O>(
     len: usize,
     width: usize,
@@ -478,46 +483,48 @@ where
     L: Fn(usize, usize) -> [T; LANES] + Sync,
     O: Fn(usize, usize) -> T + Sync,
 {
+    const { assert!(ROWS_PER_TASK % LANES == 0 && LANES == 8) };
     let mut idx = vec![0u32; len];
-    let mut valid: Vec<bool> = match &validity {
-        Some(v) => v.iter().collect(),
-        None => vec![true; len],
-    };
+    let mut found = vec![0u8; len.div_ceil(LANES)];
     THREAD_POOL.install(|| {
         idx.par_chunks_mut(ROWS_PER_TASK)
-            .zip(valid.par_chunks_mut(ROWS_PER_TASK))
+            .zip(found.par_chunks_mut(ROWS_PER_TASK / LANES))
             .enumerate()
-            .for_each(|(task, (idx, valid))| {
+            .for_each(|(task, (idx, found))| {
                 with_best_simd(
                     #[inline(always)]
                     || {
                         let start = task * ROWS_PER_TASK;
-                        let (rows, full) = (idx.len(), idx.len() / LANES * LANES);
-                        let mut write = |at: usize, found: &[Option<u32>]| {
-                            for (l, f) in found.iter().enumerate() {
-                                idx[at + l] = f.unwrap_or(0);
-                                valid[at + l] &= f.is_some();
-                            }
-                        };
-                        for at in (0..full).step_by(LANES) {
-                            let found = argmax_lanes(
+                        let full = idx.len() / LANES * LANES;
+                        let groups = idx.chunks_exact_mut(LANES).zip(found.iter_mut());
+                        for (g, (out, mask)) in groups.enumerate() {
+                            let at = start + g * LANES;
+                            let (i, m) = argmax_lanes(
                                 width,
                                 zero_is_null,
                                 #[inline(always)]
-                                |j| lanes(start + at, j),
+                                |j| lanes(at, j),
                             );
-                            write(at, &found);
+                            out.copy_from_slice(&i);
+                            *mask = m;
                         }
-                        for at in full..rows {
-                            let found =
-                                argmax_lanes(width, zero_is_null, |j| [one(start + at, j); LANES]);
-                            write(at, &found[..1]);
+                        for at in full..idx.len() {
+                            let (i, m) = argmax_lanes(
+                                width,
+                                zero_is_null,
+                                #[inline(always)]
+                                |j| [one(start + at, j); LANES],
+                            );
+                            idx[at] = i[0];
+                            found[at / LANES] |= (m & 1) << (at % LANES);
                         }
                     },
                 )
             })
     });
-    (idx, to_bitmap(valid))
+    let found = Bitmap::from_u8_vec(found, len);
+    let valid = and_validity(Some(found), validity.as_ref()).filter(|v| v.unset_bits() > 0);
+    (idx, valid)
 }
 
 /// The values of a primitive arrow array as `T`: borrowed when they already are.

@@ -4,7 +4,7 @@ use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
 
 use polars::prelude::*;
 
-use crate::softmax::{Lanes, LANES};
+use crate::softmax::LANES;
 
 /// The float types scores are computed in: `f32` for Float32 blocks, `f64` otherwise.
 pub trait Real:
@@ -26,12 +26,16 @@ pub trait Real:
     fn narrow(x: f64) -> Self;
     fn widen(self) -> f64;
     fn is_nan(self) -> bool;
-    /// The running argmax of [`LANES`] lanes in explicit AVX2 vectors.
+    /// [`crate::softmax::argmax_lanes`] in explicit AVX2 vectors.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn lanes_avx2(width: usize, score: impl Fn(usize) -> [Self; LANES]) -> Lanes<Self>;
+    unsafe fn argmax_lanes_avx2(
+        width: usize,
+        zero_is_null: bool,
+        score: impl Fn(usize) -> [Self; LANES],
+    ) -> ([u32; LANES], u8);
     /// The argmax of a long row in explicit AVX2 vectors, lanes merged in vectors too;
     /// `None` where the type has no such kernel (the portable one is used).
     ///
@@ -63,12 +67,13 @@ macro_rules! impl_real {
             }
             #[cfg(target_arch = "x86_64")]
             #[inline(always)]
-            unsafe fn lanes_avx2(
+            unsafe fn argmax_lanes_avx2(
                 width: usize,
+                zero_is_null: bool,
                 score: impl Fn(usize) -> [Self; LANES],
-            ) -> Lanes<Self> {
+            ) -> ([u32; LANES], u8) {
                 // SAFETY: the caller promises AVX2.
-                unsafe { crate::softmax::avx2::$lanes(width, score) }
+                unsafe { crate::softmax::avx2::$lanes(width, zero_is_null, score) }
             }
             #[cfg(target_arch = "x86_64")]
             #[inline(always)]
@@ -81,5 +86,5 @@ macro_rules! impl_real {
         }
     };
 }
-impl_real!(f32, Float32Type, lanes_f32, wide_row_f32);
-impl_real!(f64, Float64Type, lanes_f64);
+impl_real!(f32, Float32Type, argmax_lanes_f32, wide_row_f32);
+impl_real!(f64, Float64Type, argmax_lanes_f64);

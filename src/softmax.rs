@@ -73,7 +73,7 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
     (!bad && max > T::NEG_INFINITY).then_some(best)
 }
 
-/// Scores [`Lanes`] compares at once: one vector register of `f32`.
+/// Rows (or scores of a row) an argmax compares at once: one vector register of `f32`.
 pub const LANES: usize = 8;
 
 /// `[f(0), f(1), …, f(LANES - 1)]`, always inlined: `std::array::from_fn` may be left
@@ -83,28 +83,31 @@ pub fn lanes_of<T>(f: impl Fn(usize) -> T) -> [T; LANES] {
     [f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)]
 }
 
-/// A running argmax in [`LANES`] independent lanes, with no branch per score. This is
-/// the portable step; [`avx2`] takes the same steps as one vector compare and blend.
-pub struct Lanes<T> {
+/// A running argmax in [`LANES`] independent lanes, with no branch per score: the
+/// portable build. [`avx2`] takes the same steps in explicit vectors.
+struct Lanes<T> {
     best: [T; LANES],
     idx: [u32; LANES],
     bad: [bool; LANES],
     nonzero: [bool; LANES],
 }
 
-impl<T: Real> Default for Lanes<T> {
+impl<T: Real> Lanes<T> {
+    /// The lanes after seeing `score(0), …, score(width - 1)`, numbered by position.
     #[inline(always)]
-    fn default() -> Self {
-        Self {
+    fn run(width: usize, score: impl Fn(usize) -> [T; LANES]) -> Self {
+        let mut lanes = Self {
             best: [T::NEG_INFINITY; LANES],
             idx: [0; LANES],
             bad: [false; LANES],
             nonzero: [false; LANES],
+        };
+        for j in 0..width {
+            lanes.update(j as u32, score(j));
         }
+        lanes
     }
-}
 
-impl<T: Real> Lanes<T> {
     /// Lane `l` sees score `v[l]`, numbered `j`; the first of equal scores stays.
     #[inline(always)]
     fn update(&mut self, j: u32, v: [T; LANES]) {
@@ -119,62 +122,45 @@ impl<T: Real> Lanes<T> {
 }
 
 /// The argmax of [`LANES`] rows at once, with the rules of [`argmax_row`]: `score(j)`
-/// gives the rows' scores of category `j`; `None` also for an all-zero row when
-/// `zero_is_null`.
+/// gives the rows' scores of category `j`. Returns each row's index (0 for a null row)
+/// and a mask with bit `l` set when row `l` has one: not for a row with NaN or `+inf`
+/// or no score above `-inf`, nor, when `zero_is_null`, for an all-zero row. `score`
+/// should be `#[inline(always)]`, to be inlined into the AVX2 build.
 #[inline(always)]
 pub fn argmax_lanes<T: Real>(
     width: usize,
     zero_is_null: bool,
     score: impl Fn(usize) -> [T; LANES],
-) -> [Option<u32>; LANES] {
-    let lanes = run_lanes(width, score);
-    lanes_of(|l| {
-        let ok =
-            !lanes.bad[l] && lanes.best[l] > T::NEG_INFINITY && (!zero_is_null || lanes.nonzero[l]);
-        ok.then_some(lanes.idx[l])
-    })
-}
-
-/// The lanes after seeing `score(0), …, score(width - 1)`: in explicit AVX2 vectors
-/// where the CPU has them, rather than left to the compiler to vectorise. `score`
-/// should be `#[inline(always)]`, to be inlined into the AVX2 build.
-#[inline(always)]
-fn run_lanes<T: Real>(width: usize, score: impl Fn(usize) -> [T; LANES]) -> Lanes<T> {
+) -> ([u32; LANES], u8) {
     #[cfg(target_arch = "x86_64")]
     if *USE_AVX2 {
         // SAFETY: the CPU was found to support AVX2.
-        return unsafe { T::lanes_avx2(width, score) };
+        return unsafe { T::argmax_lanes_avx2(width, zero_is_null, score) };
     }
-    let mut lanes = Lanes::default();
-    for j in 0..width {
-        lanes.update(j as u32, score(j));
-    }
-    lanes
+    let lanes = Lanes::run(width, score);
+    let ok = lanes_of(|l| {
+        !lanes.bad[l] && lanes.best[l] > T::NEG_INFINITY && (!zero_is_null || lanes.nonzero[l])
+    });
+    let mask = ok.iter().rev().fold(0u8, |m, &ok| (m << 1) | u8::from(ok));
+    (lanes_of(|l| if ok[l] { lanes.idx[l] } else { 0 }), mask)
 }
 
-/// [`run_lanes`] in explicit AVX2 vectors: the same steps as [`Lanes::update`], lane
-/// for lane.
+/// [`argmax_lanes`] and the long-row argmax in explicit AVX2 vectors: the steps of
+/// [`Lanes::update`], lane for lane, with the state in registers.
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{lanes_of, Lanes, LANES};
+    use super::LANES;
 
-    /// The lanes of a mask, from its sign bits.
-    #[inline(always)]
-    fn bits(mask: i32) -> [bool; LANES] {
-        lanes_of(|l| (mask >> l) & 1 == 1)
-    }
-
-    /// # Safety
-    /// The CPU must support AVX2.
+    /// Eight lanes of `f32`: the best score, its index (as float bits), NaN seen, and
+    /// the OR of every score's bits, which is all zeros but the sign bit only when every
+    /// score was ±0. A `+inf` needs no watch of its own: it ends as the best.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn lanes_f32(width: usize, score: impl Fn(usize) -> [f32; LANES]) -> Lanes<f32> {
+    #[inline]
+    fn run_f32(width: usize, score: impl Fn(usize) -> [f32; LANES]) -> [__m256; 4] {
         let zero = _mm256_setzero_ps();
-        let mut best = _mm256_set1_ps(f32::NEG_INFINITY);
-        let mut idx = zero;
-        // NaN seen, and the OR of every score's bits: all zeros but the sign bit only
-        // when every score was ±0. A `+inf` needs no watch of its own: it ends as `best`.
+        let (mut best, mut idx) = (_mm256_set1_ps(f32::NEG_INFINITY), zero);
         let (mut nan, mut bits_or) = (zero, zero);
         for j in 0..width {
             let scores = score(j);
@@ -187,19 +173,40 @@ pub mod avx2 {
             nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
             bits_or = _mm256_or_ps(bits_or, v);
         }
+        [best, idx, nan, bits_or]
+    }
+
+    /// Lanes that hold an argmax: no NaN, no `+inf`, a best above `-inf`, and (when
+    /// `zero_is_null`) a score other than ±0.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn ok_f32([best, _, nan, bits_or]: [__m256; 4], zero_is_null: bool) -> __m256 {
         let inf = _mm256_cmp_ps::<_CMP_EQ_OQ>(best, _mm256_set1_ps(f32::INFINITY));
-        let bad = _mm256_or_ps(nan, inf);
-        let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
-        let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(_mm256_and_ps(bits_or, magnitude), zero);
-        let mut out = Lanes::<f32>::default();
-        // SAFETY: `best` and `idx` each hold 8 values of 4 bytes.
-        unsafe {
-            _mm256_storeu_ps(out.best.as_mut_ptr(), best);
-            _mm256_storeu_ps(out.idx.as_mut_ptr().cast(), idx);
+        let finite = _mm256_cmp_ps::<_CMP_GT_OQ>(best, _mm256_set1_ps(f32::NEG_INFINITY));
+        let mut ok = _mm256_andnot_ps(_mm256_or_ps(nan, inf), finite);
+        if zero_is_null {
+            let magnitude =
+                _mm256_and_ps(bits_or, _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX)));
+            let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(magnitude, _mm256_setzero_ps());
+            ok = _mm256_and_ps(ok, nonzero);
         }
-        out.bad = bits(_mm256_movemask_ps(bad));
-        out.nonzero = bits(_mm256_movemask_ps(nonzero));
-        out
+        ok
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn argmax_lanes_f32(
+        width: usize,
+        zero_is_null: bool,
+        score: impl Fn(usize) -> [f32; LANES],
+    ) -> ([u32; LANES], u8) {
+        let state = run_f32(width, score);
+        let ok = ok_f32(state, zero_is_null);
+        let mut idx = [0u32; LANES];
+        // SAFETY: `idx` holds 8 values of 4 bytes.
+        unsafe { _mm256_storeu_ps(idx.as_mut_ptr().cast(), _mm256_and_ps(state[1], ok)) };
+        (idx, _mm256_movemask_ps(ok) as u8)
     }
 
     /// [`super::argmax_row`] of a row of at least [`LANES`] scores: eight at a time
@@ -212,27 +219,18 @@ pub mod avx2 {
     pub unsafe fn wide_row_f32(x: &[f32]) -> Option<usize> {
         let groups = x.len() / LANES;
         let body = &x[..groups * LANES];
-        // SAFETY: AVX2 is there, as this function's caller promises.
-        let lanes = unsafe {
-            lanes_f32(groups, |c| {
-                let g = &body[c * LANES..(c + 1) * LANES];
-                lanes_of(|l| g[l])
-            })
-        };
-        // SAFETY: each array holds 8 values of 4 bytes.
-        let (best, idx) = unsafe {
-            (
-                _mm256_loadu_ps(lanes.best.as_ptr()),
-                _mm256_loadu_si256(lanes.idx.as_ptr().cast()),
-            )
-        };
+        let state = run_f32(groups, |c| {
+            let g = &body[c * LANES..(c + 1) * LANES];
+            super::lanes_of(|l| g[l])
+        });
+        let [best, idx, nan, _] = state;
         // The largest of the lanes' bests, in every lane.
         let mut max = _mm256_max_ps(best, _mm256_permute2f128_ps::<1>(best, best));
         max = _mm256_max_ps(max, _mm256_permute_ps::<0b01_00_11_10>(max));
         max = _mm256_max_ps(max, _mm256_permute_ps::<0b10_11_00_01>(max));
         // Among the lanes that hold it, the lowest category: group * LANES + lane.
         let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let category = _mm256_add_epi32(_mm256_slli_epi32::<3>(idx), lane);
+        let category = _mm256_add_epi32(_mm256_slli_epi32::<3>(_mm256_castps_si256(idx)), lane);
         let holds = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(best, max));
         let mut low = _mm256_blendv_epi8(_mm256_set1_epi32(-1), category, holds);
         low = _mm256_min_epu32(low, _mm256_permute2x128_si256::<1>(low, low));
@@ -240,25 +238,29 @@ pub mod avx2 {
         low = _mm256_min_epu32(low, _mm256_shuffle_epi32::<0b10_11_00_01>(low));
         let mut top = _mm256_cvtss_f32(max);
         let mut at = _mm256_cvtsi256_si32(low) as u32 as usize;
-        let mut bad = lanes.bad.contains(&true);
+        let mut bad = _mm256_movemask_ps(nan) != 0;
         for (t, &v) in x[body.len()..].iter().enumerate() {
-            bad |= v.is_nan() | (v == f32::INFINITY);
+            bad |= v.is_nan();
             if v > top {
                 (at, top) = (body.len() + t, v);
             }
         }
-        (!bad && top > f32::NEG_INFINITY).then_some(at)
+        // A `+inf` anywhere ends as the top.
+        (!bad && top > f32::NEG_INFINITY && top < f32::INFINITY).then_some(at)
     }
 
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn lanes_f64(width: usize, score: impl Fn(usize) -> [f64; LANES]) -> Lanes<f64> {
+    pub unsafe fn argmax_lanes_f64(
+        width: usize,
+        zero_is_null: bool,
+        score: impl Fn(usize) -> [f64; LANES],
+    ) -> ([u32; LANES], u8) {
         // Two halves of four lanes; the index is kept in 64-bit lanes beside its score.
         let zero = _mm256_setzero_pd();
         let mut best = [_mm256_set1_pd(f64::NEG_INFINITY); 2];
         let mut idx = [zero; 2];
-        // As in `lanes_f32`: NaN seen, and the OR of the scores' bits.
         let (mut nan, mut bits_or) = ([zero; 2], [zero; 2]);
         for j in 0..width {
             let scores = score(j);
@@ -274,27 +276,25 @@ pub mod avx2 {
             }
         }
         let magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
-        let (mut bad, mut nonzero) = ([zero; 2], [zero; 2]);
+        let (mut mask, mut wide) = (0u8, [0u64; LANES]);
         for h in 0..2 {
             let inf = _mm256_cmp_pd::<_CMP_EQ_OQ>(best[h], _mm256_set1_pd(f64::INFINITY));
-            bad[h] = _mm256_or_pd(nan[h], inf);
-            let bits = _mm256_and_pd(bits_or[h], magnitude);
-            nonzero[h] = _mm256_cmp_pd::<_CMP_NEQ_UQ>(bits, zero);
-        }
-        let mut out = Lanes::<f64>::default();
-        let mut wide = [0u64; LANES];
-        // SAFETY: `best` and `wide` each hold 8 values of 8 bytes; a half writes four.
-        unsafe {
-            for h in 0..2 {
-                _mm256_storeu_pd(out.best.as_mut_ptr().add(4 * h), best[h]);
-                _mm256_storeu_pd(wide.as_mut_ptr().add(4 * h).cast(), idx[h]);
+            let finite = _mm256_cmp_pd::<_CMP_GT_OQ>(best[h], _mm256_set1_pd(f64::NEG_INFINITY));
+            let mut ok = _mm256_andnot_pd(_mm256_or_pd(nan[h], inf), finite);
+            if zero_is_null {
+                let bits = _mm256_and_pd(bits_or[h], magnitude);
+                ok = _mm256_and_pd(ok, _mm256_cmp_pd::<_CMP_NEQ_UQ>(bits, zero));
             }
+            mask |= (_mm256_movemask_pd(ok) as u8) << (4 * h);
+            // SAFETY: `wide` holds 8 values of 8 bytes; each half writes four.
+            unsafe {
+                _mm256_storeu_pd(
+                    wide.as_mut_ptr().add(4 * h).cast(),
+                    _mm256_and_pd(idx[h], ok),
+                )
+            };
         }
-        let mask = |m: [__m256d; 2]| _mm256_movemask_pd(m[0]) | (_mm256_movemask_pd(m[1]) << 4);
-        out.idx = lanes_of(|l| wide[l] as u32);
-        out.bad = bits(mask(bad));
-        out.nonzero = bits(mask(nonzero));
-        out
+        (super::lanes_of(|l| wide[l] as u32), mask)
     }
 }
 
@@ -312,7 +312,7 @@ fn argmax_wide_row<T: Real>(x: &[T]) -> Option<usize> {
     }
     let tail = x.chunks_exact(LANES).remainder();
     let body = &x[..x.len() - tail.len()];
-    let lanes = run_lanes(
+    let lanes = Lanes::run(
         body.len() / LANES,
         #[inline(always)]
         |c| {
