@@ -87,4 +87,4 @@ macro_rules! impl_real {
     };
 }
 impl_real!(f32, Float32Type, argmax_lanes_f32, wide_row_f32);
-impl_real!(f64, Float64Type, argmax_lanes_f64);
+impl_real!(f64, Float64Type, argmax_lanes_f64, wide_row_f64);

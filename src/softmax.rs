@@ -249,15 +249,64 @@ pub mod avx2 {
         (!bad && top > f32::NEG_INFINITY && top < f32::INFINITY).then_some(at)
     }
 
+    /// [`wide_row_f32`] for `f64`: the same steps, each lane a pair of four-wide halves.
+    ///
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn argmax_lanes_f64(
-        width: usize,
-        zero_is_null: bool,
-        score: impl Fn(usize) -> [f64; LANES],
-    ) -> ([u32; LANES], u8) {
-        // Two halves of four lanes; the index is kept in 64-bit lanes beside its score.
+    pub unsafe fn wide_row_f64(x: &[f64]) -> Option<usize> {
+        let groups = x.len() / LANES;
+        let body = &x[..groups * LANES];
+        let [best, idx, nan, _] = run_f64(groups, |c| {
+            let g = &body[c * LANES..(c + 1) * LANES];
+            super::lanes_of(|l| g[l])
+        });
+        // The largest of the eight lanes' bests, in every lane of both halves.
+        let mut max = _mm256_max_pd(best[0], best[1]);
+        max = _mm256_max_pd(max, _mm256_permute2f128_pd::<1>(max, max));
+        max = _mm256_max_pd(max, _mm256_permute_pd::<0b0101>(max));
+        // Among the lanes that hold it, the lowest category: group * LANES + lane.
+        let mut low = _mm256_set1_epi64x(-1);
+        for h in 0..2 {
+            let lane = _mm256_setr_epi64x(
+                4 * h as i64,
+                4 * h as i64 + 1,
+                4 * h as i64 + 2,
+                4 * h as i64 + 3,
+            );
+            let group = _mm256_castpd_si256(idx[h]);
+            let category = _mm256_add_epi64(_mm256_slli_epi64::<3>(group), lane);
+            let holds = _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_EQ_OQ>(best[h], max));
+            let candidate = _mm256_blendv_epi8(_mm256_set1_epi64x(-1), category, holds);
+            // Categories are far below 2^63: a signed compare orders them, and -1
+            // (no candidate) is made the largest by the unsigned view below.
+            let below = _mm256_cmpgt_epi64(
+                _mm256_xor_si256(low, _mm256_set1_epi64x(i64::MIN)),
+                _mm256_xor_si256(candidate, _mm256_set1_epi64x(i64::MIN)),
+            );
+            low = _mm256_blendv_epi8(low, candidate, below);
+        }
+        let mut lanes = [0u64; 4];
+        // SAFETY: `lanes` holds 4 values of 8 bytes.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), low) };
+        let mut at = lanes.iter().copied().min().unwrap_or(u64::MAX) as usize;
+        let mut top = _mm256_cvtsd_f64(max);
+        let mut bad = (_mm256_movemask_pd(nan[0]) | _mm256_movemask_pd(nan[1])) != 0;
+        for (t, &v) in x[body.len()..].iter().enumerate() {
+            bad |= v.is_nan();
+            if v > top {
+                (at, top) = (body.len() + t, v);
+            }
+        }
+        // A `+inf` anywhere ends as the top.
+        (!bad && top > f64::NEG_INFINITY && top < f64::INFINITY).then_some(at)
+    }
+
+    /// Eight lanes of `f64` as two halves of four: the state of [`run_f32`], the index
+    /// kept in 64-bit lanes beside its score.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn run_f64(width: usize, score: impl Fn(usize) -> [f64; LANES]) -> [[__m256d; 2]; 4] {
         let zero = _mm256_setzero_pd();
         let mut best = [_mm256_set1_pd(f64::NEG_INFINITY); 2];
         let mut idx = [zero; 2];
@@ -275,6 +324,19 @@ pub mod avx2 {
                 bits_or[h] = _mm256_or_pd(bits_or[h], v);
             }
         }
+        [best, idx, nan, bits_or]
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn argmax_lanes_f64(
+        width: usize,
+        zero_is_null: bool,
+        score: impl Fn(usize) -> [f64; LANES],
+    ) -> ([u32; LANES], u8) {
+        let zero = _mm256_setzero_pd();
+        let [best, idx, nan, bits_or] = run_f64(width, score);
         let magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
         let (mut mask, mut wide) = (0u8, [0u64; LANES]);
         for h in 0..2 {
