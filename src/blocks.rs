@@ -15,9 +15,9 @@ use polars_arrow::offset::OffsetsBuffer;
 use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 
+use crate::argmax::{argmax_lanes, lanes_of, LANES};
 use crate::layout::{array_from_flat, struct_from_fields};
 pub use crate::real::Real;
-use crate::softmax::{argmax_lanes, lanes_of, LANES};
 
 /// How far ahead a Struct field is fetched while its rows are read eight at a time.
 const PREFETCH_ROWS: usize = 64;

@@ -5,9 +5,10 @@ use polars_arrow::bitmap::Bitmap;
 use polars_core::prelude::FrozenCategories;
 use serde::{Deserialize, Serialize};
 
+use crate::argmax::argmax_row;
 use crate::blocks::{compute_dtype, fixed_width_argmax, Blocks, Real};
 use crate::rng::Noise;
-use crate::softmax::{argmax_row, check_tau, noise_for, RowIds};
+use crate::softmax::{check_tau, noise_for, RowIds};
 
 /// How a label is chosen from a row's scores.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -2,6 +2,7 @@
 //! Polars expressions (with the `python` feature) and as plain Rust functions on
 //! [`polars::prelude::Series`].
 
+pub mod argmax;
 pub mod blocks;
 pub mod codec;
 pub mod decode;

@@ -4,7 +4,7 @@ use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
 
 use polars::prelude::*;
 
-use crate::softmax::LANES;
+use crate::argmax::LANES;
 
 /// The float types scores are computed in: `f32` for Float32 blocks, `f64` otherwise.
 pub trait Real:
@@ -26,7 +26,7 @@ pub trait Real:
     fn narrow(x: f64) -> Self;
     fn widen(self) -> f64;
     fn is_nan(self) -> bool;
-    /// [`crate::softmax::argmax_lanes`] in explicit AVX2 vectors.
+    /// [`crate::argmax::argmax_lanes`] in explicit AVX2 vectors.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -73,14 +73,14 @@ macro_rules! impl_real {
                 score: impl Fn(usize) -> [Self; LANES],
             ) -> ([u32; LANES], u8) {
                 // SAFETY: the caller promises AVX2.
-                unsafe { crate::softmax::avx2::$lanes(width, zero_is_null, score) }
+                unsafe { crate::argmax::avx2::$lanes(width, zero_is_null, score) }
             }
             #[cfg(target_arch = "x86_64")]
             #[inline(always)]
             #[allow(unreachable_code, unused_variables)]
             unsafe fn wide_row_avx2(x: &[Self]) -> Option<Option<usize>> {
                 // SAFETY: the caller promises AVX2.
-                $(return Some(unsafe { crate::softmax::avx2::$wide(x) });)?
+                $(return Some(unsafe { crate::argmax::avx2::$wide(x) });)?
                 None
             }
         }
