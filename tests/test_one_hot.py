@@ -965,7 +965,7 @@ def test_ten_thousand_categories(input_dtype: str, layout: Layout) -> None:
     values = [f"c{i}" for i in picks]
     # The Enum's categories, in another order than `cats` and with the unknown labels
     # among them, need more than one byte per code.
-    dtypes = {
+    dtypes: dict[str, PolarsDataType] = {
         "String": pl.String,
         "Categorical": pl.Categorical,
         "Enum": pl.Enum([f"c{i}" for i in reversed(range(k + 50))]),
@@ -1087,9 +1087,9 @@ def _frame(values: list[Any], dtype: PolarsDataType) -> tuple[pl.DataFrame, list
 
 @settings(max_examples=150, deadline=None)
 @given(
-    data=st.sampled_from([pl.String, pl.Categorical, pl.Enum(ALPHABET[::-1])]).flatmap(
-        lambda d: chunked_frames(st.sampled_from(ALPHABET), d)
-    ),
+    data=st.sampled_from(
+        list[PolarsDataType]([pl.String, pl.Categorical, pl.Enum(ALPHABET[::-1])])
+    ).flatmap(lambda d: chunked_frames(st.sampled_from(ALPHABET), d)),
     cats=st.lists(st.sampled_from(ALPHABET), min_size=1, unique=True),
     options=option_sets,
 )
