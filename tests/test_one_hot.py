@@ -374,12 +374,8 @@ def test_categories_as_series() -> None:
     out = df.select(
         one_hot("x", pl.Series(["b", "a"])), one_hot("n", pl.Series([1, 2, 3]), nulls="zeros")
     )
-    expected = pl.concat(
-        [
-            reference_frame(values, ["b", "a"]),
-            reference_frame([3, 1, None, 2], [1, 2, 3], name="n", nulls="zeros"),
-        ],
-        how="horizontal",
+    expected = reference_frame(values, ["b", "a"]).hstack(
+        reference_frame([3, 1, None, 2], [1, 2, 3], name="n", nulls="zeros")
     )
     assert_frame_equal(out, expected)
 
