@@ -427,12 +427,13 @@ pub fn fixed_width_argmax<T: Real>(
                 #[inline(always)]
                 |row, j| {
                     let column = &columns[j];
-                    // Many fields are read side by side: fetch each a little ahead.
+                    // Many fields are read side by side: fetch each a little ahead, into
+                    // L2 (into L1 the many lines in flight evict each other).
                     #[cfg(target_arch = "x86_64")]
                     if let Some(ahead) = column.get(row + PREFETCH_ROWS) {
-                        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
                         // SAFETY: a prefetch of an address inside the column.
-                        unsafe { _mm_prefetch::<_MM_HINT_T0>((ahead as *const T).cast()) };
+                        unsafe { _mm_prefetch::<_MM_HINT_T1>((ahead as *const T).cast()) }
                     }
                     column[row..row + LANES]
                         .try_into()
