@@ -189,17 +189,9 @@ pub mod avx2 {
         low = _mm256_min_epu32(low, _mm256_permute2x128_si256::<1>(low, low));
         low = _mm256_min_epu32(low, _mm256_shuffle_epi32::<0b01_00_11_10>(low));
         low = _mm256_min_epu32(low, _mm256_shuffle_epi32::<0b10_11_00_01>(low));
-        let mut top = _mm256_cvtss_f32(max);
-        let mut at = _mm256_cvtsi256_si32(low) as u32 as usize;
-        let mut bad = _mm256_movemask_ps(nan) != 0;
-        for (t, &v) in x[body.len()..].iter().enumerate() {
-            bad |= v.is_nan();
-            if v > top {
-                (at, top) = (body.len() + t, v);
-            }
-        }
-        // A `+inf` anywhere ends as the top.
-        (!bad && top > f32::NEG_INFINITY && top < f32::INFINITY).then_some(at)
+        let at = _mm256_cvtsi256_si32(low) as u32 as usize;
+        let nan = _mm256_movemask_ps(nan) != 0;
+        super::with_tail(x, body.len(), at, _mm256_cvtss_f32(max), nan)
     }
 
     /// [`wide_row_f32`] for `f64`: the same steps, each lane a pair of four-wide halves.
@@ -242,17 +234,9 @@ pub mod avx2 {
         let mut lanes = [0u64; 4];
         // SAFETY: `lanes` holds 4 values of 8 bytes.
         unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), low) };
-        let mut at = lanes.iter().copied().min().unwrap_or(u64::MAX) as usize;
-        let mut top = _mm256_cvtsd_f64(max);
-        let mut bad = (_mm256_movemask_pd(nan[0]) | _mm256_movemask_pd(nan[1])) != 0;
-        for (t, &v) in x[body.len()..].iter().enumerate() {
-            bad |= v.is_nan();
-            if v > top {
-                (at, top) = (body.len() + t, v);
-            }
-        }
-        // A `+inf` anywhere ends as the top.
-        (!bad && top > f64::NEG_INFINITY && top < f64::INFINITY).then_some(at)
+        let at = lanes.iter().copied().min().unwrap_or(u64::MAX) as usize;
+        let nan = (_mm256_movemask_pd(nan[0]) | _mm256_movemask_pd(nan[1])) != 0;
+        super::with_tail(x, body.len(), at, _mm256_cvtsd_f64(max), nan)
     }
 
     /// Eight lanes of `f64` as two halves of four: the state of [`run_f32`], the index
@@ -321,9 +305,7 @@ fn argmax_wide_row<T: Real>(x: &[T]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if *USE_AVX2 {
         // SAFETY: the CPU was found to support AVX2.
-        if let Some(found) = unsafe { T::wide_row_avx2(x) } {
-            return found;
-        }
+        return unsafe { T::wide_row_avx2(x) };
     }
     let tail = x.chunks_exact(LANES).remainder();
     let body = &x[..x.len() - tail.len()];
@@ -335,18 +317,32 @@ fn argmax_wide_row<T: Real>(x: &[T]) -> Option<usize> {
             lanes_of(|l| group[l])
         },
     );
-    let (mut best, mut max, mut bad) = (0, T::NEG_INFINITY, lanes.bad.contains(&true));
+    let (mut best, mut max) = (0, T::NEG_INFINITY);
     for l in 0..LANES {
         let (v, j) = (lanes.best[l], lanes.idx[l] as usize * LANES + l);
         if v > max || (v == max && v > T::NEG_INFINITY && j < best) {
             (best, max) = (j, v);
         }
     }
-    for (t, &v) in tail.iter().enumerate() {
-        bad |= v.is_nan() | (v == T::INFINITY);
-        if v > max {
-            (best, max) = (x.len() - tail.len() + t, v);
+    with_tail(x, body.len(), best, max, lanes.bad.contains(&true))
+}
+
+/// The argmax of a long row from that of its first `body` scores (index `at`, score
+/// `top`, `bad` when they held NaN): the scores past them compared one by one. `None`
+/// for NaN anywhere, `+inf` anywhere (it ends as the top) or no score above `-inf`.
+#[inline(always)]
+fn with_tail<T: Real>(
+    x: &[T],
+    body: usize,
+    mut at: usize,
+    mut top: T,
+    mut bad: bool,
+) -> Option<usize> {
+    for (t, &v) in x[body..].iter().enumerate() {
+        bad |= v.is_nan();
+        if v > top {
+            (at, top) = (body + t, v);
         }
     }
-    (!bad && max > T::NEG_INFINITY).then_some(best)
+    (!bad && top > T::NEG_INFINITY && top < T::INFINITY).then_some(at)
 }

@@ -3,7 +3,10 @@
 //! Encoding runs in two passes. The first maps every row to a *slot*: the index of the
 //! field to set, [`ZEROS`] for a row of zeros or [`NULL_ROW`] for a null row; every
 //! option (`drop_first`, `unknown`, `nulls`) is resolved there, once per category. The
-//! second pass scatters ones into zero-initialised buffers, one write per row.
+//! second writes the fields: for the Struct layout one vectorised compare of the slots
+//! per field, for the Array layout a one per row into zeroed rows. A Categorical or
+//! Enum column without nulls whose codes map one to one onto fields needs no slots:
+//! each field compares the codes themselves.
 
 use std::mem::MaybeUninit;
 
@@ -315,10 +318,10 @@ pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
         Layout::Array => {
             let values = match options.dtype {
                 IndicatorDtype::UInt8 | IndicatorDtype::Boolean => {
-                    indicator_rows::<UInt8Type>(&slots, width, 1)
+                    indicator_rows::<UInt8Type>(&slots, width)
                 }
-                IndicatorDtype::Float32 => indicator_rows::<Float32Type>(&slots, width, 1.0),
-                IndicatorDtype::Float64 => indicator_rows::<Float64Type>(&slots, width, 1.0),
+                IndicatorDtype::Float32 => indicator_rows::<Float32Type>(&slots, width),
+                IndicatorDtype::Float64 => indicator_rows::<Float64Type>(&slots, width),
             };
             let values = as_dtype(values, options.dtype)?;
             array_from_flat(name, values, width, slots.len(), validity)
@@ -446,8 +449,13 @@ fn par_columns<P: PolarsNumericType>(
 }
 
 /// Row-major indicators, `out[row * width + slot] = one`, filled in parallel.
-fn indicator_rows<P: PolarsNumericType>(slots: &[u32], width: usize, one: P::Native) -> Series {
-    let mut out = vec![P::Native::default(); slots.len() * width];
+fn indicator_rows<P>(slots: &[u32], width: usize) -> Series
+where
+    P: PolarsNumericType,
+    P::Native: Indicator,
+{
+    let (zero, one) = (P::Native::indicator(false), P::Native::indicator(true));
+    let mut out = vec![zero; slots.len() * width];
     if width > 0 {
         THREAD_POOL.install(|| {
             out.par_chunks_mut(TASK_ROWS * width)

@@ -36,17 +36,16 @@ pub trait Real:
         zero_is_null: bool,
         score: impl Fn(usize) -> [Self; LANES],
     ) -> ([u32; LANES], u8);
-    /// The argmax of a long row in explicit AVX2 vectors, lanes merged in vectors too;
-    /// `None` where the type has no such kernel (the portable one is used).
+    /// The argmax of a long row in explicit AVX2 vectors, lanes merged in vectors too.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn wide_row_avx2(x: &[Self]) -> Option<Option<usize>>;
+    unsafe fn wide_row_avx2(x: &[Self]) -> Option<usize>;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $p:ty, $lanes:ident $(, $wide:ident)?) => {
+    ($t:ty, $p:ty, $lanes:ident, $wide:ident) => {
         impl Real for $t {
             type Polars = $p;
             const ZERO: Self = 0.0;
@@ -77,11 +76,9 @@ macro_rules! impl_real {
             }
             #[cfg(target_arch = "x86_64")]
             #[inline(always)]
-            #[allow(unreachable_code, unused_variables)]
-            unsafe fn wide_row_avx2(x: &[Self]) -> Option<Option<usize>> {
+            unsafe fn wide_row_avx2(x: &[Self]) -> Option<usize> {
                 // SAFETY: the caller promises AVX2.
-                $(return Some(unsafe { crate::argmax::avx2::$wide(x) });)?
-                None
+                unsafe { crate::argmax::avx2::$wide(x) }
             }
         }
     };
