@@ -4,9 +4,10 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use polars::prelude::*;
 use polars_gumbel::decode::{argmax, decode, DecodeOptions};
+use polars_gumbel::gumbel::{gumbel_softmax, GumbelOptions};
 use polars_gumbel::onehot::{one_hot, Categories, OneHotOptions};
 use polars_gumbel::rng::Noise;
-use polars_gumbel::softmax::{gumbel_softmax, softmax, GumbelOptions, SoftmaxOptions};
+use polars_gumbel::softmax::{softmax, SoftmaxOptions};
 
 const ROWS: usize = 1_000_000;
 
@@ -19,7 +20,7 @@ fn string_column(k: usize) -> Series {
     let labels = labels(k);
     let noise = Noise::new(1);
     let values: Vec<&str> = (0..ROWS)
-        .map(|r| labels[(noise.word(r as u64, 0) % k as u64) as usize].as_str())
+        .map(|r| labels[(noise.words(r as u64, 0)[0] % k as u32) as usize].as_str())
         .collect();
     Series::new("x".into(), values)
 }
@@ -29,7 +30,7 @@ fn score_column(k: usize, dtype: &DataType) -> Series {
     let noise = Noise::new(2);
     let mut values = vec![0.0f64; ROWS * k];
     for (r, row) in values.chunks_exact_mut(k).enumerate() {
-        noise.fill_gumbel(r as u64, row);
+        noise.fill_row(r as u64, row);
     }
     let flat = Series::new("".into(), values);
     polars_gumbel::layout::array_from_flat("x".into(), flat, k, ROWS, None)

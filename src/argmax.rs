@@ -2,9 +2,9 @@
 //! eight rows at once. Each has a portable build and an explicit AVX2 one ([`avx2`]),
 //! taken when the CPU has AVX2; both give the same results.
 
-#[cfg(target_arch = "x86_64")]
-use crate::blocks::USE_AVX2;
 use crate::real::Real;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::USE_AVX2;
 
 /// Index of the largest score, lowest on ties; `None` for a row that is to be null.
 /// One pass, without early exits, so that short rows run branch-light.
@@ -27,7 +27,7 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
 }
 
 /// Rows (or scores of a row) an argmax compares at once: one vector register of `f32`.
-pub const LANES: usize = 8;
+pub use crate::simd::LANES;
 
 /// `[f(0), f(1), …, f(LANES - 1)]`, always inlined: `std::array::from_fn` may be left
 /// as a call, compiled without the caller's AVX2, which stops the lanes vectorising.

@@ -18,12 +18,14 @@ use rayon::prelude::*;
 use crate::argmax::{argmax_lanes, lanes_of, LANES};
 use crate::layout::{array_from_flat, struct_from_fields};
 pub use crate::real::Real;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::USE_AVX2;
 
 /// How far ahead a Struct field is fetched while its rows are read eight at a time.
 const PREFETCH_ROWS: usize = 64;
 
 /// Rows handed to one task of the thread pool.
-const ROWS_PER_TASK: usize = 16 * 1024;
+pub(crate) const ROWS_PER_TASK: usize = 16 * 1024;
 
 /// Where the rows came from, to rebuild the same layout.
 #[derive(Clone, Debug)]
@@ -103,7 +105,7 @@ fn contiguous<T: Real>(s: &Series) -> PolarsResult<Cow<'_, [T]>> {
     Ok(Cow::Owned(out))
 }
 
-fn and_validity(a: Option<Bitmap>, b: Option<&Bitmap>) -> Option<Bitmap> {
+pub(crate) fn and_validity(a: Option<Bitmap>, b: Option<&Bitmap>) -> Option<Bitmap> {
     match (a, b) {
         (None, None) => None,
         (Some(a), None) => Some(a),
@@ -386,11 +388,11 @@ impl<'a, T: Real> Blocks<'a, T> {
 }
 
 /// Each field of a Struct block as one contiguous column.
-type Columns<'b, T> = Vec<Cow<'b, [T]>>;
+pub(crate) type Columns<'b, T> = Vec<Cow<'b, [T]>>;
 
 /// The fields of a Struct block as contiguous `T` columns, and the row validity: `false`
 /// for a null row or a null in any field.
-fn struct_columns<'b, T: Real>(
+pub(crate) fn struct_columns<'b, T: Real>(
     s: &Series,
     fields: &'b [Series],
 ) -> PolarsResult<(Columns<'b, T>, Option<Bitmap>)> {
@@ -539,14 +541,6 @@ fn primitive_values<T: Real>(values: &dyn Array) -> PolarsResult<Cow<'_, [T]>> {
         Cow::Owned(v) => Ok(Cow::Owned(v)),
     }
 }
-
-/// Whether kernels take their AVX2 build: when the CPU has AVX2, unless the environment
-/// sets `POLARS_GUMBEL_BASELINE_SIMD` (which tests use to compare the two builds).
-#[cfg(target_arch = "x86_64")]
-pub(crate) static USE_AVX2: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
-    std::arch::is_x86_feature_detected!("avx2")
-        && std::env::var_os("POLARS_GUMBEL_BASELINE_SIMD").is_none()
-});
 
 /// Runs `f`, compiled a second time for AVX2 and taken when [`USE_AVX2`] says so.
 /// Kernels are inlined into it; with no fused multiply-add anywhere, both builds give

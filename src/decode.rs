@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::argmax::argmax_row;
 use crate::blocks::{compute_dtype, fixed_width_argmax, Blocks, Real};
-use crate::rng::Noise;
-use crate::softmax::{check_tau, noise_for, RowIds};
+use crate::gumbel;
+use crate::rng::{Noise, RowIds};
+use crate::softmax::check_tau;
 
 /// How a label is chosen from a row's scores.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -243,56 +244,6 @@ pub fn argmax_field(field: &Field) -> PolarsResult<Field> {
     Ok(Field::new(field.name().clone(), DataType::UInt32))
 }
 
-fn indices<T: Real>(
-    b: &Blocks<'_, T>,
-    method: Method,
-    tau: f64,
-    noise: &Noise,
-    ids: &RowIds,
-    zero_is_null: bool,
-) -> (Vec<u32>, Option<Bitmap>) {
-    match method {
-        Method::Argmax => b.map_rows(
-            #[inline(always)]
-            |_, x| {
-                let i = argmax_row(x)?;
-                let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
-                (!(zero_is_null && all_zero)).then_some(i as u32)
-            },
-        ),
-        Method::Sample => b.map_rows(
-            #[inline(always)]
-            |row, x| sample_row(noise, ids.get(row), x, tau).map(|i| i as u32),
-        ),
-    }
-}
-
-/// The Gumbel-max draw of a row: `argmax(x / tau + g)`, lowest index on ties. At
-/// `tau = 1` the sum is formed exactly as [`crate::softmax::perturb`] forms it.
-#[inline(always)]
-pub fn sample_row<T: Real>(noise: &Noise, row: u64, x: &[T], tau: f64) -> Option<usize> {
-    const CHUNK: usize = 64;
-    argmax_row(x)?;
-    let mut best = (0, T::NEG_INFINITY);
-    let mut g = [0.0f64; CHUNK];
-    for (c, chunk) in x.chunks(CHUNK).enumerate() {
-        let g = &mut g[..chunk.len()];
-        noise.fill_gumbel_from(row, c * CHUNK, g);
-        for (k, (&v, &g)) in chunk.iter().zip(g.iter()).enumerate() {
-            let scaled = if tau == 1.0 {
-                v
-            } else {
-                T::narrow(v.widen() / tau)
-            };
-            let z = scaled + T::narrow(g);
-            if z > best.1 {
-                best = (c * CHUNK + k, z);
-            }
-        }
-    }
-    Some(best.0)
-}
-
 /// The index of every row's largest score, lowest on ties, as UInt32.
 pub fn argmax(s: &Series) -> PolarsResult<Series> {
     let no_noise = (Noise::new(0), RowIds::Position);
@@ -329,13 +280,21 @@ fn choices(
         ids: &RowIds,
         zero_is_null: bool,
     ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
-        if method == Method::Argmax {
-            if let Some(found) = fixed_width_argmax::<T>(s, expr, zero_is_null)? {
-                return Ok(found);
-            }
+        if method == Method::Sample {
+            return gumbel::sample::<T>(s, tau, noise, ids);
+        }
+        if let Some(found) = fixed_width_argmax::<T>(s, expr, zero_is_null)? {
+            return Ok(found);
         }
         let b = Blocks::<T>::read(s, expr)?;
-        Ok(indices(&b, method, tau, noise, ids, zero_is_null))
+        Ok(b.map_rows(
+            #[inline(always)]
+            |_, x| {
+                let i = argmax_row(x)?;
+                let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
+                (!(zero_is_null && all_zero)).then_some(i as u32)
+            },
+        ))
     }
     if compute_dtype(s.dtype(), expr)? == DataType::Float32 {
         read::<f32>(s, expr, method, tau, noise, ids, zero_is_null)
@@ -349,7 +308,7 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     check_tau(options.tau)?;
     let labels = labels(&s.field(), options)?;
     let ids = RowIds::from_key(key, s.len())?;
-    let noise = noise_for(options.seed);
+    let noise = Noise::seeded_or_fresh(options.seed);
     let (idx, valid) = choices(s, "decode", options.method, options.tau, &noise, &ids, true)?;
     let valid_at = |r: usize| valid.as_ref().is_none_or(|v| v.get_bit(r));
     // Struct and Array rows have exactly one score per label (`labels` checks); only

@@ -8,8 +8,9 @@ use pyo3_polars::export::polars_ffi::version_0::SeriesExport;
 use crate::blocks::{block_dtype, compute_dtype};
 use crate::decode::{self, DecodeOptions};
 use crate::ffi;
+use crate::gumbel::{self, GumbelOptions};
 use crate::onehot::{self, OneHotOptions};
-use crate::softmax::{self, GumbelOptions, SoftmaxOptions};
+use crate::softmax::{self, SoftmaxOptions};
 
 /// The scores and the optional `key` column.
 fn scores_and_key<'a, T>(items: &'a [T], expr: &str) -> PolarsResult<(&'a T, Option<&'a T>)> {
@@ -96,7 +97,7 @@ fn log_softmax(inputs: &[Series], kwargs: SoftmaxOptions) -> PolarsResult<Series
 #[polars_expr(output_type_func = block_output)]
 fn gumbel_softmax(inputs: &[Series], kwargs: GumbelOptions) -> PolarsResult<Series> {
     let (scores, key) = scores_and_key(inputs, "gumbel_softmax")?;
-    softmax::gumbel_softmax(scores, key, &kwargs)
+    gumbel::gumbel_softmax(scores, key, &kwargs)
 }
 
 fn argmax_output(fields: &[Field]) -> PolarsResult<Field> {

@@ -1,116 +1,236 @@
-//! Branch-free `ln` and `exp` for `f64` that the compiler can vectorise: plain
-//! multiplies and adds (no fused multiply-add), so every CPU and vector width gives the
-//! same bits. Accurate to about one unit in the last place over the ranges the kernels
-//! use them on.
+//! Branch-free `ln` and `exp` for `f64` and `f32`, written once over [`FloatV`] so that
+//! the same steps run on one value and on every build of the vectors: multiplies, adds,
+//! selects and bit operations, with no division and no fused multiply-add, so every CPU
+//! and vector width gives the same bits. Accurate to a few units in the last place over
+//! the ranges the kernels use them on.
 
-// The polynomial and ln 2 constants are fdlibm's, kept digit for digit as published.
+// The polynomial and ln 2 constants are fdlibm's (f64) and Cephes' (f32), kept digit
+// for digit as published.
 #![allow(clippy::excessive_precision)]
+
+use crate::simd::{FloatV, IntV, Lane};
 
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-const SQRT2: f64 = std::f64::consts::SQRT_2;
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+const TWO_23: f32 = 8_388_608.0;
 /// 1.5 · 2⁵²: adding it rounds to an integer held in the low mantissa bits.
 const ROUND: f64 = 6_755_399_441_055_744.0;
+/// 1.5 · 2²³, the same for `f32`.
+const ROUND_F32: f32 = 12_582_912.0;
+
+#[inline(always)]
+fn c<F: Lane>(x: F::Elem) -> F {
+    F::splat(x)
+}
+
+/// `p[0]·xⁿ + p[1]·xⁿ⁻¹ + … + p[n]` by Horner's rule.
+#[inline(always)]
+fn horner<F: FloatV>(x: F, p: &[F::Elem]) -> F {
+    p[1..].iter().fold(c(p[0]), |acc, &k| acc * x + c(k))
+}
+
+/// `1 / d` for `d` in [1.7, 2.5] without a division: a quadratic first guess (relative
+/// error below 1.3e-3), then two Newton steps (below 3e-12).
+#[inline(always)]
+fn reciprocal_near_two<F: FloatV<Elem = f64>>(d: F) -> F {
+    let y = horner(
+        d,
+        &[
+            0.116_862_221_844_711_48,
+            -0.722_440_034_539_572_5,
+            1.477_750_352_185_856_6,
+        ],
+    );
+    let one = c::<F>(1.0);
+    let y = y + y * (one - d * y);
+    y + y * (one - d * y)
+}
 
 /// Natural logarithm of a positive, normal, finite `x` (fdlibm's `__ieee754_log`
-/// reduction and polynomial, without its branches).
+/// reduction and polynomial, without its branches, and with its one division `f / (2 +
+/// f)` replaced by a multiply by the reciprocal and one correction step).
 #[inline(always)]
-pub fn ln(x: f64) -> f64 {
-    const LG1: f64 = 6.666_666_666_666_735_130e-1;
-    const LG2: f64 = 3.999_999_999_940_941_908e-1;
-    const LG3: f64 = 2.857_142_874_366_239_149e-1;
-    const LG4: f64 = 2.222_219_843_214_978_396e-1;
-    const LG5: f64 = 1.818_357_216_161_805_012e-1;
-    const LG6: f64 = 1.531_383_769_920_937_332e-1;
-    const LG7: f64 = 1.479_819_860_511_658_591e-1;
+pub fn ln<F>(x: F) -> F
+where
+    F: FloatV<Elem = f64>,
+    F::Bits: Lane<Elem = u64>,
+{
+    const LG: [f64; 7] = [
+        6.666_666_666_666_735_130e-1,
+        3.999_999_999_940_941_908e-1,
+        2.857_142_874_366_239_149e-1,
+        2.222_219_843_214_978_396e-1,
+        1.818_357_216_161_805_012e-1,
+        1.531_383_769_920_937_332e-1,
+        1.479_819_860_511_658_591e-1,
+    ];
     let bits = x.to_bits();
-    let exponent = ((bits >> 52) as i64 - 1023) as f64;
-    let m = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000);
+    // The biased exponent e as `2⁵² + e` from bits, then less the bias: exact, with no
+    // integer-to-float conversion (AVX2 has none for 64-bit integers).
+    let exponent = F::from_bits(bits.shr::<52>().or(c(0x4330_0000_0000_0000))) - c(TWO_52 + 1023.0);
+    let m = F::from_bits(
+        bits.and(c(0x000F_FFFF_FFFF_FFFF))
+            .or(c(0x3FF0_0000_0000_0000)),
+    );
     // m in [1, 2) → [√½, √2), so that f = m − 1 is small.
-    let big = m > SQRT2;
-    let m = if big { m * 0.5 } else { m };
-    let k = exponent + if big { 1.0 } else { 0.0 };
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
+    let big = m.gt(c(std::f64::consts::SQRT_2));
+    let m = F::select(big, m * c(0.5), m);
+    let k = exponent + F::select(big, c(1.0), c(0.0));
+    let f = m - c(1.0);
+    let d = c::<F>(2.0) + f;
+    let y = reciprocal_near_two(d);
+    let s0 = f * y;
+    let s = s0 + (f - s0 * d) * y;
     let z = s * s;
     let w = z * z;
-    let t1 = w * (LG2 + w * (LG4 + w * LG6));
-    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let t1 = w * (c::<F>(LG[1]) + w * (c::<F>(LG[3]) + w * c(LG[5])));
+    let t2 = z * (c::<F>(LG[0]) + w * (c::<F>(LG[2]) + w * (c::<F>(LG[4]) + w * c(LG[6]))));
     let r = t2 + t1;
-    let hfsq = 0.5 * f * f;
-    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
+    let hfsq = c::<F>(0.5) * f * f;
+    k * c(LN2_HI) - ((hfsq - (s * (hfsq + r) + k * c(LN2_LO))) - f)
 }
 
 /// `e^x` for `x ≤ 0` (softmax exponents): exact 1 at 0, 0 below −708 and at −∞.
 #[inline(always)]
-pub fn exp_nonpositive(x: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    let clamped = if x < -708.0 { -708.0 } else { x };
-    let t = clamped * LOG2E + ROUND;
-    let k = t - ROUND;
-    let ki = t.to_bits() as i64 - ROUND.to_bits() as i64;
-    let r = (clamped - k * LN2_HI) - k * LN2_LO;
-    // Taylor series of e^r to degree 13 (error below 1e-17 for |r| ≤ ln2 / 2), in
-    // Estrin's scheme: four dependent steps instead of thirteen.
+pub fn exp_nonpositive<F>(x: F) -> F
+where
+    F: FloatV<Elem = f64>,
+    F::Bits: Lane<Elem = u64>,
+{
+    // Taylor series of e^r to degree 13 (error below 1e-17 for |r| ≤ ln2 / 2), highest
+    // power first.
     const C: [f64; 14] = [
-        1.0,
-        1.0,
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5_040.0,
-        1.0 / 40_320.0,
-        1.0 / 362_880.0,
-        1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
-        1.0 / 479_001_600.0,
         1.0 / 6_227_020_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        1.0 / 2.0,
+        1.0,
+        1.0,
     ];
-    let r2 = r * r;
-    let r4 = r2 * r2;
-    let r8 = r4 * r4;
-    let q0 = C[0] + C[1] * r;
-    let q1 = C[2] + C[3] * r;
-    let q2 = C[4] + C[5] * r;
-    let q3 = C[6] + C[7] * r;
-    let q4 = C[8] + C[9] * r;
-    let q5 = C[10] + C[11] * r;
-    let q6 = C[12] + C[13] * r;
-    let s0 = q0 + q1 * r2;
-    let s1 = q2 + q3 * r2;
-    let s2 = q4 + q5 * r2;
-    let p = (s0 + s1 * r4) + (s2 + q6 * r4) * r8;
-    let scale = f64::from_bits(((ki + 1023) as u64) << 52);
-    if x < -708.0 {
-        0.0
-    } else {
-        p * scale
-    }
+    let under = x.lt(c(-708.0));
+    let clamped = F::select(under, c(-708.0), x);
+    let t = clamped * c(std::f64::consts::LOG2_E) + c(ROUND);
+    let k = t - c(ROUND);
+    let ki = t.to_bits().sub(c(ROUND.to_bits()));
+    let r = (clamped - k * c(LN2_HI)) - k * c(LN2_LO);
+    let p = horner(r, &C);
+    let scale = F::from_bits(ki.add(c(1023)).shl::<52>());
+    F::select(under, c(0.0), p * scale)
+}
+
+/// Natural logarithm of a positive, normal, finite `x` in `f32`: Cephes' `logf`
+/// reduction to [√½, √2) and its degree-8 polynomial.
+#[inline(always)]
+pub fn ln_f32<F>(x: F) -> F
+where
+    F: FloatV<Elem = f32>,
+    F::Bits: Lane<Elem = u32>,
+{
+    const P: [f32; 9] = [
+        7.037_683_629_2e-2,
+        -1.151_461_031_0e-1,
+        1.167_699_874_0e-1,
+        -1.242_014_084_6e-1,
+        1.424_932_278_7e-1,
+        -1.666_805_766_5e-1,
+        2.000_071_476_5e-1,
+        -2.499_999_399_3e-1,
+        3.333_333_117_4e-1,
+    ];
+    const LN2_HI_F32: f32 = 0.693_359_375;
+    const LN2_LO_F32: f32 = -2.121_944_400_5e-4;
+    let bits = x.to_bits();
+    let exponent = F::from_bits(bits.shr::<23>().or(c(0x4B00_0000))) - c(TWO_23 + 127.0);
+    let m = F::from_bits(bits.and(c(0x007F_FFFF)).or(c(0x3F80_0000)));
+    let big = m.gt(c(std::f32::consts::SQRT_2));
+    let m = F::select(big, m * c(0.5), m);
+    let k = exponent + F::select(big, c(1.0), c(0.0));
+    let f = m - c(1.0);
+    let z = f * f;
+    let y = f * z * horner(f, &P) + k * c(LN2_LO_F32) - c::<F>(0.5) * z;
+    (f + y) + k * c(LN2_HI_F32)
+}
+
+/// `e^x` in `f32` for `x ≤ 0`: exact 1 at 0, 0 below −87 and at −∞ (Cephes' `expf`
+/// reduction and polynomial).
+#[inline(always)]
+pub fn exp_nonpositive_f32<F>(x: F) -> F
+where
+    F: FloatV<Elem = f32>,
+    F::Bits: Lane<Elem = u32>,
+{
+    const P: [f32; 6] = [
+        1.987_569_150_0e-4,
+        1.398_199_950_7e-3,
+        8.333_451_907_3e-3,
+        4.166_579_589_4e-2,
+        1.666_666_545_9e-1,
+        5.000_000_120_1e-1,
+    ];
+    const C1: f32 = 0.693_359_375;
+    const C2: f32 = -2.121_944_400_5e-4;
+    let under = x.lt(c(-87.0));
+    let clamped = F::select(under, c(-87.0), x);
+    let t = clamped * c(std::f32::consts::LOG2_E) + c(ROUND_F32);
+    let k = t - c(ROUND_F32);
+    let ki = t.to_bits().sub(c(ROUND_F32.to_bits()));
+    let r = (clamped - k * c(C1)) - k * c(C2);
+    let e = horner(r, &P) * (r * r) + r + c(1.0);
+    let scale = F::from_bits(ki.add(c(127)).shl::<23>());
+    F::select(under, c(0.0), e * scale)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::{Arr, Portable, Vector};
 
     fn ulps(a: f64, b: f64) -> u64 {
         (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
     }
 
+    fn ulps32(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i32 - b.to_bits() as i32).unsigned_abs()
+    }
+
+    /// Every value through the scalar and the portable eight-lane build, and the AVX2
+    /// build where the CPU has it: the same bits from each.
+    fn same_bits_f64(xs: &[f64], f: fn(f64) -> f64, v: fn(Arr<f64>) -> Arr<f64>) {
+        for chunk in xs.chunks(8) {
+            let mut a = [chunk[0]; 8];
+            a[..chunk.len()].copy_from_slice(chunk);
+            let lanes = v(Arr(a));
+            for (l, &x) in a.iter().enumerate() {
+                assert_eq!(lanes.0[l].to_bits(), f(x).to_bits(), "x = {x}");
+            }
+        }
+    }
+
     #[test]
     fn ln_is_within_two_ulps_of_std() {
+        let mut xs = Vec::new();
         let mut x = 1e-300;
         while x < 1e300 {
-            for y in [x, x * 1.000_000_1, x * 1.5, x * 1.999_999] {
-                let (got, want) = (ln(y), y.ln());
-                assert!(
-                    ulps(got, want) <= 2 || (got - want).abs() < 1e-300,
-                    "ln({y}) = {got}, std {want}"
-                );
-            }
+            xs.extend([x, x * 1.000_000_1, x * 1.5, x * 1.999_999]);
             x *= 1.37;
         }
+        for &y in &xs {
+            let (got, want) = (ln(y), y.ln());
+            assert!(
+                ulps(got, want) <= 2 || (got - want).abs() < 1e-300,
+                "ln({y}) = {got}, std {want}"
+            );
+        }
+        same_bits_f64(&xs, ln, ln::<Arr<f64>>);
         let near_one = [1.0 - 2f64.powi(-53), 1.0, 1.0 + 2f64.powi(-52), 0.5, 2.0];
         for y in near_one {
             assert!(
@@ -122,14 +242,61 @@ mod tests {
 
     #[test]
     fn exp_is_within_two_ulps_of_std() {
+        let mut xs = Vec::new();
         let mut x = 0.0;
         while x > -708.0 {
+            xs.push(x);
             let (got, want) = (exp_nonpositive(x), x.exp());
             assert!(ulps(got, want) <= 2, "exp({x}) = {got}, std {want}");
             x -= 0.013_7;
         }
+        same_bits_f64(&xs, exp_nonpositive, exp_nonpositive::<Arr<f64>>);
         assert_eq!(exp_nonpositive(0.0), 1.0);
         assert_eq!(exp_nonpositive(f64::NEG_INFINITY), 0.0);
         assert_eq!(exp_nonpositive(-1e300), 0.0);
+    }
+
+    #[test]
+    fn ln_f32_is_within_two_ulps_of_exact() {
+        let mut x = 1e-37f32;
+        while x < 1e37 {
+            for y in [x, x * 1.000_01, x * 1.5, x * 1.999_9] {
+                let (got, want) = (ln_f32(y), (y as f64).ln() as f32);
+                assert!(
+                    ulps32(got, want) <= 2 || (got - want).abs() < 1e-37,
+                    "ln_f32({y}) = {got}, exact {want}"
+                );
+                let lanes = ln_f32(<Portable as crate::simd::Isa>::F32::splat(y));
+                assert_eq!(lanes.to_array()[3].to_bits(), got.to_bits());
+            }
+            x *= 1.37;
+        }
+        // Near 1, where the result is small: within two ulps of the result too.
+        for y in [
+            1.0 - 2f32.powi(-24),
+            1.0,
+            1.0 + 2f32.powi(-23),
+            0.999,
+            1.001,
+        ] {
+            let want = (y as f64).ln();
+            assert!(
+                ((ln_f32(y) as f64) - want).abs() <= 2.0 * f32::EPSILON as f64 * want.abs(),
+                "ln_f32({y})"
+            );
+        }
+    }
+
+    #[test]
+    fn exp_f32_is_within_two_ulps_of_exact() {
+        let mut x = 0.0f32;
+        while x > -87.0 {
+            let (got, want) = (exp_nonpositive_f32(x), (x as f64).exp() as f32);
+            assert!(ulps32(got, want) <= 2, "exp_f32({x}) = {got}, exact {want}");
+            x -= 0.013_7;
+        }
+        assert_eq!(exp_nonpositive_f32(0.0f32), 1.0);
+        assert_eq!(exp_nonpositive_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_nonpositive_f32(-1e30f32), 0.0);
     }
 }

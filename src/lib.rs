@@ -7,10 +7,12 @@ pub mod blocks;
 pub mod codec;
 pub mod decode;
 pub mod fastmath;
+pub mod gumbel;
 pub mod layout;
 pub mod onehot;
 pub mod real;
 pub mod rng;
+pub mod simd;
 pub mod softmax;
 
 #[cfg(feature = "python")]
@@ -34,6 +36,7 @@ mod module {
     fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add_function(wrap_pyfunction!(gumbel_noise, m)?)?;
+        m.add_function(wrap_pyfunction!(philox_words, m)?)?;
         m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
         m.add_function(wrap_pyfunction!(codec_from_columns, m)?)?;
         m.add_function(wrap_pyfunction!(codec_normalize, m)?)?;

@@ -24,13 +24,31 @@ fn option<T: DeserializeOwned>(name: &str, value: &str) -> PyResult<T> {
         .map_err(|_| PyValueError::new_err(format!("unknown {name} {value:?}")))
 }
 
-/// The Gumbel noise `g(row, j)` for `j < k` of each row counter under `seed`.
+/// The Gumbel noise `g(row, j)` for `j < k` of each row counter under `seed`, as a
+/// Float64 block draws it, or a Float32 block when `float32`.
 #[pyfunction]
-pub fn gumbel_noise(seed: u64, rows: Vec<u64>, k: usize) -> Vec<Vec<f64>> {
+#[pyo3(signature = (seed, rows, k, float32=false))]
+pub fn gumbel_noise(seed: u64, rows: Vec<u64>, k: usize, float32: bool) -> Vec<Vec<f64>> {
     let noise = Noise::new(seed);
     rows.iter()
-        .map(|&r| noise.gumbels(r).take(k).collect())
+        .map(|&r| {
+            if float32 {
+                let mut g = vec![0f32; k];
+                noise.fill_row(r, &mut g);
+                g.into_iter().map(f64::from).collect()
+            } else {
+                let mut g = vec![0f64; k];
+                noise.fill_row(r, &mut g);
+                g
+            }
+        })
         .collect()
+}
+
+/// The four Philox4x32-10 words of counter `(row, block)` under `seed`.
+#[pyfunction]
+pub fn philox_words(seed: u64, row: u64, block: u32) -> [u32; 4] {
+    Noise::new(seed).words(row, block)
 }
 
 /// The seed of the named stream of `seed` (one per column in a codec).

@@ -1,35 +1,48 @@
-//! Counter-based Gumbel noise: the noise of (row `r`, category `j`) under `seed` is a
-//! pure function of the three, so it does not depend on how rows are chunked, batched,
-//! threaded or partitioned.
+//! Counter-based Gumbel noise (noise function F, version 2): the noise of (row `r`,
+//! category `j`) under `seed` is a pure function of the three, so it does not depend on
+//! how rows are chunked, batched, threaded or partitioned.
 //!
-//! The function, a SplitMix64 stream per row (Steele, Lea and Flood, 2014):
+//! The generator is Philox4x32-10 (Salmon, Moraes, Dror and Shaw, "Parallel random
+//! numbers: as easy as 1, 2, 3", SC 2011), as in Random123, JAX and cuRAND: ten rounds
+//! of 32 × 32 → 64-bit multiplies on a 128-bit counter under a 64-bit key. It reproduces
+//! the authors' known-answer vectors (see the tests).
 //!
 //! ```text
-//! mix(z)      = SplitMix64's finaliser (xor-shift-multiply, constants 0xBF58476D1CE4E5B9
-//!               and 0x94D049BB133111EB, shifts 30, 27, 31)
-//! key         = mix(seed ^ 0x6A09E667F3BCC909)
-//! state(r)    = mix(key ^ mix(r + γ))                     γ = 0x9E3779B97F4A7C15
-//! word(r, j)  = mix(state(r) + (j + 1)·γ)                 (wrapping u64 arithmetic)
-//! u(r, j)     = ((word >> 12) + 0.5) · 2⁻⁵²               in [2⁻⁵³, 1 − 2⁻⁵³], exact
-//! g(r, j)     = −ln(−ln u(r, j))                          standard Gumbel, in [−3.6, 36.7]
+//! key            = (seed mod 2³², seed >> 32)
+//! counter(r, b)  = (r mod 2³², r >> 32, b, 0)
+//! (w₀, w₁, w₂, w₃) = Philox4x32-10(counter, key)
+//!
+//! Float32 blocks: one 32-bit word per cell, four cells per counter
+//!   w          = w_(j mod 4) of counter(r, ⌊j / 4⌋)
+//!   u(r, j)    = (w >> 9) · 2⁻²³ + 2⁻²⁴                 in [2⁻²⁴, 1 − 2⁻²⁴], exact in f32
+//! Float64 blocks: two words (64 bits, of which 52 are used) per cell, two cells per counter
+//!   w          = w_(2k) · 2³² + w_(2k+1),  k = j mod 2, of counter(r, ⌊j / 2⌋)
+//!   u(r, j)    = (w >> 12) · 2⁻⁵² + 2⁻⁵³                in [2⁻⁵³, 1 − 2⁻⁵³], exact in f64
+//! g(r, j)      = −ln(−ln u(r, j))                       in the block's float type
 //! ```
 //!
-//! `r` is the row's position in the evaluated column, or its `key` value: an integer as
-//! its two's-complement `u64` bits, a string as its FNV-1a 64-bit hash ([`hash_str`]).
-//! Noise is computed in `f64` and rounded once for `Float32` blocks. These values are
-//! pinned by value-stability tests: changing them is a breaking change.
+//! The logarithms are [`fastmath`]'s: plain multiplies, adds and bit operations, with no
+//! division and no fused multiply-add, so every CPU and every vector width gives the same
+//! bits. `r` is the row's position in the evaluated column, or its `key` value: an integer
+//! as its two's-complement `u64` bits, a string as its FNV-1a 64-bit hash ([`hash_str`]).
+//! These values are pinned by value-stability tests: changing them is a breaking change.
+
+use polars::prelude::*;
 
 use crate::fastmath;
 use crate::real::Real;
+use crate::simd::{FloatV, IntV, Isa, Lane, Portable, Vector, LANES};
 
-/// The golden-ratio increment of SplitMix64.
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-/// Separates the seed's domain from the row counter's.
-const SEED_DOMAIN: u64 = 0x6A09_E667_F3BC_C909;
+const PHILOX_M0: u32 = 0xD251_1F53;
+const PHILOX_M1: u32 = 0xCD9E_8D57;
+const PHILOX_W0: u32 = 0x9E37_79B9;
+const PHILOX_W1: u32 = 0xBB67_AE85;
+
 const FNV_OFFSET: u64 = 0xCBF2_9CE4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01B3;
 
-/// SplitMix64's output function: a bijection of `u64` with full avalanche.
+/// SplitMix64's output function (Steele, Lea and Flood, 2014): a bijection of `u64`
+/// with full avalanche. Derives per-column seeds; it is not the noise generator.
 #[inline(always)]
 pub fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -44,16 +57,102 @@ pub fn hash_str(s: &str) -> u64 {
     })
 }
 
-/// A seeded noise source.
+/// Philox4x32-10 of `counter` under `key`, as Random123 defines it.
+pub fn philox4x32(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let out = philox::<Portable>(counter.map(Lane::splat), key);
+    out.map(|w| w.to_array()[0])
+}
+
+/// Philox4x32-10 of [`LANES`] counters at once, word-major: lane `l` of `ctr[i]` is
+/// word `i` of counter `l`, and so for the output.
+#[inline(always)]
+pub fn philox<S: Isa>(ctr: [S::U32; 4], key: [u32; 2]) -> [S::U32; 4] {
+    let mut x = ctr;
+    let [mut k0, mut k1] = key;
+    for round in 0..10 {
+        if round > 0 {
+            k0 = k0.wrapping_add(PHILOX_W0);
+            k1 = k1.wrapping_add(PHILOX_W1);
+        }
+        let (hi0, lo0) = S::mul_hilo(x[0], PHILOX_M0);
+        let (hi1, lo1) = S::mul_hilo(x[2], PHILOX_M1);
+        x = [
+            hi1.xor(x[1]).xor(Lane::splat(k0)),
+            lo1,
+            hi0.xor(x[3]).xor(Lane::splat(k1)),
+            lo0,
+        ];
+    }
+    x
+}
+
+/// The uniform of a 32-bit word: its top 23 bits as `(k + ½) · 2⁻²³`, in the open
+/// interval (0, 1). `1 + k · 2⁻²³` is built from bits, and the subtraction is exact.
+#[inline(always)]
+pub fn uniform_f32<F: FloatV<Elem = f32>>(w: F::Bits) -> F
+where
+    F::Bits: Lane<Elem = u32>,
+{
+    F::from_bits(w.shr::<9>().or(Lane::splat(0x3F80_0000))) - F::splat(1.0 - 2f32.powi(-24))
+}
+
+/// The uniform of a 64-bit word: its top 52 bits as `(k + ½) · 2⁻⁵²`, in (0, 1).
+#[inline(always)]
+pub fn uniform_f64<F: FloatV<Elem = f64>>(w: F::Bits) -> F
+where
+    F::Bits: Lane<Elem = u64>,
+{
+    F::from_bits(w.shr::<12>().or(Lane::splat(0x3FF0_0000_0000_0000)))
+        - F::splat(1.0 - 2f64.powi(-53))
+}
+
+/// Standard Gumbel by inversion, `−ln(−ln u)`, in `f32`: finite for every `u` in (0, 1).
+#[inline(always)]
+pub fn gumbel_f32<F: FloatV<Elem = f32>>(u: F) -> F
+where
+    F::Bits: Lane<Elem = u32>,
+{
+    let zero = F::splat(0.0);
+    zero - fastmath::ln_f32(zero - fastmath::ln_f32(u))
+}
+
+/// Standard Gumbel by inversion, `−ln(−ln u)`, in `f64`: finite for every `u` in (0, 1).
+#[inline(always)]
+pub fn gumbel_f64<F: FloatV<Elem = f64>>(u: F) -> F
+where
+    F::Bits: Lane<Elem = u64>,
+{
+    let zero = F::splat(0.0);
+    zero - fastmath::ln(zero - fastmath::ln(u))
+}
+
+/// The noise of every `f32` cell of [`LANES`] counters whose outputs are `w`: cell `k`
+/// of counter `l` in lane `l` of `out[k]`.
+#[inline(always)]
+pub fn gumbel_lanes_f32<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4]) {
+    for (out, &w) in out.iter_mut().zip(w) {
+        *out = gumbel_f32(uniform_f32::<S::F32>(w));
+    }
+}
+
+/// The noise of every `f64` cell of [`LANES`] counters whose outputs are `w`: words 0
+/// and 1 make cell 0, words 2 and 3 cell 1.
+#[inline(always)]
+pub fn gumbel_lanes_f64<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4]) {
+    out[0] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[0], w[1])));
+    out[1] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[2], w[3])));
+}
+
+/// A seeded noise source: the Philox key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Noise {
-    key: u64,
+    key: [u32; 2],
 }
 
 impl Noise {
     pub fn new(seed: u64) -> Self {
         Self {
-            key: mix64(seed ^ SEED_DOMAIN),
+            key: [seed as u32, (seed >> 32) as u32],
         }
     }
 
@@ -62,69 +161,119 @@ impl Noise {
         Self::new(rand::random())
     }
 
+    /// The source of one evaluation: seeded, or fresh entropy.
+    pub fn seeded_or_fresh(seed: Option<u64>) -> Self {
+        seed.map_or_else(Self::from_entropy, Self::new)
+    }
+
     /// A seed for the named stream of `seed`: distinct columns of one table get
     /// unrelated noise under one user seed.
     pub fn derive_seed(seed: u64, stream: &str) -> u64 {
         mix64(seed ^ mix64(hash_str(stream)))
     }
 
-    #[inline(always)]
-    fn row_state(&self, row: u64) -> u64 {
-        mix64(self.key ^ mix64(row.wrapping_add(GAMMA)))
+    /// The four Philox words of counter `(row, block)`.
+    pub fn words(&self, row: u64, block: u32) -> [u32; 4] {
+        philox4x32([row as u32, (row >> 32) as u32, block, 0], self.key)
     }
 
-    /// The raw 64-bit word of (row, category).
+    /// The noise of [`LANES`] rows' cells `block · C .. block · C + C`, where `C` is
+    /// [`Real::CELLS_PER_COUNTER`]: row `l`'s cell `block · C + k` in lane `l` of
+    /// `out[k]` (the first `C` entries).
     #[inline(always)]
-    pub fn word(&self, row: u64, category: usize) -> u64 {
-        word(self.row_state(row), category)
+    pub fn rows<T: Real, S: Isa>(&self, rows: &[u64; LANES], block: u32, out: &mut [T::V<S>; 4]) {
+        let lo = S::U32::from_array(rows.map(|r| r as u32));
+        let hi = S::U32::from_array(rows.map(|r| (r >> 32) as u32));
+        let w = philox::<S>([lo, hi, Lane::splat(block), Lane::splat(0)], self.key);
+        T::gumbel_lanes::<S>(&w, out);
     }
 
-    /// The uniform of (row, category), in (0, 1).
+    /// The noise of one row's cells `first · C .. (first + LANES) · C`: cell
+    /// `(first + l) · C + k` in lane `l` of `out[k]`.
     #[inline(always)]
-    pub fn uniform(&self, row: u64, category: usize) -> f64 {
-        to_open_unit(self.word(row, category))
+    pub fn blocks<T: Real, S: Isa>(&self, row: u64, first: u32, out: &mut [T::V<S>; 4]) {
+        let mut blocks = [first; LANES];
+        for (l, b) in blocks.iter_mut().enumerate() {
+            *b = first.wrapping_add(l as u32);
+        }
+        let ctr = [
+            Lane::splat(row as u32),
+            Lane::splat((row >> 32) as u32),
+            S::U32::from_array(blocks),
+            Lane::splat(0),
+        ];
+        T::gumbel_lanes::<S>(&philox::<S>(ctr, self.key), out);
     }
 
-    /// Fills `out` with the Gumbel noise of `row`'s categories `0..out.len()`.
-    #[inline(always)]
-    pub fn fill_gumbel<T: Real>(&self, row: u64, out: &mut [T]) {
-        self.fill_gumbel_from(row, 0, out);
+    /// Fills `out` with the noise of `row`'s categories `0..out.len()`, in `T`.
+    pub fn fill_row<T: Real>(&self, row: u64, out: &mut [T]) {
+        let per = T::CELLS_PER_COUNTER;
+        let mut g = [<T::V<Portable> as Lane>::splat(T::ZERO); 4];
+        for (c, cells) in out.chunks_mut(LANES * per).enumerate() {
+            self.blocks::<T, Portable>(row, (c * LANES) as u32, &mut g);
+            let g = g.map(Vector::to_array);
+            for (i, cell) in cells.iter_mut().enumerate() {
+                *cell = g[i % per][i / per];
+            }
+        }
+    }
+}
+
+/// The noise counter of every row: its position, or its `key`.
+pub enum RowIds {
+    Position,
+    Keys(Vec<u64>),
+}
+
+impl RowIds {
+    /// Reads a key column: integers as their two's-complement bits, strings by
+    /// [`hash_str`]; a null key or a length mismatch is an error.
+    pub fn from_key(key: Option<&Series>, len: usize) -> PolarsResult<Self> {
+        let Some(key) = key else {
+            return Ok(Self::Position);
+        };
+        polars_ensure!(
+            key.len() == len,
+            ShapeMismatch: "key column '{}' has {} rows, the scores have {}", key.name(), key.len(), len
+        );
+        polars_ensure!(
+            key.null_count() == 0,
+            ComputeError: "key column '{}' has {} null values; every row needs a key",
+            key.name(), key.null_count()
+        );
+        let ids = match key.dtype() {
+            DataType::String => key.str()?.iter().map(|v| v.map_or(0, hash_str)).collect(),
+            DataType::UInt64 => key.u64()?.into_no_null_iter().collect(),
+            d if d.is_integer() => key
+                .cast(&DataType::Int64)?
+                .i64()?
+                .into_no_null_iter()
+                .map(|v| v as u64)
+                .collect(),
+            d => polars_bail!(
+                InvalidOperation: "key must be an integer or String column, got {} for '{}'", d, key.name()
+            ),
+        };
+        Ok(Self::Keys(ids))
     }
 
-    /// Fills `out` with the Gumbel noise of `row`'s categories `first..first + out.len()`.
     #[inline(always)]
-    pub fn fill_gumbel_from<T: Real>(&self, row: u64, first: usize, out: &mut [T]) {
-        let state = self.row_state(row);
-        for (j, slot) in out.iter_mut().enumerate() {
-            *slot = T::narrow(gumbel(to_open_unit(word(state, first + j))));
+    pub fn get(&self, row: usize) -> u64 {
+        match self {
+            Self::Position => row as u64,
+            Self::Keys(ids) => ids[row],
         }
     }
 
-    /// The Gumbel noise of `row`'s categories 0, 1, 2, …
+    /// The counters of rows `at..at + LANES`; rows past `len` repeat the last one.
     #[inline(always)]
-    pub fn gumbels(&self, row: u64) -> impl Iterator<Item = f64> {
-        let state = self.row_state(row);
-        (0..).map(move |j| gumbel(to_open_unit(word(state, j))))
+    pub fn lanes(&self, at: usize, len: usize) -> [u64; LANES] {
+        let mut rows = [0u64; LANES];
+        for (l, r) in rows.iter_mut().enumerate() {
+            *r = self.get((at + l).min(len - 1));
+        }
+        rows
     }
-}
-
-#[inline(always)]
-fn word(state: u64, category: usize) -> u64 {
-    mix64(state.wrapping_add((category as u64).wrapping_add(1).wrapping_mul(GAMMA)))
-}
-
-/// The top 52 bits of `w` as a uniform in the open interval (0, 1): the midpoints
-/// `(k + 0.5) / 2⁵²`, every one exact in `f64`, from 2⁻⁵³ to 1 − 2⁻⁵³.
-#[inline(always)]
-pub fn to_open_unit(w: u64) -> f64 {
-    ((w >> 12) as f64 + 0.5) * (1.0 / (1u64 << 52) as f64)
-}
-
-/// Standard Gumbel by inversion: finite for every `u` in (0, 1). The logarithms are
-/// [`fastmath::ln`], within two units in the last place of the exact value.
-#[inline(always)]
-pub fn gumbel(u: f64) -> f64 {
-    -fastmath::ln(-fastmath::ln(u))
 }
 
 /// Serde form of an optional seed: its two's-complement `i64`, so that seeds of 2⁶³ and
@@ -146,20 +295,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splitmix64_reference_outputs() {
-        // SplitMix64 seeded with 1234567 (state += γ, then mix), as published with the
-        // reference C implementation.
-        let mut state: u64 = 1_234_567;
-        let expected = [
-            6_457_827_717_110_365_317u64,
-            3_203_168_211_198_807_973,
-            9_817_491_932_198_370_423,
-            4_593_380_528_125_082_431,
-            16_408_922_859_458_223_821,
+    fn philox4x32_10_known_answers() {
+        // Random123's kat_vectors, the three philox4x32 10 lines: counter, key, output.
+        let cases: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
+            (
+                [0; 4],
+                [0; 2],
+                [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8],
+            ),
+            (
+                [u32::MAX; 4],
+                [u32::MAX; 2],
+                [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd],
+            ),
+            (
+                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
+                [0xa409_3822, 0x299f_31d0],
+                [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1],
+            ),
         ];
-        for e in expected {
-            state = state.wrapping_add(GAMMA);
-            assert_eq!(mix64(state), e);
+        for (counter, key, want) in cases {
+            assert_eq!(philox4x32(counter, key), want);
         }
     }
 
@@ -173,9 +329,51 @@ mod tests {
 
     #[test]
     fn uniforms_stay_inside_the_open_interval() {
-        assert_eq!(to_open_unit(0), 2f64.powi(-53));
-        assert_eq!(to_open_unit(u64::MAX), 1.0 - 2f64.powi(-53));
-        assert!(gumbel(to_open_unit(0)).is_finite());
-        assert!(gumbel(to_open_unit(u64::MAX)).is_finite());
+        assert_eq!(uniform_f32::<f32>(0), 2f32.powi(-24));
+        assert_eq!(uniform_f32::<f32>(u32::MAX), 1.0 - 2f32.powi(-24));
+        assert_eq!(uniform_f32::<f32>(1 << 9), 2f32.powi(-23) + 2f32.powi(-24));
+        assert_eq!(uniform_f64::<f64>(0), 2f64.powi(-53));
+        assert_eq!(uniform_f64::<f64>(u64::MAX), 1.0 - 2f64.powi(-53));
+        assert_eq!(uniform_f64::<f64>(1 << 12), 2f64.powi(-52) + 2f64.powi(-53));
+        for w in [0, u32::MAX] {
+            assert!(gumbel_f32(uniform_f32::<f32>(w)).is_finite());
+        }
+        for w in [0, u64::MAX] {
+            assert!(gumbel_f64(uniform_f64::<f64>(w)).is_finite());
+        }
+    }
+
+    /// The noise of eight rows side by side, against one row at a time.
+    fn rows_equal_blocks<S: Isa>() {
+        let noise = Noise::new(0x0123_4567_89AB_CDEF);
+        let rows: [u64; LANES] = [0, 1, 7, u64::MAX, 1 << 40, 12345, 3, 3];
+        for block in [0u32, 1, 9] {
+            let mut g32 = [<<f32 as Real>::V<S> as Lane>::splat(0.0); 4];
+            let mut g64 = [<<f64 as Real>::V<S> as Lane>::splat(0.0); 4];
+            noise.rows::<f32, S>(&rows, block, &mut g32);
+            noise.rows::<f64, S>(&rows, block, &mut g64);
+            let (g32, g64) = (g32.map(Vector::to_array), g64.map(Vector::to_array));
+            for (l, &r) in rows.iter().enumerate() {
+                let mut row32 = vec![0f32; 4 * (block as usize + 1)];
+                let mut row64 = vec![0f64; 2 * (block as usize + 1)];
+                noise.fill_row(r, &mut row32);
+                noise.fill_row(r, &mut row64);
+                for k in 0..4 {
+                    assert_eq!(g32[k][l].to_bits(), row32[4 * block as usize + k].to_bits());
+                }
+                for k in 0..2 {
+                    assert_eq!(g64[k][l].to_bits(), row64[2 * block as usize + k].to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_equal_rows() {
+        rows_equal_blocks::<Portable>();
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            rows_equal_blocks::<crate::simd::Avx2>();
+        }
     }
 }

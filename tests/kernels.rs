@@ -3,10 +3,11 @@
 
 use polars::prelude::*;
 use polars_gumbel::decode::{argmax, decode, DecodeOptions, LabelDtype, Method};
+use polars_gumbel::gumbel::{gumbel_softmax, GumbelOptions};
 use polars_gumbel::layout::array_from_flat;
 use polars_gumbel::onehot::{one_hot, Categories, IndicatorDtype, Nulls, OneHotOptions, Unknown};
 use polars_gumbel::rng::Noise;
-use polars_gumbel::softmax::{gumbel_softmax, log_softmax, softmax, GumbelOptions, SoftmaxOptions};
+use polars_gumbel::softmax::{log_softmax, softmax, SoftmaxOptions};
 
 fn strings(values: &[Option<&str>]) -> Series {
     Series::new("sex".into(), values)
@@ -29,6 +30,19 @@ fn array_f64(rows: &[Vec<f64>]) -> Series {
         None,
     )
     .expect("array")
+}
+
+/// Row `r`'s Float64 noise for its `k` categories.
+fn noise_f64(noise: &Noise, r: u64, k: usize) -> Vec<f64> {
+    let mut g = vec![0.0; k];
+    noise.fill_row(r, &mut g);
+    g
+}
+
+/// `(x − max(x)) + g`: the documented perturbed score at `tau = 1`.
+fn perturbed(x: &[f64], g: &[f64]) -> Vec<f64> {
+    let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    x.iter().zip(g).map(|(x, g)| (x - max) + g).collect()
 }
 
 fn rows_f64(s: &Series) -> Vec<Option<Vec<f64>>> {
@@ -190,11 +204,7 @@ fn gumbel_softmax_is_softmax_of_logits_plus_the_documented_noise() {
     );
     let noise = Noise::new(42);
     for (r, row) in rows.iter().enumerate() {
-        let z: Vec<f64> = row
-            .iter()
-            .zip(noise.gumbels(r as u64))
-            .map(|(x, g)| x + g)
-            .collect();
+        let z = perturbed(row, &noise_f64(&noise, r as u64, row.len()));
         let want = reference_softmax(&z, tau);
         let got = soft[r].as_ref().expect("valid");
         for j in 0..row.len() {
@@ -227,11 +237,7 @@ fn keyed_noise_follows_the_key_not_the_position() {
     );
     let noise = Noise::new(9);
     for (r, row) in rows.iter().enumerate() {
-        let z: Vec<f64> = row
-            .iter()
-            .zip(noise.gumbels(keys[r] as u64))
-            .map(|(x, g)| x + g)
-            .collect();
+        let z = perturbed(row, &noise_f64(&noise, keys[r] as u64, row.len()));
         let want = reference_softmax(&z, 1.0);
         let got = keyed[r].as_ref().expect("valid");
         assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-12));
@@ -240,44 +246,77 @@ fn keyed_noise_follows_the_key_not_the_position() {
 
 #[test]
 fn noise_values_are_stable() {
-    // Computed with an independent implementation of the function documented in `rng`.
-    let cases = [
+    // (seed, row, category, Philox words of the cell's counter, Float64 noise, Float32
+    // noise): computed with an independent implementation of the function documented in
+    // `rng`, the logarithms in double precision.
+    #[allow(clippy::type_complexity)]
+    let cases: [(u64, u64, usize, [u32; 4], f64, f64); 5] = [
         (
-            0u64,
-            0u64,
-            0usize,
-            0x1489_1781_1726_bea9u64,
-            -0.925_457_240_090_102_1f64,
+            0,
+            0,
+            0,
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8],
+            0.084_820_251_353_062_55,
+            0.084_820_278_103_853_6,
         ),
-        (0, 0, 1, 0x74b2_9ebe_c1c0_0f0a, 0.241_319_848_667_808_67),
-        (0, 1, 0, 0x3328_a80e_9b4c_868a, -0.476_384_877_842_451_2),
-        (42, 7, 3, 0x552f_643d_4a5f_d1fc, -0.095_628_888_334_304_32),
+        (
+            0,
+            0,
+            1,
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8],
+            1.181_182_895_396_333,
+            2.061_660_960_591_242_4,
+        ),
+        (
+            0,
+            1,
+            0,
+            [0xf8e4_cca4, 0x5cb2_00db, 0xb1a5_74eb, 0x097e_ff67],
+            3.570_159_769_554_866,
+            3.570_160_549_101_566,
+        ),
+        (
+            42,
+            7,
+            3,
+            [0x4c78_c45f, 0x5281_c34e, 0x1a41_a83b, 0xaed2_0ef5],
+            -0.822_975_110_816_426_2,
+            -0.535_002_401_371_756,
+        ),
         (
             u64::MAX,
             123_456_789,
             63,
-            0x5437_fb52_ab9f_aeb6,
-            -0.105_944_985_019_201_01,
+            [0xa1bc_229b, 0xe6b9_6a1a, 0x4939_f0b6, 0x8d1f_b084],
+            -0.224_440_629_033_135_55,
+            0.065_830_060_356_866_16,
         ),
     ];
-    for (seed, row, j, word, gumbel) in cases {
+    for (seed, row, j, words, g64, g32) in cases {
         let noise = Noise::new(seed);
-        assert_eq!(noise.word(row, j), word, "word({seed}, {row}, {j})");
-        let g = noise.gumbels(row).nth(j).expect("infinite stream");
+        assert_eq!(
+            noise.words(row, (j / 2) as u32),
+            words,
+            "words({seed}, {row}, {j})"
+        );
+        let got = noise_f64(&noise, row, j + 1)[j];
         assert!(
-            (g - gumbel).abs() <= 1e-15 * gumbel.abs().max(1.0),
-            "g({seed}, {row}, {j}) = {g}"
+            (got - g64).abs() <= 1e-15 * g64.abs().max(1.0),
+            "g64({seed}, {row}, {j}) = {got}"
+        );
+        let mut g = vec![0f32; j + 1];
+        noise.fill_row(row, &mut g);
+        let got = f64::from(g[j]);
+        assert!(
+            (got - g32).abs() <= 4.0 * f64::from(f32::EPSILON) * g32.abs().max(1.0),
+            "g32({seed}, {row}, {j}) = {got}"
         );
     }
 }
 
-#[test]
-fn gumbel_noise_follows_the_gumbel_law() {
-    // One-sample Kolmogorov-Smirnov test against F(x) = exp(-exp(-x)), alpha = 0.001.
-    let noise = Noise::new(2024);
-    let mut draws: Vec<f64> = (0..20_000u64)
-        .flat_map(|r| noise.gumbels(r).take(5))
-        .collect();
+/// One-sample Kolmogorov-Smirnov test of `draws` against F(x) = exp(-exp(-x)),
+/// alpha = 0.001.
+fn assert_gumbel_law(mut draws: Vec<f64>) {
     draws.sort_by(f64::total_cmp);
     let n = draws.len() as f64;
     let d = draws.iter().enumerate().fold(0.0f64, |d, (i, &x)| {
@@ -286,6 +325,26 @@ fn gumbel_noise_follows_the_gumbel_law() {
             .max(((i + 1) as f64 / n - f).abs())
     });
     assert!(d < 1.949 / n.sqrt(), "KS statistic {d}");
+}
+
+#[test]
+fn gumbel_noise_follows_the_gumbel_law() {
+    let noise = Noise::new(2024);
+    assert_gumbel_law(
+        (0..20_000u64)
+            .flat_map(|r| noise_f64(&noise, r, 5))
+            .collect(),
+    );
+    let noise = Noise::new(2025);
+    assert_gumbel_law(
+        (0..20_000u64)
+            .flat_map(|r| {
+                let mut g = vec![0f32; 5];
+                noise.fill_row(r, &mut g);
+                g.into_iter().map(f64::from)
+            })
+            .collect(),
+    );
 }
 
 #[test]

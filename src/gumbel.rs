@@ -1,0 +1,703 @@
+//! Gumbel-Softmax and Gumbel-max sampling over score blocks.
+//!
+//! Every Gumbel path goes through one perturbation, [`perturbed`]: the score of (row,
+//! category) is `(x − max) · s + g`, where `max` is the row's largest score, `g` its
+//! noise ([`Noise`]), and `s` is 1 for `gumbel_softmax` (whose `tau` applies in the
+//! softmax that follows) and `1 / tau` for `decode(method="sample")`. The row maximum
+//! comes off first, so adding a constant to a row changes nothing, however large, and
+//! no `tau` overflows. A row is kept when [`row_is_valid`] says so. At `tau = 1` the two
+//! are the same numbers, so `decode(x, method="sample", seed=s)` is
+//! `decode(gumbel_softmax(x, hard=True, seed=s))` by construction.
+//!
+//! Struct and Array blocks run [`LANES`] rows side by side in vectors ([`crate::simd`]),
+//! category after category: Struct fields are read and written in place, field by
+//! field, Array rows with a stride; nothing is transposed. A group of rows keeps its
+//! perturbed scores in a scratch of `K` vectors, and draws the noise of [`LANES`] rows
+//! with one vectorised Philox call per counter. List blocks, whose rows vary in width,
+//! go row by row, the noise of [`LANES`] counters of the row at a time; every step is
+//! the same IEEE operation in the same order, so every layout gives the same bits.
+
+use std::marker::PhantomData;
+use std::ops::{Add, Mul, Sub};
+
+use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::{and_validity, compute_dtype, struct_columns, Blocks, ROWS_PER_TASK};
+use crate::layout::{array_from_flat, struct_from_fields};
+use crate::real::Real;
+use crate::rng::{Noise, RowIds};
+use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
+use crate::softmax::check_tau;
+
+/// Options of [`gumbel_softmax`].
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub struct GumbelOptions {
+    pub tau: f64,
+    pub hard: bool,
+    /// `None`: fresh operating-system entropy at every call.
+    #[serde(with = "crate::rng::seed_bits")]
+    pub seed: Option<u64>,
+}
+
+/// `1 / tau` in `T`, clamped to `T`'s positive normal range, so that multiplying a
+/// score difference by it never gives NaN (`0 · ∞`, `−∞ · 0`): a `tau` whose reciprocal
+/// overflows acts as the smallest `tau` that does not.
+pub fn inv_tau<T: Real>(tau: f64) -> T {
+    T::narrow((1.0 / tau).clamp(T::MIN_POSITIVE.widen(), T::MAX.widen()))
+}
+
+/// The perturbed score of one cell, or of a vector of cells: `(x − max) · s + g`.
+#[inline(always)]
+pub fn perturbed<V>(x: V, max: V, s: V, g: V) -> V
+where
+    V: Add<Output = V> + Sub<Output = V> + Mul<Output = V>,
+{
+    (x - max) * s + g
+}
+
+/// Which rows are kept, a bit each: those with a score above `-inf` (`above`) and no
+/// NaN or `+inf` (`bad`).
+#[inline(always)]
+pub fn row_is_valid(bad: u8, above: u8) -> u8 {
+    above & !bad
+}
+
+/// Lanes holding NaN or `+inf`, which make their row null.
+#[inline(always)]
+fn bad_lanes<T: Real, S: Isa>(v: T::V<S>) -> <T::V<S> as FloatV>::Bits {
+    v.is_nan().or(v.eq(Lane::splat(T::INFINITY)))
+}
+
+/// What is made of the perturbed scores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Relax {
+    /// `softmax(p / tau)`, given `1 / tau` (see [`inv_tau`]).
+    Soft(f64),
+    /// The one-hot of `argmax(p)`.
+    Hard,
+}
+
+// ---------------------------------------------------------------------------- lanes
+
+/// The perturbed scores of [`LANES`] rows, category after category: `load(j)` gives the
+/// rows' scores of category `j`, `p[j]` receives their perturbed scores. Returns each
+/// row's largest perturbed score, its index (lowest on ties, as a float) and the rows'
+/// validity as the bits of a byte.
+#[inline(always)]
+fn perturb_lanes<T: Real, S: Isa>(
+    load: impl Fn(usize) -> T::V<S>,
+    noise: &Noise,
+    rows: &[u64; LANES],
+    s: T::V<S>,
+    p: &mut [T::V<S>],
+) -> (T::V<S>, T::V<S>, u8) {
+    let neg_inf = T::V::<S>::splat(T::NEG_INFINITY);
+    let mut max = neg_inf;
+    let mut bad = neg_inf.gt(neg_inf);
+    for (j, cell) in p.iter_mut().enumerate() {
+        let v = load(j);
+        bad = bad.or(bad_lanes::<T, S>(v));
+        max = FloatV::select(v.gt(max), v, max);
+        *cell = v;
+    }
+    let mut best = neg_inf;
+    let (one, mut j, mut idx) = (
+        Lane::splat(T::ONE),
+        Lane::splat(T::ZERO),
+        Lane::splat(T::ZERO),
+    );
+    let mut g = [T::V::<S>::splat(T::ZERO); 4];
+    for (b, cells) in p.chunks_mut(T::CELLS_PER_COUNTER).enumerate() {
+        noise.rows::<T, S>(rows, b as u32, &mut g);
+        for (cell, &g) in cells.iter_mut().zip(&g) {
+            let q = perturbed(*cell, max, s, g);
+            *cell = q;
+            let greater = q.gt(best);
+            best = FloatV::select(greater, q, best);
+            idx = FloatV::select(greater, j, idx);
+            j = j + one;
+        }
+    }
+    let valid = row_is_valid(bad.movemask(), max.gt(neg_inf).movemask());
+    (best, idx, valid)
+}
+
+/// `p[j] ← exp((p[j] − best) / tau)` for every category; returns `1 / Σ` per row (the
+/// sum formed in `f64`, category after category).
+#[inline(always)]
+fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T) -> T::V<S> {
+    let inv = Lane::splat(inv);
+    let mut sum = S::F64::splat(0.0);
+    for cell in p.iter_mut() {
+        let e = T::exp_lanes::<S>((*cell - best) * inv);
+        *cell = e;
+        sum = T::accumulate::<S>(sum, e);
+    }
+    Vector::from_array(sum.to_array().map(|s| T::narrow(1.0 / s)))
+}
+
+/// One group of [`LANES`] rows of `gumbel_softmax`: scores from `load`, the output's
+/// category `j` to `store(j, values)`. Returns the rows' validity byte.
+#[inline(always)]
+fn relax_lanes<T: Real, S: Isa>(
+    relax: Relax,
+    noise: &Noise,
+    rows: &[u64; LANES],
+    p: &mut [T::V<S>],
+    load: impl Fn(usize) -> T::V<S>,
+    mut store: impl FnMut(usize, [T; LANES]),
+) -> u8 {
+    let one = T::V::<S>::splat(T::ONE);
+    let (best, idx, valid) = perturb_lanes::<T, S>(load, noise, rows, one, p);
+    match relax {
+        Relax::Hard => {
+            let zero = T::V::<S>::splat(T::ZERO);
+            for j in 0..p.len() {
+                let hit = idx.eq(Lane::splat(T::narrow(j as f64)));
+                store(j, FloatV::select(hit, one, zero).to_array());
+            }
+        }
+        Relax::Soft(inv) => {
+            let inv_sum = exponentiate_lanes::<T, S>(p, best, T::narrow(inv));
+            for (j, &e) in p.iter().enumerate() {
+                store(j, (e * inv_sum).to_array());
+            }
+        }
+    }
+    valid
+}
+
+/// Where a fixed-width block's scores are: Struct fields, or Array rows.
+enum Fixed<'a, T: Clone> {
+    Fields(Vec<std::borrow::Cow<'a, [T]>>),
+    Rows { values: &'a [T], width: usize },
+}
+
+impl<T: Real> Fixed<'_, T> {
+    fn width(&self) -> usize {
+        match self {
+            Self::Fields(columns) => columns.len(),
+            Self::Rows { width, .. } => *width,
+        }
+    }
+
+    /// Category `j` of rows `at..at + LANES`; rows at `len` and past repeat row
+    /// `len - 1` (the last, partial group).
+    #[inline(always)]
+    fn load<S: Isa>(&self, at: usize, len: usize, j: usize) -> T::V<S> {
+        let mut a = [T::ZERO; LANES];
+        let full = at + LANES <= len;
+        match self {
+            Self::Fields(columns) => {
+                let column = &columns[j];
+                if full {
+                    a.copy_from_slice(&column[at..at + LANES]);
+                } else {
+                    for (l, a) in a.iter_mut().enumerate() {
+                        *a = column[(at + l).min(len - 1)];
+                    }
+                }
+            }
+            Self::Rows { values, width } => {
+                if full {
+                    let rows = &values[at * width..(at + LANES) * width];
+                    assert!(j < *width);
+                    for (l, a) in a.iter_mut().enumerate() {
+                        // SAFETY: `l < LANES` and `j < width` (asserted): inside `rows`.
+                        *a = unsafe { *rows.get_unchecked(l * width + j) };
+                    }
+                } else {
+                    for (l, a) in a.iter_mut().enumerate() {
+                        *a = values[(at + l).min(len - 1) * width + j];
+                    }
+                }
+            }
+        }
+        Vector::from_array(a)
+    }
+}
+
+/// Categories a fixed-width block may have to run in lanes: their indices are carried
+/// as floats, exact below 2²⁴ in `f32`.
+const MAX_LANE_WIDTH: usize = 1 << 24;
+
+/// Reads a Struct or Array block and hands `f` its scores and its row validity; `None`
+/// for a List, a block of no category or of more than [`MAX_LANE_WIDTH`].
+fn with_fixed<T: Real, R>(
+    s: &Series,
+    expr: &str,
+    f: impl FnOnce(&Fixed<'_, T>, Option<Bitmap>) -> PolarsResult<R>,
+) -> PolarsResult<Option<R>> {
+    let lanes = |width: usize| width > 0 && width < MAX_LANE_WIDTH;
+    match s.dtype() {
+        DataType::Struct(fields) if lanes(fields.len()) => {
+            let fields = s.struct_()?.fields_as_series();
+            let (columns, validity) = struct_columns::<T>(s, &fields)?;
+            f(&Fixed::Fields(columns), validity).map(Some)
+        }
+        DataType::Array(_, width) if lanes(*width) => {
+            let blocks = Blocks::<T>::read(s, expr)?;
+            let source = Fixed::Rows {
+                values: &blocks.values,
+                width: *width,
+            };
+            f(&source, blocks.validity.clone()).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The work on one group of [`LANES`] rows, in any build of the vectors.
+trait Group<T: Real>: Sync {
+    /// A task's part of the output.
+    type Piece: Send;
+    /// Runs the group of rows `at..at + count` (`off` into the task's piece) with the
+    /// scratch `p`; returns the rows' validity byte.
+    fn run<S: Isa>(
+        &self,
+        piece: &mut Self::Piece,
+        p: &mut [T::V<S>],
+        at: usize,
+        off: usize,
+        count: usize,
+    ) -> u8;
+}
+
+/// One task: its groups of rows, in the build `with_isa` picks.
+struct Task<'a, T, G: Group<T>>
+where
+    T: Real,
+{
+    group: &'a G,
+    piece: G::Piece,
+    bytes: &'a mut [u8],
+    start: usize,
+    len: usize,
+    width: usize,
+    real: PhantomData<T>,
+}
+
+impl<T: Real, G: Group<T>> IsaFn<()> for Task<'_, T, G> {
+    #[inline(always)]
+    fn call<S: Isa>(self, _: S) {
+        let Task {
+            group,
+            mut piece,
+            bytes,
+            start,
+            len,
+            width,
+            ..
+        } = self;
+        let mut scratch = vec![T::V::<S>::splat(T::ZERO); width];
+        for (g, byte) in bytes.iter_mut().enumerate() {
+            let off = g * LANES;
+            let at = start + off;
+            *byte = group.run::<S>(&mut piece, &mut scratch, at, off, (len - at).min(LANES));
+        }
+    }
+}
+
+/// Runs `group` on every group of [`LANES`] rows of `len`, in parallel tasks of
+/// [`ROWS_PER_TASK`] rows, task `t` writing `pieces[t]`; returns the groups' validity
+/// bytes.
+fn for_groups<T: Real, G: Group<T>>(
+    len: usize,
+    width: usize,
+    pieces: Vec<G::Piece>,
+    group: &G,
+) -> Vec<u8> {
+    const { assert!(ROWS_PER_TASK % LANES == 0) };
+    debug_assert_eq!(pieces.len(), len.div_ceil(ROWS_PER_TASK));
+    let mut found = vec![0u8; len.div_ceil(LANES)];
+    THREAD_POOL.install(|| {
+        pieces
+            .into_par_iter()
+            .zip(found.par_chunks_mut(ROWS_PER_TASK / LANES))
+            .enumerate()
+            .for_each(|(task, (piece, bytes))| {
+                with_isa(Task {
+                    group,
+                    piece,
+                    bytes,
+                    start: task * ROWS_PER_TASK,
+                    len,
+                    width,
+                    real: PhantomData,
+                })
+            })
+    });
+    found
+}
+
+/// The rows' validity: the groups' bytes and the input's.
+fn validity(found: Vec<u8>, len: usize, input: Option<Bitmap>) -> Option<Bitmap> {
+    let found = Bitmap::from_u8_vec(found, len);
+    and_validity(Some(found), input.as_ref()).filter(|v| v.unset_bits() > 0)
+}
+
+/// `gumbel_softmax` of fixed-width rows.
+struct RelaxGroup<'a, T: Real> {
+    source: &'a Fixed<'a, T>,
+    relax: Relax,
+    noise: &'a Noise,
+    ids: &'a RowIds,
+    len: usize,
+}
+
+impl<'a, T: Real> RelaxGroup<'a, T> {
+    #[inline(always)]
+    fn lanes<S: Isa>(
+        &self,
+        p: &mut [T::V<S>],
+        at: usize,
+        store: impl FnMut(usize, [T; LANES]),
+    ) -> u8 {
+        let rows = self.ids.lanes(at, self.len);
+        let load = |j| self.source.load::<S>(at, self.len, j);
+        relax_lanes::<T, S>(self.relax, self.noise, &rows, p, load, store)
+    }
+}
+
+/// Into Struct fields: a task's piece of every field.
+struct IntoFields<'a, T: Real>(RelaxGroup<'a, T>);
+
+impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
+    type Piece = Vec<&'a mut [T]>;
+    #[inline(always)]
+    fn run<S: Isa>(
+        &self,
+        piece: &mut Self::Piece,
+        p: &mut [T::V<S>],
+        at: usize,
+        off: usize,
+        count: usize,
+    ) -> u8 {
+        self.0.lanes::<S>(p, at, |j, v| {
+            if count == LANES {
+                piece[j][off..off + LANES].copy_from_slice(&v);
+            } else {
+                piece[j][off..off + count].copy_from_slice(&v[..count]);
+            }
+        })
+    }
+}
+
+/// Into Array rows: a task's rows.
+struct IntoRows<'a, T: Real>(RelaxGroup<'a, T>, usize);
+
+impl<'a, T: Real> Group<T> for IntoRows<'a, T> {
+    type Piece = &'a mut [T];
+    #[inline(always)]
+    fn run<S: Isa>(
+        &self,
+        piece: &mut Self::Piece,
+        p: &mut [T::V<S>],
+        at: usize,
+        off: usize,
+        count: usize,
+    ) -> u8 {
+        let width = self.1;
+        let rows = &mut piece[off * width..(off + count) * width];
+        self.0.lanes::<S>(p, at, |j, v| {
+            if count == LANES && j < width {
+                for (l, &v) in v.iter().enumerate() {
+                    // SAFETY: `l < LANES = count` and `j < width`: inside `rows`.
+                    unsafe { *rows.get_unchecked_mut(l * width + j) = v };
+                }
+            } else {
+                for (l, &v) in v.iter().enumerate().take(count) {
+                    rows[l * width + j] = v;
+                }
+            }
+        })
+    }
+}
+
+/// Gumbel-max draws of fixed-width rows, into each row's index.
+struct SampleGroup<'a, T: Real> {
+    source: &'a Fixed<'a, T>,
+    s: T,
+    noise: &'a Noise,
+    ids: &'a RowIds,
+    len: usize,
+}
+
+impl<'a, T: Real> Group<T> for SampleGroup<'a, T> {
+    type Piece = &'a mut [u32];
+    #[inline(always)]
+    fn run<S: Isa>(
+        &self,
+        piece: &mut Self::Piece,
+        p: &mut [T::V<S>],
+        at: usize,
+        off: usize,
+        count: usize,
+    ) -> u8 {
+        let rows = self.ids.lanes(at, self.len);
+        let load = |j| self.source.load::<S>(at, self.len, j);
+        let (_, idx, valid) =
+            perturb_lanes::<T, S>(load, self.noise, &rows, Lane::splat(self.s), p);
+        let idx = idx.to_array();
+        for (o, i) in piece[off..off + count].iter_mut().zip(idx) {
+            *o = i.widen() as u32;
+        }
+        valid
+    }
+}
+
+/// `gumbel_softmax` of a Struct or Array block.
+fn relax_fixed<T: Real>(
+    s: &Series,
+    source: &Fixed<'_, T>,
+    input_validity: Option<Bitmap>,
+    relax: Relax,
+    noise: &Noise,
+    ids: &RowIds,
+) -> PolarsResult<Series> {
+    let (len, width, name) = (s.len(), source.width(), s.name().clone());
+    let group = RelaxGroup {
+        source,
+        relax,
+        noise,
+        ids,
+        len,
+    };
+    match (source, s.dtype()) {
+        (Fixed::Fields(_), DataType::Struct(fields)) => {
+            let mut out: Vec<Vec<T>> = (0..width).map(|_| vec![T::ZERO; len]).collect();
+            let mut pieces: Vec<Vec<&mut [T]>> = (0..len.div_ceil(ROWS_PER_TASK))
+                .map(|_| Vec::with_capacity(width))
+                .collect();
+            for column in out.iter_mut() {
+                for (task, piece) in column.chunks_mut(ROWS_PER_TASK).enumerate() {
+                    pieces[task].push(piece);
+                }
+            }
+            let found = for_groups(len, width, pieces, &IntoFields(group));
+            let columns = out
+                .into_iter()
+                .zip(fields)
+                .map(|(values, f)| {
+                    ChunkedArray::<T::Polars>::from_vec(f.name().clone(), values).into_series()
+                })
+                .collect();
+            struct_from_fields(name, len, columns, validity(found, len, input_validity))
+        }
+        _ => {
+            let mut out = vec![T::ZERO; len * width];
+            let pieces: Vec<&mut [T]> = out.chunks_mut(ROWS_PER_TASK * width).collect();
+            let found = for_groups(len, width, pieces, &IntoRows(group, width));
+            let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, out);
+            let valid = validity(found, len, input_validity);
+            array_from_flat(name, values.into_series(), width, len, valid)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------- rows
+
+/// The perturbed scores of one row, as [`perturb_lanes`] forms them lane by lane, each
+/// handed to `each(j, q)`; returns the largest and its index, or `None` for a null row.
+#[inline(always)]
+fn perturb_row<T: Real, S: Isa>(
+    x: &[T],
+    noise: &Noise,
+    row: u64,
+    s: T,
+    mut each: impl FnMut(usize, T),
+) -> Option<(T, usize)> {
+    let mut max = T::NEG_INFINITY;
+    let mut bad = false;
+    for &v in x {
+        bad |= v.is_nan() || v == T::INFINITY;
+        max = if v > max { v } else { max };
+    }
+    if row_is_valid(u8::from(bad), u8::from(max > T::NEG_INFINITY)) == 0 {
+        return None;
+    }
+    let per = T::CELLS_PER_COUNTER;
+    let (mut best, mut at) = (T::NEG_INFINITY, 0);
+    let mut g = [T::V::<S>::splat(T::ZERO); 4];
+    for (c, cells) in x.chunks(LANES * per).enumerate() {
+        noise.blocks::<T, S>(row, (c * LANES) as u32, &mut g);
+        let g = g.map(Vector::to_array);
+        for (i, &v) in cells.iter().enumerate() {
+            let j = c * LANES * per + i;
+            let q = perturbed(v, max, s, g[i % per][i / per]);
+            each(j, q);
+            if q > best {
+                (best, at) = (q, j);
+            }
+        }
+    }
+    Some((best, at))
+}
+
+/// `gumbel_softmax` of one row into `out`; `false` for a null row.
+#[inline(always)]
+fn relax_row<T: Real, S: Isa>(
+    relax: Relax,
+    noise: &Noise,
+    row: u64,
+    x: &[T],
+    out: &mut [T],
+) -> bool {
+    let Some((best, at)) = perturb_row::<T, S>(x, noise, row, T::ONE, |j, q| out[j] = q) else {
+        return false;
+    };
+    match relax {
+        Relax::Hard => {
+            out.fill(T::ZERO);
+            out[at] = T::ONE;
+        }
+        Relax::Soft(inv) => {
+            let inv = T::narrow(inv);
+            for chunk in out.chunks_mut(LANES) {
+                let mut a = [T::ZERO; LANES];
+                for (a, &q) in a.iter_mut().zip(chunk.iter()) {
+                    *a = (q - best) * inv;
+                }
+                let e = T::exp_lanes::<S>(Vector::from_array(a)).to_array();
+                chunk.copy_from_slice(&e[..chunk.len()]);
+            }
+            let sum = out.iter().fold(0.0f64, |sum, e| sum + e.widen());
+            let inv_sum = T::narrow(1.0 / sum);
+            for o in out.iter_mut() {
+                *o = *o * inv_sum;
+            }
+        }
+    }
+    true
+}
+
+// ---------------------------------------------------------------------------- series
+
+/// `gumbel_softmax` of a List block (or one of no category), row by row.
+struct RelaxList<'a, T: Real> {
+    blocks: &'a Blocks<'a, T>,
+    relax: Relax,
+    noise: &'a Noise,
+    ids: &'a RowIds,
+}
+
+impl<T: Real> IsaFn<PolarsResult<Series>> for RelaxList<'_, T> {
+    #[inline(always)]
+    fn call<S: Isa>(self, _: S) -> PolarsResult<Series> {
+        let Self {
+            blocks,
+            relax,
+            noise,
+            ids,
+        } = self;
+        blocks.map_blocks(|row, x, out| relax_row::<T, S>(relax, noise, ids.get(row), x, out))
+    }
+}
+
+/// Gumbel-max draws of a List block (or one of no category), row by row.
+struct SampleList<'a, T: Real> {
+    blocks: &'a Blocks<'a, T>,
+    s: T,
+    noise: &'a Noise,
+    ids: &'a RowIds,
+}
+
+impl<T: Real> IsaFn<(Vec<u32>, Option<Bitmap>)> for SampleList<'_, T> {
+    #[inline(always)]
+    fn call<S: Isa>(self, _: S) -> (Vec<u32>, Option<Bitmap>) {
+        let Self {
+            blocks,
+            s,
+            noise,
+            ids,
+        } = self;
+        blocks.map_rows(|row, x| {
+            perturb_row::<T, S>(x, noise, ids.get(row), s, |_, _| {}).map(|(_, at)| at as u32)
+        })
+    }
+}
+
+/// Gumbel-Softmax per row: `softmax((scores + g) / tau)`, or its one-hot argmax when
+/// `hard`, with `g` from [`Noise`] keyed by row position or `key`, in the layout of `s`.
+pub fn gumbel_softmax(
+    s: &Series,
+    key: Option<&Series>,
+    options: &GumbelOptions,
+) -> PolarsResult<Series> {
+    check_tau(options.tau)?;
+    let ids = RowIds::from_key(key, s.len())?;
+    let noise = Noise::seeded_or_fresh(options.seed);
+    fn run<T: Real>(
+        s: &Series,
+        ids: &RowIds,
+        noise: &Noise,
+        o: &GumbelOptions,
+    ) -> PolarsResult<Series> {
+        let relax = if o.hard {
+            Relax::Hard
+        } else {
+            Relax::Soft(inv_tau::<T>(o.tau).widen())
+        };
+        let fixed = with_fixed::<T, _>(s, "gumbel_softmax", |source, validity| {
+            relax_fixed(s, source, validity, relax, noise, ids)
+        })?;
+        match fixed {
+            Some(out) => Ok(out),
+            None => {
+                let blocks = Blocks::<T>::read(s, "gumbel_softmax")?;
+                with_isa(RelaxList {
+                    blocks: &blocks,
+                    relax,
+                    noise,
+                    ids,
+                })
+            }
+        }
+    }
+    if compute_dtype(s.dtype(), "gumbel_softmax")? == DataType::Float32 {
+        run::<f32>(s, &ids, &noise, options)
+    } else {
+        run::<f64>(s, &ids, &noise, options)
+    }
+}
+
+/// Every row's Gumbel-max draw from `softmax(scores / tau)`: its index and the rows'
+/// validity, with the noise `gumbel_softmax` uses for the same seed and key.
+pub fn sample<T: Real>(
+    s: &Series,
+    tau: f64,
+    noise: &Noise,
+    ids: &RowIds,
+) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
+    let scale = inv_tau::<T>(tau);
+    let len = s.len();
+    let fixed = with_fixed::<T, _>(s, "decode", |source, input_validity| {
+        let mut idx = vec![0u32; len];
+        let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
+        let group = SampleGroup {
+            source,
+            s: scale,
+            noise,
+            ids,
+            len,
+        };
+        let found = for_groups(len, source.width(), pieces, &group);
+        Ok((idx, validity(found, len, input_validity)))
+    })?;
+    match fixed {
+        Some(found) => Ok(found),
+        None => {
+            let blocks = Blocks::<T>::read(s, "decode")?;
+            Ok(with_isa(SampleList {
+                blocks: &blocks,
+                s: scale,
+                noise,
+                ids,
+            }))
+        }
+    }
+}
