@@ -2,9 +2,10 @@
 
 Every contender gets the same input and is timed by the best of several runs; the tables
 print seconds and the ratio of polars-gumbel's time to each contender's (< 1 = faster).
-PyTorch is optional: its rows appear when ``import torch`` works.
+PyTorch and JAX are optional: their rows appear when ``import torch`` / ``import jax``
+work (``make bench WITH_PEERS=1`` installs both).
 
-    python benches/compare.py [--rows N] [--only one_hot|gumbel|decode] [--markdown]
+    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode] [--markdown]
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ try:
     HAVE_TORCH = True
 except ImportError:  # optional benchmark dependency
     HAVE_TORCH = False
+
+try:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    HAVE_JAX = True
+except ImportError:  # optional benchmark dependency
+    HAVE_JAX = False
 
 THREADS = pl.thread_pool_size()
 Row = tuple[str, str, float]
@@ -146,39 +156,75 @@ def polars_gumbel_expr(cols: list[str], noise: list[str], tau: float) -> list[pl
     return [(ei / total).alias(c) for ei, c in zip(e, cols)]
 
 
+def jax_gumbel() -> Callable[..., Any]:
+    """Gumbel-Softmax compiled by JAX: ``jax.random.gumbel`` and ``jax.nn.softmax``, or
+    the one-hot of the argmax when hard."""
+
+    def f(key: Any, x: Any, tau: float, hard: bool) -> Any:
+        y = (x + jax.random.gumbel(key, x.shape, dtype=x.dtype)) / tau
+        if hard:
+            return jax.nn.one_hot(jnp.argmax(y, axis=1), x.shape[1], dtype=x.dtype)
+        return jax.nn.softmax(y, axis=1)
+
+    return jax.jit(f, static_argnames=("hard",))
+
+
+def per_cell(t: float, n: int, k: int) -> str:
+    """Nanoseconds per cell per core."""
+    return f"{t * THREADS / (n * k) * 1e9:.2f} ns per cell per core"
+
+
 def bench_gumbel(n: int, markdown: bool) -> None:
     if HAVE_TORCH:
         torch.set_num_threads(THREADS)
+    jitted = jax_gumbel() if HAVE_JAX else None
     rng = np.random.default_rng(1)
+    summary: list[str] = []
     for k in (8, 64):
         for dtype in (pl.Float32, pl.Float64):
             np_dtype = np.float32 if dtype == pl.Float32 else np.float64
             x = rng.standard_normal((n, k)).astype(np_dtype)
+            copy = np.empty_like(x)
             cols = [f"c{j}" for j in range(k)]
             array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
             flat_df = pl.DataFrame(x, schema=cols)
             struct_df = flat_df.select(pl.struct(cols).alias("x"))
             tx = torch.from_numpy(x) if HAVE_TORCH else None
+            jx = jnp.asarray(x) if HAVE_JAX else None
+            key = jax.random.key(1) if HAVE_JAX else None
             for hard in (False, True):
                 repeat = 3
                 expr = pg.gumbel_softmax("x", tau=0.5, hard=hard, seed=1)
-                rows: list[Row] = [
-                    ("polars-gumbel", "(Array)", best(lambda: array_df.select(expr), repeat)),
-                    ("polars-gumbel", "(Struct)", best(lambda: struct_df.select(expr), repeat)),
+                t_array = best(lambda: array_df.select(expr), repeat)
+                t_struct = best(lambda: struct_df.select(expr), repeat)
+                peers: list[Row] = [
                     (
                         "numpy, vectorised in place",
                         "",
                         best(lambda: numpy_gumbel(x, 0.5, hard, rng), repeat),
                     ),
                 ]
+                if jitted is not None:
+                    peers.append(
+                        (
+                            "JAX jit (random.gumbel + nn.softmax)",
+                            "",
+                            best(lambda: jitted(key, jx, 0.5, hard).block_until_ready(), repeat),
+                        )
+                    )
                 if tx is not None:
-                    rows.append(
+                    peers.append(
                         (
                             "PyTorch F.gumbel_softmax",
                             f"({THREADS} threads)",
                             best(lambda: F.gumbel_softmax(tx, tau=0.5, hard=hard, dim=1), repeat),
                         )
                     )
+                rows: list[Row] = [
+                    ("polars-gumbel", "(Array)", t_array),
+                    ("polars-gumbel", "(Struct)", t_struct),
+                    *peers,
+                ]
                 # The hand-written version builds one expression per category: at K = 64
                 # a single run took three minutes here, so it is timed at K = 8 only.
                 if not hard and k <= 8:
@@ -192,8 +238,60 @@ def bench_gumbel(n: int, markdown: bool) -> None:
                     rows.append(
                         ("pure Polars expressions + numpy noise", "", best(by_hand, repeat))
                     )
+                t_copy = best(lambda: np.copyto(copy, x), 5)
+                rows.append(("floor: one read and one write of the block (numpy copy)", "", t_copy))
                 kind = "hard" if hard else "soft"
-                report(f"gumbel_softmax {kind}: {n:,} x {k}, {dtype}", rows, markdown)
+                title = f"gumbel_softmax {kind}: {n:,} x {k}, {dtype}"
+                report(title, rows, markdown)
+                fastest = min(peers, key=lambda r: r[2])
+                summary.append(
+                    f"| {kind} {dtype} x {k} | {t_array * 1e3:.1f} ms | "
+                    f"{t_array / fastest[2]:.2f} | {t_struct * 1e3:.1f} ms | "
+                    f"{t_struct / fastest[2]:.2f} | {t_struct / t_array:.2f} | "
+                    f"{fastest[0].split(',')[0].split(' (')[0]} {fastest[2] * 1e3:.0f} ms | "
+                    f"{per_cell(t_array, n, k).split(' ns')[0]} ns, "
+                    f"{t_array / t_copy:.1f}x the copy |"
+                )
+    print(f"\nGumbel-Softmax summary ({n:,} rows; ratios to the fastest peer):")
+    print(
+        "| case | Array | / fastest | Struct | / fastest | Struct / Array | fastest peer | "
+        "Array: per cell per core, vs copy |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|---|")
+    print("\n".join(summary))
+
+
+def bench_sample(n: int, markdown: bool) -> None:
+    """Sampled decoding against argmax decoding of the same block."""
+    rng = np.random.default_rng(3)
+    summary: list[str] = []
+    for k in (8, 64):
+        labels = [f"label-{j:02d}" for j in range(k)]
+        for dtype in (pl.Float32, pl.Float64):
+            x = rng.standard_normal((n, k)).astype(
+                np.float32 if dtype == pl.Float32 else np.float64
+            )
+            cols = [f"x_{v}" for v in labels]
+            array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
+            struct_df = pl.DataFrame(x, schema=cols).select(pl.struct(cols).alias("x"))
+            argmax = pg.decode("x", labels)
+            sample = pg.decode("x", labels, method="sample", seed=7)
+            for layout, df in (("Array", array_df), ("Struct", struct_df)):
+                t_arg = best(lambda: df.select(argmax), 5)
+                t_sample = best(lambda: df.select(sample), 3)
+                rows: list[Row] = [
+                    ("polars-gumbel decode, sample", f"({layout})", t_sample),
+                    ("polars-gumbel decode, argmax", f"({layout})", t_arg),
+                ]
+                report(f"decode sample vs argmax: {n:,} x {k}, {dtype}, {layout}", rows, markdown)
+                summary.append(
+                    f"| {dtype} x {k}, {layout} | {t_sample * 1e3:.1f} ms | {t_arg * 1e3:.1f} ms | "
+                    f"{t_sample / t_arg:.1f} |"
+                )
+    print(f"\nSampled decode summary ({n:,} rows):")
+    print("| case | sample | argmax | sample / argmax |")
+    print("|---|---:|---:|---:|")
+    print("\n".join(summary))
 
 
 # ---------------------------------------------------------------- argmax / decode
@@ -294,18 +392,21 @@ def bench_decode(n: int, markdown: bool) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--only", choices=("one_hot", "gumbel", "decode"))
+    p.add_argument("--only", choices=("one_hot", "gumbel", "sample", "decode"))
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
     print(
         f"polars {pl.__version__}, polars-gumbel {pg.__version__}, numpy {np.__version__}, "
-        f"torch {torch.__version__ if HAVE_TORCH else 'not installed'}; "
+        f"torch {torch.__version__ if HAVE_TORCH else 'not installed'}, "
+        f"jax {jax.__version__ if HAVE_JAX else 'not installed'}; "
         f"Polars threads {THREADS}, cores {os.cpu_count()}"
     )
     if args.only in (None, "one_hot"):
         bench_one_hot(args.rows, args.markdown)
     if args.only in (None, "gumbel"):
         bench_gumbel(args.rows, args.markdown)
+    if args.only in (None, "sample"):
+        bench_sample(args.rows, args.markdown)
     if args.only in (None, "decode"):
         bench_decode(args.rows, args.markdown)
 

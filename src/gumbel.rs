@@ -83,13 +83,12 @@ enum Relax {
 
 // ---------------------------------------------------------------------------- lanes
 
-/// The perturbed scores of [`LANES`] rows, category after category: `load(j)` gives the
-/// rows' scores of category `j`, `p[j]` receives their perturbed scores. Returns each
-/// row's largest perturbed score, its index (lowest on ties, as a float) and the rows'
-/// validity as the bits of a byte.
+/// The perturbed scores of [`LANES`] rows, in place: `p[j]` holds the rows' scores of
+/// category `j`, and receives their perturbed scores. Returns each row's largest
+/// perturbed score, its index (lowest on ties, as a float) and the rows' validity as the
+/// bits of a byte.
 #[inline(always)]
 fn perturb_lanes<T: Real, S: Isa>(
-    load: impl Fn(usize) -> T::V<S>,
     noise: &Noise,
     rows: &[u64; LANES],
     s: T::V<S>,
@@ -98,18 +97,12 @@ fn perturb_lanes<T: Real, S: Isa>(
     let neg_inf = T::V::<S>::splat(T::NEG_INFINITY);
     let mut max = neg_inf;
     let mut bad = neg_inf.gt(neg_inf);
-    for (j, cell) in p.iter_mut().enumerate() {
-        let v = load(j);
+    for &v in p.iter() {
         bad = bad.or(bad_lanes::<T, S>(v));
         max = FloatV::select(v.gt(max), v, max);
-        *cell = v;
     }
     let mut best = neg_inf;
-    let (one, mut j, mut idx) = (
-        Lane::splat(T::ONE),
-        Lane::splat(T::ZERO),
-        Lane::splat(T::ZERO),
-    );
+    let (one, mut j, mut idx) = (Lane::splat(T::ONE), Lane::splat(T::ZERO), Lane::splat(T::ZERO));
     let mut g = [T::V::<S>::splat(T::ZERO); 4];
     for (b, cells) in p.chunks_mut(T::CELLS_PER_COUNTER).enumerate() {
         noise.rows::<T, S>(rows, b as u32, &mut g);
@@ -140,31 +133,30 @@ fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T)
     Vector::from_array(sum.to_array().map(|s| T::narrow(1.0 / s)))
 }
 
-/// One group of [`LANES`] rows of `gumbel_softmax`: scores from `load`, the output's
-/// category `j` to `store(j, values)`. Returns the rows' validity byte.
+/// One group of [`LANES`] rows of `gumbel_softmax`, in place: `p[j]` holds the rows'
+/// scores of category `j` and receives their output. Returns the rows' validity byte.
 #[inline(always)]
 fn relax_lanes<T: Real, S: Isa>(
     relax: Relax,
     noise: &Noise,
     rows: &[u64; LANES],
     p: &mut [T::V<S>],
-    load: impl Fn(usize) -> T::V<S>,
-    mut store: impl FnMut(usize, [T; LANES]),
 ) -> u8 {
     let one = T::V::<S>::splat(T::ONE);
-    let (best, idx, valid) = perturb_lanes::<T, S>(load, noise, rows, one, p);
+    let (best, idx, valid) = perturb_lanes::<T, S>(noise, rows, one, p);
     match relax {
         Relax::Hard => {
             let zero = T::V::<S>::splat(T::ZERO);
-            for j in 0..p.len() {
-                let hit = idx.eq(Lane::splat(T::narrow(j as f64)));
-                store(j, FloatV::select(hit, one, zero).to_array());
+            let mut j = zero;
+            for cell in p.iter_mut() {
+                *cell = FloatV::select(idx.eq(j), one, zero);
+                j = j + one;
             }
         }
         Relax::Soft(inv) => {
             let inv_sum = exponentiate_lanes::<T, S>(p, best, T::narrow(inv));
-            for (j, &e) in p.iter().enumerate() {
-                store(j, (e * inv_sum).to_array());
+            for cell in p.iter_mut() {
+                *cell = *cell * inv_sum;
             }
         }
     }
@@ -185,39 +177,50 @@ impl<T: Real> Fixed<'_, T> {
         }
     }
 
-    /// Category `j` of rows `at..at + LANES`; rows at `len` and past repeat row
+    /// `p[j] ←` category `j` of rows `at..at + LANES`; rows at `len` and past repeat row
     /// `len - 1` (the last, partial group).
     #[inline(always)]
-    fn load<S: Isa>(&self, at: usize, len: usize, j: usize) -> T::V<S> {
-        let mut a = [T::ZERO; LANES];
+    fn fill<S: Isa>(&self, at: usize, len: usize, p: &mut [T::V<S>]) {
         let full = at + LANES <= len;
+        let row = |l: usize| (at + l).min(len - 1);
         match self {
             Self::Fields(columns) => {
-                let column = &columns[j];
-                if full {
-                    a.copy_from_slice(&column[at..at + LANES]);
-                } else {
-                    for (l, a) in a.iter_mut().enumerate() {
-                        *a = column[(at + l).min(len - 1)];
+                for (cell, column) in p.iter_mut().zip(columns) {
+                    let mut a = [T::ZERO; LANES];
+                    if full {
+                        a.copy_from_slice(&column[at..at + LANES]);
+                    } else {
+                        for (l, a) in a.iter_mut().enumerate() {
+                            *a = column[row(l)];
+                        }
                     }
+                    *cell = Vector::from_array(a);
+                }
+            }
+            Self::Rows { values, width } if full && width % LANES == 0 => {
+                // Eight rows' tiles of eight categories, transposed in registers.
+                let rows = &values[at * width..(at + LANES) * width];
+                for (t, tile) in p.chunks_exact_mut(LANES).enumerate() {
+                    let mut r = [T::V::<S>::splat(T::ZERO); LANES];
+                    for (l, r) in r.iter_mut().enumerate() {
+                        let start = l * width + t * LANES;
+                        let mut a = [T::ZERO; LANES];
+                        a.copy_from_slice(&rows[start..start + LANES]);
+                        *r = Vector::from_array(a);
+                    }
+                    tile.copy_from_slice(&T::transpose::<S>(r));
                 }
             }
             Self::Rows { values, width } => {
-                if full {
-                    let rows = &values[at * width..(at + LANES) * width];
-                    assert!(j < *width);
+                for (j, cell) in p.iter_mut().enumerate() {
+                    let mut a = [T::ZERO; LANES];
                     for (l, a) in a.iter_mut().enumerate() {
-                        // SAFETY: `l < LANES` and `j < width` (asserted): inside `rows`.
-                        *a = unsafe { *rows.get_unchecked(l * width + j) };
+                        *a = values[row(l) * width + j];
                     }
-                } else {
-                    for (l, a) in a.iter_mut().enumerate() {
-                        *a = values[(at + l).min(len - 1) * width + j];
-                    }
+                    *cell = Vector::from_array(a);
                 }
             }
         }
-        Vector::from_array(a)
     }
 }
 
@@ -350,16 +353,11 @@ struct RelaxGroup<'a, T: Real> {
 }
 
 impl<'a, T: Real> RelaxGroup<'a, T> {
+    /// The group's output into `p`; returns its validity byte.
     #[inline(always)]
-    fn lanes<S: Isa>(
-        &self,
-        p: &mut [T::V<S>],
-        at: usize,
-        store: impl FnMut(usize, [T; LANES]),
-    ) -> u8 {
-        let rows = self.ids.lanes(at, self.len);
-        let load = |j| self.source.load::<S>(at, self.len, j);
-        relax_lanes::<T, S>(self.relax, self.noise, &rows, p, load, store)
+    fn lanes<S: Isa>(&self, p: &mut [T::V<S>], at: usize) -> u8 {
+        self.source.fill::<S>(at, self.len, p);
+        relax_lanes::<T, S>(self.relax, self.noise, &self.ids.lanes(at, self.len), p)
     }
 }
 
@@ -377,13 +375,12 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
         off: usize,
         count: usize,
     ) -> u8 {
-        self.0.lanes::<S>(p, at, |j, v| {
-            if count == LANES {
-                piece[j][off..off + LANES].copy_from_slice(&v);
-            } else {
-                piece[j][off..off + count].copy_from_slice(&v[..count]);
-            }
-        })
+        let valid = self.0.lanes::<S>(p, at);
+        for (column, cell) in piece.iter_mut().zip(p.iter()) {
+            let v = cell.to_array();
+            column[off..off + count].copy_from_slice(&v[..count]);
+        }
+        valid
     }
 }
 
@@ -402,19 +399,26 @@ impl<'a, T: Real> Group<T> for IntoRows<'a, T> {
         count: usize,
     ) -> u8 {
         let width = self.1;
+        let valid = self.0.lanes::<S>(p, at);
         let rows = &mut piece[off * width..(off + count) * width];
-        self.0.lanes::<S>(p, at, |j, v| {
-            if count == LANES && j < width {
-                for (l, &v) in v.iter().enumerate() {
-                    // SAFETY: `l < LANES = count` and `j < width`: inside `rows`.
-                    unsafe { *rows.get_unchecked_mut(l * width + j) = v };
+        if count == LANES && width % LANES == 0 {
+            // Tiles of eight categories transposed back to eight rows.
+            for (t, tile) in p.chunks_exact(LANES).enumerate() {
+                let mut cols = [T::V::<S>::splat(T::ZERO); LANES];
+                cols.copy_from_slice(tile);
+                for (l, r) in T::transpose::<S>(cols).iter().enumerate() {
+                    let start = l * width + t * LANES;
+                    rows[start..start + LANES].copy_from_slice(&r.to_array());
                 }
-            } else {
-                for (l, &v) in v.iter().enumerate().take(count) {
+            }
+        } else {
+            for (j, cell) in p.iter().enumerate() {
+                for (l, v) in cell.to_array().into_iter().enumerate().take(count) {
                     rows[l * width + j] = v;
                 }
             }
-        })
+        }
+        valid
     }
 }
 
@@ -438,10 +442,9 @@ impl<'a, T: Real> Group<T> for SampleGroup<'a, T> {
         off: usize,
         count: usize,
     ) -> u8 {
+        self.source.fill::<S>(at, self.len, p);
         let rows = self.ids.lanes(at, self.len);
-        let load = |j| self.source.load::<S>(at, self.len, j);
-        let (_, idx, valid) =
-            perturb_lanes::<T, S>(load, self.noise, &rows, Lane::splat(self.s), p);
+        let (_, idx, valid) = perturb_lanes::<T, S>(self.noise, &rows, Lane::splat(self.s), p);
         let idx = idx.to_array();
         for (o, i) in piece[off..off + count].iter_mut().zip(idx) {
             *o = i.widen() as u32;

@@ -42,6 +42,8 @@ pub trait Real:
     fn exp_lanes<S: Isa>(x: Self::V<S>) -> Self::V<S>;
     /// `acc + x`, `x` widened to `f64`.
     fn accumulate<S: Isa>(acc: S::F64, x: Self::V<S>) -> S::F64;
+    /// The transpose of eight vectors (see [`Isa::transpose_f32`]).
+    fn transpose<S: Isa>(rows: [Self::V<S>; LANES]) -> [Self::V<S>; LANES];
     fn widen(self) -> f64;
     fn is_nan(self) -> bool;
     /// [`crate::argmax::argmax_lanes`] in explicit AVX2 vectors.
@@ -63,7 +65,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $p:ty, $v:ident, $cells:expr, $gumbel:ident, $exp:path, $acc:expr, $lanes:ident, $wide:ident) => {
+    ($t:ty, $p:ty, $v:ident, $cells:expr, $gumbel:ident, $exp:path, $acc:expr, $transpose:ident, $lanes:ident, $wide:ident) => {
         impl Real for $t {
             type Polars = $p;
             const ZERO: Self = 0.0;
@@ -86,6 +88,10 @@ macro_rules! impl_real {
             fn accumulate<S: Isa>(acc: S::F64, x: S::$v) -> S::F64 {
                 #[allow(clippy::redundant_closure_call)]
                 $acc(acc, x)
+            }
+            #[inline(always)]
+            fn transpose<S: Isa>(rows: [S::$v; LANES]) -> [S::$v; LANES] {
+                S::$transpose(rows)
             }
             #[inline(always)]
             fn narrow(x: f64) -> Self {
@@ -126,6 +132,7 @@ impl_real!(
     gumbel_lanes_f32,
     fastmath::exp_nonpositive_f32,
     |acc, x| acc + S::widen(x),
+    transpose_f32,
     argmax_lanes_f32,
     wide_row_f32
 );
@@ -137,6 +144,7 @@ impl_real!(
     gumbel_lanes_f64,
     fastmath::exp_nonpositive,
     |acc, x| acc + x,
+    transpose_f64,
     argmax_lanes_f64,
     wide_row_f64
 );

@@ -80,6 +80,22 @@ pub trait Isa: Copy + Send + Sync {
     fn join(hi: Self::U32, lo: Self::U32) -> Self::U64;
     /// Each `f32` lane as `f64`.
     fn widen(x: Self::F32) -> Self::F64;
+    /// The transpose of eight vectors: lane `l` of `out[j]` is lane `j` of `rows[l]`.
+    fn transpose_f32(rows: [Self::F32; LANES]) -> [Self::F32; LANES];
+    /// The same for `f64` lanes.
+    fn transpose_f64(rows: [Self::F64; LANES]) -> [Self::F64; LANES];
+}
+
+/// The transpose of eight arrays of eight.
+#[inline(always)]
+fn transpose<T: Copy>(rows: [Arr<T>; LANES]) -> [Arr<T>; LANES] {
+    let mut out = rows;
+    for (j, o) in out.iter_mut().enumerate() {
+        for (l, r) in rows.iter().enumerate() {
+            o.0[l] = r.0[j];
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------- portable
@@ -360,6 +376,14 @@ impl Isa for Portable {
     #[inline(always)]
     fn widen(x: Arr<f32>) -> Arr<f64> {
         map(x.0, f64::from)
+    }
+    #[inline(always)]
+    fn transpose_f32(rows: [Arr<f32>; LANES]) -> [Arr<f32>; LANES] {
+        transpose(rows)
+    }
+    #[inline(always)]
+    fn transpose_f64(rows: [Arr<f64>; LANES]) -> [Arr<f64>; LANES] {
+        transpose(rows)
     }
 }
 
@@ -784,6 +808,73 @@ mod avx2 {
                 ])
             }
         }
+        #[inline(always)]
+        fn transpose_f32(rows: [F32x8; LANES]) -> [F32x8; LANES] {
+            unsafe {
+                let r = rows.map(|v| v.0);
+                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                [
+                    F32x8(_mm256_permute2f128_ps::<0x20>(u0, u4)),
+                    F32x8(_mm256_permute2f128_ps::<0x20>(u1, u5)),
+                    F32x8(_mm256_permute2f128_ps::<0x20>(u2, u6)),
+                    F32x8(_mm256_permute2f128_ps::<0x20>(u3, u7)),
+                    F32x8(_mm256_permute2f128_ps::<0x31>(u0, u4)),
+                    F32x8(_mm256_permute2f128_ps::<0x31>(u1, u5)),
+                    F32x8(_mm256_permute2f128_ps::<0x31>(u2, u6)),
+                    F32x8(_mm256_permute2f128_ps::<0x31>(u3, u7)),
+                ]
+            }
+        }
+        #[inline(always)]
+        fn transpose_f64(rows: [F64x8; LANES]) -> [F64x8; LANES] {
+            /// The 4 × 4 transpose of `a`, `b`, `c`, `d`.
+            #[inline(always)]
+            fn four(a: __m256d, b: __m256d, c: __m256d, d: __m256d) -> [__m256d; 4] {
+                unsafe {
+                    let t0 = _mm256_unpacklo_pd(a, b);
+                    let t1 = _mm256_unpackhi_pd(a, b);
+                    let t2 = _mm256_unpacklo_pd(c, d);
+                    let t3 = _mm256_unpackhi_pd(c, d);
+                    [
+                        _mm256_permute2f128_pd::<0x20>(t0, t2),
+                        _mm256_permute2f128_pd::<0x20>(t1, t3),
+                        _mm256_permute2f128_pd::<0x31>(t0, t2),
+                        _mm256_permute2f128_pd::<0x31>(t1, t3),
+                    ]
+                }
+            }
+            let r = rows.map(|v| v.0);
+            // Columns 0-3 of rows 0-3 and of rows 4-7, then columns 4-7 of each.
+            let a = four(r[0][0], r[1][0], r[2][0], r[3][0]);
+            let b = four(r[4][0], r[5][0], r[6][0], r[7][0]);
+            let c = four(r[0][1], r[1][1], r[2][1], r[3][1]);
+            let d = four(r[4][1], r[5][1], r[6][1], r[7][1]);
+            [
+                F64x8([a[0], b[0]]),
+                F64x8([a[1], b[1]]),
+                F64x8([a[2], b[2]]),
+                F64x8([a[3], b[3]]),
+                F64x8([c[0], d[0]]),
+                F64x8([c[1], d[1]]),
+                F64x8([c[2], d[2]]),
+                F64x8([c[3], d[3]]),
+            ]
+        }
     }
 }
 
@@ -818,6 +909,30 @@ mod tests {
     fn hilo_of<S: Isa>(a: [u32; LANES], m: u32) -> ([u32; LANES], [u32; LANES]) {
         let (hi, lo) = S::mul_hilo(S::U32::from_array(a), m);
         (hi.to_array(), lo.to_array())
+    }
+
+    fn transposed<S: Isa>() -> ([[f32; LANES]; LANES], [[f64; LANES]; LANES]) {
+        let a32: [[f32; LANES]; LANES] = std::array::from_fn(|r| std::array::from_fn(|c| (r * 8 + c) as f32));
+        let a64: [[f64; LANES]; LANES] = std::array::from_fn(|r| std::array::from_fn(|c| (r * 8 + c) as f64));
+        (
+            S::transpose_f32(a32.map(S::F32::from_array)).map(Vector::to_array),
+            S::transpose_f64(a64.map(S::F64::from_array)).map(Vector::to_array),
+        )
+    }
+
+    #[test]
+    fn transposes_swap_rows_and_lanes() {
+        let (t32, t64) = transposed::<Portable>();
+        for j in 0..LANES {
+            for l in 0..LANES {
+                assert_eq!(t32[j][l], (l * 8 + j) as f32);
+                assert_eq!(t64[j][l], (l * 8 + j) as f64);
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            assert_eq!(transposed::<Avx2>(), (t32, t64));
+        }
     }
 
     #[test]

@@ -833,3 +833,93 @@ def test_property_fixed_width_match_numpy(
         None if i is None else labels[i] for i in ref_argmax(rows, dtype, zero_is_null=True)
     ]
     assert out["d"].to_list() == expected
+
+
+# ============================================================================ extreme inputs
+# DESIGN §4: the perturbed score is (x - max) / tau + g, so the row maximum comes off
+# before any rounding can lose the noise, and no tau overflows.
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value", "k"),
+    [
+        (pl.Float64(), 1e17, 2),
+        (pl.Float64(), -1e300, 3),
+        (pl.Float32(), 1e7, 3),
+        (pl.Float32(), 3e38, 2),
+    ],
+)
+def test_sampling_equal_huge_logits_is_uniform(dtype: pl.DataType, value: float, k: int) -> None:
+    n = 30_000
+    x = np.full((n, k), value, dtype=np_dtype(dtype))
+    labels = labels_of(k)
+    for layout in ("array", "struct", "list"):
+        df = blocks_from_numpy(x, layout).to_frame()
+        got = df.select(
+            decode("s", None if layout == "struct" else labels, method="sample", seed=17)
+        )["s"]
+        counts = got.value_counts().sort("s")["count"].to_numpy()
+        assert counts.sum() == n and counts.size == k, layout
+        assert stats.chisquare(counts).pvalue > ALPHA, (layout, counts)
+
+
+@pytest.mark.parametrize("tau", [1e-300, 1e-310, 5e-324])
+@pytest.mark.parametrize("dtype", [pl.Float64(), pl.Float32()])
+def test_tiny_tau_samples_the_argmax(dtype: pl.DataType, tau: float) -> None:
+    rows = [[1.0, 2.0], [2.0, 1.0], [-5.0, -4.0], [0.0, 1e-30]]
+    x = np.asarray(rows * 500, dtype=np_dtype(dtype))
+    for layout in ("array", "struct", "list"):
+        df = blocks_from_numpy(x, layout).to_frame()
+        labels = None if layout == "struct" else labels_of(2)
+        got = df.select(decode("s", labels, method="sample", tau=tau, seed=3))["s"]
+        want = df.select(decode("s", labels))["s"]
+        assert_series_equal(got, want, check_names=False)
+
+
+@st.composite
+def shifted_rows(draw: st.DrawFn) -> tuple[bool, list[int], int, int, float]:
+    """Integer logits `a`, a shift `c` and a scale `2**p` such that every `(a + c) * 2**p`
+    is exact: f64 logits up to about 1e300, f32 up to about 1e30."""
+    f32 = draw(st.booleans())
+    k = draw(st.integers(1, 9))
+    a = draw(st.lists(st.integers(-1000, 1000), min_size=k, max_size=k))
+    c = draw(st.integers(-(2**12), 2**12) if f32 else st.integers(-(2**40), 2**40))
+    p = draw(st.integers(-30, 76) if f32 else st.integers(-60, 950))
+    t = draw(st.sampled_from([0.25, 1.0, 3.0]))
+    return f32, a, c, p, t
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=shifted_rows())
+@example(case=(False, [3, 1, 2], 2**40, 950, 1.0))  # logits near 1e300
+@example(case=(False, [-3, -1, -2], -(2**40), 950, 1.0))  # near -1e300
+@example(case=(True, [3, 1, 2], 2**12, 76, 1.0))  # Float32 logits near 3e26
+@example(case=(True, [0, 0, 0], 2**12, 11, 1.0))  # the same logits, far from 0
+def test_sampling_is_invariant_to_a_shift_and_a_common_scale(
+    case: tuple[bool, list[int], int, int, float],
+) -> None:
+    """Adding a constant to every logit of a row never changes a draw, nor scaling the
+    logits and tau by the same power of two, whatever the magnitude."""
+    f32, a, c, p, t = case
+    dtype = pl.Float32() if f32 else pl.Float64()
+    n = 64
+    base = np.asarray([a] * n, dtype=np.float64)
+    scale = 2.0**p
+    shifted = (base + c) * scale
+    assert np.array_equal(shifted / scale - c, base)  # the shift is exact
+    labels = labels_of(len(a))
+    frame = pl.DataFrame(
+        {
+            "base": base.astype(np_dtype(dtype)),
+            "shifted": shifted.astype(np_dtype(dtype)),
+            "plus_c": (base + c).astype(np_dtype(dtype)),
+        }
+    )
+    out = frame.select(
+        base=decode("base", labels, method="sample", tau=t, seed=5),
+        shifted=decode("shifted", labels, method="sample", tau=t * scale, seed=5),
+        hard_base=gumbel_softmax("base", hard=True, seed=6),
+        hard_shifted=gumbel_softmax("plus_c", hard=True, seed=6),
+    )
+    assert_series_equal(out["base"], out["shifted"], check_names=False)
+    assert_series_equal(out["hard_base"], out["hard_shifted"], check_names=False)

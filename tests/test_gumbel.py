@@ -551,11 +551,15 @@ def test_mixed_struct_fields_compute_in_float64() -> None:
 # ============================================================================ statistics
 
 
-def test_noise_marginal_is_standard_gumbel() -> None:
-    positional = np.asarray(gumbel_noise(2024, list(range(50_000)), 4)).ravel()
-    hashed = np.asarray(gumbel_noise(2025, [fnv1a64(f"id-{i}") for i in range(50_000)], 2))
-    sparse = np.asarray(gumbel_noise(2026, [i << 40 for i in range(50_000)], 2))
-    for sample in (positional, hashed.ravel(), sparse.ravel()):
+@pytest.mark.parametrize("f32", [False, True])
+def test_noise_marginal_is_standard_gumbel(f32: bool) -> None:
+    """KS test of each dtype's noise (Float32: 23 random bits per cell, Float64: 52)."""
+    positional = np.asarray(gumbel_noise(2024, list(range(50_000)), 4, f32)).ravel()
+    keys = [fnv1a64(f"id-{i}") for i in range(50_000)]
+    hashed = np.asarray(gumbel_noise(2025, keys, 2, f32))
+    sparse = np.asarray(gumbel_noise(2026, [i << 40 for i in range(50_000)], 2, f32))
+    wide = np.asarray(gumbel_noise(2027, list(range(2_000)), 100, f32))
+    for sample in (positional, hashed.ravel(), sparse.ravel(), wide.ravel()):
         assert np.isfinite(sample).all()
         assert stats.kstest(sample, "gumbel_r").pvalue > ALPHA
 
@@ -625,14 +629,16 @@ def _binned_independence(a: Floats, b: Floats, bins: int = 8) -> float:
     return float(stats.chi2_contingency(table).pvalue)
 
 
-def test_noise_is_independent_across_categories_rows_and_seeds() -> None:
+@pytest.mark.parametrize("f32", [False, True])
+def test_noise_is_independent_across_categories_rows_and_seeds(f32: bool) -> None:
     n = 100_000
-    g = np.asarray(gumbel_noise(31337, list(range(n)), 4))
-    g_next_seed = np.asarray(gumbel_noise(31338, list(range(n)), 1))
+    g = np.asarray(gumbel_noise(31337, list(range(n)), 5, f32))
+    g_next_seed = np.asarray(gumbel_noise(31338, list(range(n)), 1, f32))
     pairs = {
         "category 0 / 1": (g[:, 0], g[:, 1]),
         "category 1 / 2": (g[:, 1], g[:, 2]),
         "category 0 / 3": (g[:, 0], g[:, 3]),
+        "category 3 / 4, across counters": (g[:, 3], g[:, 4]),
         "row r / r + 1": (g[:-1, 0], g[1:, 0]),
         "row r / r + 1, other category": (g[:-1, 3], g[1:, 0]),
         "seed s / s + 1": (g[:, 0], g_next_seed[:, 0]),
