@@ -94,5 +94,106 @@ fn bench_scores(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_one_hot, bench_scores);
+criterion_group!(benches, bench_one_hot, bench_scores, bench_stages);
 criterion_main!(benches);
+
+/// The stages of the Gumbel kernels, each on its own, over `CELLS` cells of one thread:
+/// Philox words alone, then with the uniforms and both logarithms (the noise), the
+/// softmax's exponential alone, and one read and one write of the block (a copy).
+mod stages {
+    use std::hint::black_box;
+
+    use polars_gumbel::real::Real;
+    use polars_gumbel::rng::philox;
+    use polars_gumbel::simd::{with_isa, IntV, Isa, IsaFn, Lane, Vector, LANES};
+
+    pub const CELLS: usize = 1 << 22;
+
+    /// Philox words of `CELLS / 4` counters (one `f32` cell a word), XOR-folded.
+    pub struct Words;
+    impl IsaFn<u32> for Words {
+        #[inline(always)]
+        fn call<S: Isa>(self, _: S) -> u32 {
+            let mut acc = S::U32::splat(0);
+            let rows = S::U32::from_array(std::array::from_fn(|l| l as u32));
+            for b in 0..(CELLS / 4 / LANES) as u32 {
+                let w = philox::<S>(
+                    [rows, S::U32::splat(b), S::U32::splat(0), S::U32::splat(0)],
+                    [7, 9],
+                );
+                acc = acc.xor(w[0]).xor(w[1]).xor(w[2]).xor(w[3]);
+            }
+            acc.to_array().iter().fold(0, |a, &w| a ^ w)
+        }
+    }
+    /// The Gumbel noise of `CELLS` cells of `T`, summed.
+    pub struct Noise<T>(pub std::marker::PhantomData<T>);
+    impl<T: Real> IsaFn<f64> for Noise<T> {
+        #[inline(always)]
+        fn call<S: Isa>(self, _: S) -> f64 {
+            let mut acc = T::V::<S>::splat(T::ZERO);
+            let rows = S::U32::from_array(std::array::from_fn(|l| l as u32));
+            let mut g = [T::V::<S>::splat(T::ZERO); 4];
+            for b in 0..(CELLS / T::CELLS_PER_COUNTER / LANES) as u32 {
+                let w = philox::<S>(
+                    [rows, S::U32::splat(b), S::U32::splat(0), S::U32::splat(0)],
+                    [7, 9],
+                );
+                T::gumbel_lanes::<S>(&w, &mut g);
+                for g in &g[..T::CELLS_PER_COUNTER] {
+                    acc = acc + *g;
+                }
+            }
+            acc.to_array().iter().map(|v| v.widen()).sum()
+        }
+    }
+
+    /// `exp` of `CELLS` cells of `T` (the softmax's exponent), summed.
+    pub struct Exp<T>(pub std::marker::PhantomData<T>);
+    impl<T: Real> IsaFn<f64> for Exp<T> {
+        #[inline(always)]
+        fn call<S: Isa>(self, _: S) -> f64 {
+            let mut acc = T::V::<S>::splat(T::ZERO);
+            let mut x = T::V::<S>::splat(T::narrow(-0.001));
+            let step = T::V::<S>::splat(T::narrow(-0.000_01));
+            for _ in 0..CELLS / LANES {
+                acc = acc + T::exp_lanes::<S>(x);
+                x = x + step;
+            }
+            acc.to_array().iter().map(|v| v.widen()).sum()
+        }
+    }
+
+    pub fn words() -> u32 {
+        black_box(with_isa(Words))
+    }
+    pub fn noise<T: Real>() -> f64 {
+        black_box(with_isa(Noise::<T>(std::marker::PhantomData)))
+    }
+    pub fn exp<T: Real>() -> f64 {
+        black_box(with_isa(Exp::<T>(std::marker::PhantomData)))
+    }
+    pub fn copy<T: Real>(from: &[T], to: &mut [T]) {
+        to.copy_from_slice(black_box(from));
+    }
+}
+
+fn bench_stages(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gumbel_stages");
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(stages::CELLS as u64));
+    group.bench_function("philox_words_f32_cells", |b| b.iter(stages::words));
+    group.bench_function("noise_f32", |b| b.iter(stages::noise::<f32>));
+    group.bench_function("noise_f64", |b| b.iter(stages::noise::<f64>));
+    group.bench_function("exp_f32", |b| b.iter(stages::exp::<f32>));
+    group.bench_function("exp_f64", |b| b.iter(stages::exp::<f64>));
+    // The memory stage: blocks of 8M cells, far larger than the caches.
+    let n = 8 << 20;
+    let (a32, mut b32) = (vec![1.0f32; n], vec![0.0f32; n]);
+    let (a64, mut b64) = (vec![1.0f64; n], vec![0.0f64; n]);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("copy_f32_8M", |b| b.iter(|| stages::copy(&a32, &mut b32)));
+    group.bench_function("copy_f64_8M", |b| b.iter(|| stages::copy(&a64, &mut b64)));
+    group.finish();
+}

@@ -566,6 +566,33 @@ fn to_bitmap(valid: Vec<bool>) -> Option<Bitmap> {
     valid.contains(&false).then(|| Bitmap::from_iter(valid))
 }
 
+/// The scores of an Array block row after row (borrowed when the column already holds
+/// them as `T` in one chunk), and its row validity: `false` for a null row or a row
+/// holding a null score.
+pub(crate) fn array_rows<T: Real>(
+    s: &Series,
+    width: usize,
+) -> PolarsResult<(Cow<'_, [T]>, Option<Bitmap>)> {
+    let ca = s.array()?;
+    if ca.chunks().len() != 1 {
+        let owned = ca.rechunk().into_owned().into_series();
+        let (values, validity) = array_rows::<T>(&owned, width)?;
+        return Ok((Cow::Owned(values.into_owned()), validity));
+    }
+    let arr = ca.downcast_as_array();
+    let values = arr.values().as_ref();
+    let inner = values
+        .validity()
+        .filter(|_| values.null_count() > 0)
+        .map(|nulls| -> Bitmap {
+            (0..arr.len())
+                .map(|i| (i * width..(i + 1) * width).all(|k| nulls.get_bit(k)))
+                .collect()
+        });
+    let validity = and_validity(arr.validity().cloned(), inner.as_ref());
+    Ok((primitive_values(values)?, validity))
+}
+
 /// `false` for the rows that hold a null value, when any does.
 fn inner_null_rows(values: &dyn Array, offsets: &[usize]) -> Option<Bitmap> {
     let nulls = values.validity().filter(|_| values.null_count() > 0)?;

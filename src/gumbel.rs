@@ -26,7 +26,9 @@ use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::{and_validity, compute_dtype, struct_columns, Blocks, ROWS_PER_TASK};
+use crate::blocks::{
+    and_validity, array_rows, compute_dtype, struct_columns, Blocks, ROWS_PER_TASK,
+};
 use crate::layout::{array_from_flat, struct_from_fields};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
@@ -102,7 +104,11 @@ fn perturb_lanes<T: Real, S: Isa>(
         max = FloatV::select(v.gt(max), v, max);
     }
     let mut best = neg_inf;
-    let (one, mut j, mut idx) = (Lane::splat(T::ONE), Lane::splat(T::ZERO), Lane::splat(T::ZERO));
+    let (one, mut j, mut idx) = (
+        Lane::splat(T::ONE),
+        Lane::splat(T::ZERO),
+        Lane::splat(T::ZERO),
+    );
     let mut g = [T::V::<S>::splat(T::ZERO); 4];
     for (b, cells) in p.chunks_mut(T::CELLS_PER_COUNTER).enumerate() {
         noise.rows::<T, S>(rows, b as u32, &mut g);
@@ -133,34 +139,42 @@ fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T)
     Vector::from_array(sum.to_array().map(|s| T::narrow(1.0 / s)))
 }
 
-/// One group of [`LANES`] rows of `gumbel_softmax`, in place: `p[j]` holds the rows'
-/// scores of category `j` and receives their output. Returns the rows' validity byte.
+/// One group of [`LANES`] rows of `gumbel_softmax`: `p[j]` holds the rows' scores of
+/// category `j`, and then what [`Relaxed::at`] turns into the output's category `j`.
+/// Returns that and the rows' validity byte.
 #[inline(always)]
 fn relax_lanes<T: Real, S: Isa>(
     relax: Relax,
     noise: &Noise,
     rows: &[u64; LANES],
     p: &mut [T::V<S>],
-) -> u8 {
+) -> (Relaxed<T::V<S>>, u8) {
     let one = T::V::<S>::splat(T::ONE);
     let (best, idx, valid) = perturb_lanes::<T, S>(noise, rows, one, p);
-    match relax {
-        Relax::Hard => {
-            let zero = T::V::<S>::splat(T::ZERO);
-            let mut j = zero;
-            for cell in p.iter_mut() {
-                *cell = FloatV::select(idx.eq(j), one, zero);
-                j = j + one;
-            }
-        }
-        Relax::Soft(inv) => {
-            let inv_sum = exponentiate_lanes::<T, S>(p, best, T::narrow(inv));
-            for cell in p.iter_mut() {
-                *cell = *cell * inv_sum;
-            }
+    let out = match relax {
+        Relax::Hard => Relaxed::Hard(idx),
+        Relax::Soft(inv) => Relaxed::Soft(exponentiate_lanes::<T, S>(p, best, T::narrow(inv))),
+    };
+    (out, valid)
+}
+
+/// What the output of a group of rows is made from: `p[j] · (1 / Σ)`, or the one-hot
+/// of the rows' indices.
+#[derive(Clone, Copy)]
+enum Relaxed<V> {
+    Soft(V),
+    Hard(V),
+}
+
+impl<V: FloatV> Relaxed<V> {
+    /// The output's category `j` (also `jv`, as a float in every lane), from `p[j]`.
+    #[inline(always)]
+    fn at(self, jv: V, p: V, zero: V, one: V) -> V {
+        match self {
+            Self::Soft(inv_sum) => p * inv_sum,
+            Self::Hard(idx) => FloatV::select(idx.eq(jv), one, zero),
         }
     }
-    valid
 }
 
 /// Where a fixed-width block's scores are: Struct fields, or Array rows.
@@ -232,7 +246,6 @@ const MAX_LANE_WIDTH: usize = 1 << 24;
 /// for a List, a block of no category or of more than [`MAX_LANE_WIDTH`].
 fn with_fixed<T: Real, R>(
     s: &Series,
-    expr: &str,
     f: impl FnOnce(&Fixed<'_, T>, Option<Bitmap>) -> PolarsResult<R>,
 ) -> PolarsResult<Option<R>> {
     let lanes = |width: usize| width > 0 && width < MAX_LANE_WIDTH;
@@ -243,12 +256,12 @@ fn with_fixed<T: Real, R>(
             f(&Fixed::Fields(columns), validity).map(Some)
         }
         DataType::Array(_, width) if lanes(*width) => {
-            let blocks = Blocks::<T>::read(s, expr)?;
+            let (values, validity) = array_rows::<T>(s, *width)?;
             let source = Fixed::Rows {
-                values: &blocks.values,
+                values: &values,
                 width: *width,
             };
-            f(&source, blocks.validity.clone()).map(Some)
+            f(&source, validity).map(Some)
         }
         _ => Ok(None),
     }
@@ -353,11 +366,25 @@ struct RelaxGroup<'a, T: Real> {
 }
 
 impl<'a, T: Real> RelaxGroup<'a, T> {
-    /// The group's output into `p`; returns its validity byte.
+    /// The group's output: `out(j, category j)` for every category, in order; returns
+    /// the group's validity byte.
     #[inline(always)]
-    fn lanes<S: Isa>(&self, p: &mut [T::V<S>], at: usize) -> u8 {
+    fn lanes<S: Isa>(
+        &self,
+        p: &mut [T::V<S>],
+        at: usize,
+        mut out: impl FnMut(usize, T::V<S>),
+    ) -> u8 {
         self.source.fill::<S>(at, self.len, p);
-        relax_lanes::<T, S>(self.relax, self.noise, &self.ids.lanes(at, self.len), p)
+        let rows = self.ids.lanes(at, self.len);
+        let (relaxed, valid) = relax_lanes::<T, S>(self.relax, self.noise, &rows, p);
+        let (zero, one) = (Lane::splat(T::ZERO), Lane::splat(T::ONE));
+        let mut jv = zero;
+        for (j, &p) in p.iter().enumerate() {
+            out(j, relaxed.at(jv, p, zero, one));
+            jv = jv + one;
+        }
+        valid
     }
 }
 
@@ -375,12 +402,10 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
         off: usize,
         count: usize,
     ) -> u8 {
-        let valid = self.0.lanes::<S>(p, at);
-        for (column, cell) in piece.iter_mut().zip(p.iter()) {
-            let v = cell.to_array();
-            column[off..off + count].copy_from_slice(&v[..count]);
-        }
-        valid
+        self.0.lanes::<S>(p, at, |j, v| {
+            let v = v.to_array();
+            piece[j][off..off + count].copy_from_slice(&v[..count]);
+        })
     }
 }
 
@@ -399,26 +424,26 @@ impl<'a, T: Real> Group<T> for IntoRows<'a, T> {
         count: usize,
     ) -> u8 {
         let width = self.1;
-        let valid = self.0.lanes::<S>(p, at);
         let rows = &mut piece[off * width..(off + count) * width];
-        if count == LANES && width % LANES == 0 {
-            // Tiles of eight categories transposed back to eight rows.
-            for (t, tile) in p.chunks_exact(LANES).enumerate() {
-                let mut cols = [T::V::<S>::splat(T::ZERO); LANES];
-                cols.copy_from_slice(tile);
-                for (l, r) in T::transpose::<S>(cols).iter().enumerate() {
-                    let start = l * width + t * LANES;
-                    rows[start..start + LANES].copy_from_slice(&r.to_array());
+        let mut tile = [T::V::<S>::splat(T::ZERO); LANES];
+        let tiled = count == LANES && width % LANES == 0;
+        self.0.lanes::<S>(p, at, |j, v| {
+            if tiled {
+                // Tiles of eight categories, transposed back to eight rows.
+                tile[j % LANES] = v;
+                if j % LANES == LANES - 1 {
+                    let first = j + 1 - LANES;
+                    for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
+                        let start = l * width + first;
+                        rows[start..start + LANES].copy_from_slice(&r.to_array());
+                    }
                 }
-            }
-        } else {
-            for (j, cell) in p.iter().enumerate() {
-                for (l, v) in cell.to_array().into_iter().enumerate().take(count) {
+            } else {
+                for (l, v) in v.to_array().into_iter().enumerate().take(count) {
                     rows[l * width + j] = v;
                 }
             }
-        }
-        valid
+        })
     }
 }
 
@@ -645,7 +670,7 @@ pub fn gumbel_softmax(
         } else {
             Relax::Soft(inv_tau::<T>(o.tau).widen())
         };
-        let fixed = with_fixed::<T, _>(s, "gumbel_softmax", |source, validity| {
+        let fixed = with_fixed::<T, _>(s, |source, validity| {
             relax_fixed(s, source, validity, relax, noise, ids)
         })?;
         match fixed {
@@ -678,7 +703,7 @@ pub fn sample<T: Real>(
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
     let scale = inv_tau::<T>(tau);
     let len = s.len();
-    let fixed = with_fixed::<T, _>(s, "decode", |source, input_validity| {
+    let fixed = with_fixed::<T, _>(s, |source, input_validity| {
         let mut idx = vec![0u32; len];
         let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
         let group = SampleGroup {

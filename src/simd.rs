@@ -912,8 +912,10 @@ mod tests {
     }
 
     fn transposed<S: Isa>() -> ([[f32; LANES]; LANES], [[f64; LANES]; LANES]) {
-        let a32: [[f32; LANES]; LANES] = std::array::from_fn(|r| std::array::from_fn(|c| (r * 8 + c) as f32));
-        let a64: [[f64; LANES]; LANES] = std::array::from_fn(|r| std::array::from_fn(|c| (r * 8 + c) as f64));
+        let a32: [[f32; LANES]; LANES] =
+            std::array::from_fn(|r| std::array::from_fn(|c| (r * 8 + c) as f32));
+        let a64: [[f64; LANES]; LANES] =
+            std::array::from_fn(|r| std::array::from_fn(|c| (r * 8 + c) as f64));
         (
             S::transpose_f32(a32.map(S::F32::from_array)).map(Vector::to_array),
             S::transpose_f64(a64.map(S::F64::from_array)).map(Vector::to_array),
