@@ -18,8 +18,7 @@ use rayon::prelude::*;
 use crate::argmax::{argmax_lanes, lanes_of, LANES};
 use crate::layout::{array_from_flat, struct_from_fields};
 pub use crate::real::Real;
-#[cfg(target_arch = "x86_64")]
-use crate::simd::USE_AVX2;
+use crate::simd::with_best_simd;
 
 /// How far ahead a Struct field is fetched while its rows are read eight at a time.
 const PREFETCH_ROWS: usize = 64;
@@ -540,26 +539,6 @@ fn primitive_values<T: Real>(values: &dyn Array) -> PolarsResult<Cow<'_, [T]>> {
         Cow::Borrowed(v) => Ok(Cow::Owned(v.to_vec())),
         Cow::Owned(v) => Ok(Cow::Owned(v)),
     }
-}
-
-/// Runs `f`, compiled a second time for AVX2 and taken when [`USE_AVX2`] says so.
-/// Kernels are inlined into it; with no fused multiply-add anywhere, both builds give
-/// the same bits.
-#[inline(always)]
-pub(crate) fn with_best_simd<F: FnOnce()>(f: F) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        fn avx2<F: FnOnce()>(f: F) {
-            f()
-        }
-        if *USE_AVX2 {
-            // SAFETY: the CPU was found to support AVX2.
-            unsafe { avx2(f) };
-            return;
-        }
-    }
-    f()
 }
 
 fn to_bitmap(valid: Vec<bool>) -> Option<Bitmap> {

@@ -17,8 +17,8 @@ use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::with_best_simd;
 use crate::layout::{array_from_flat, struct_from_fields, Layout};
+use crate::simd::with_best_simd;
 
 /// Slot of a row that becomes all zeros.
 pub const ZEROS: u32 = u32::MAX;

@@ -878,6 +878,26 @@ mod avx2 {
     }
 }
 
+/// Runs `f`, compiled a second time for AVX2 and taken when [`USE_AVX2`] says so.
+/// Kernels are inlined into it; with no fused multiply-add anywhere, both builds give
+/// the same bits.
+#[inline(always)]
+pub fn with_best_simd<F: FnOnce()>(f: F) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2<F: FnOnce()>(f: F) {
+            f()
+        }
+        if *USE_AVX2 {
+            // SAFETY: the CPU was found to support AVX2.
+            unsafe { avx2(f) };
+            return;
+        }
+    }
+    f()
+}
+
 /// Runs `f` with the best build of the vectors: [`Avx2`] inside a function compiled for
 /// AVX2 when [`USE_AVX2`] says so, [`Portable`] otherwise. `f` should be
 /// `#[inline(always)]`, to be compiled into the AVX2 function.
