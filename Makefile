@@ -57,8 +57,8 @@ format: venv ## Format the Rust and Python sources
 	$(BIN)/ruff format python tests benches examples
 	$(BIN)/ruff check --fix python tests benches examples
 
-bench: install-release ## Criterion benches and the side-by-side comparison (WITH_TORCH=1 adds PyTorch)
-	@if [ -n "$(WITH_TORCH)" ]; then $(BIN)/python -m pip install --quiet -r requirements-bench.txt; fi
+bench: install-release ## Criterion benches and the side-by-side comparison (WITH_PEERS=1 adds PyTorch and JAX)
+	@if [ -n "$(WITH_PEERS)$(WITH_TORCH)" ]; then $(BIN)/python -m pip install --quiet -r requirements-bench.txt; fi
 	cargo bench --bench kernels
 	$(BIN)/python benches/compare.py
 

@@ -35,7 +35,8 @@ try:
     import jax
     import jax.numpy as jnp
 
-    jax.config.update("jax_enable_x64", True)
+    jax_config: Any = jax.config
+    jax_config.update("jax_enable_x64", True)
     HAVE_JAX = True
 except ImportError:  # optional benchmark dependency
     HAVE_JAX = False
