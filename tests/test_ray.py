@@ -185,6 +185,22 @@ def test_batch_function_is_the_codec_method(codec: Codec, logits: pl.DataFrame) 
     assert_frame_equal(out, codec.decode(logits, method="sample", seed=SEED, key="id"))
 
 
+def test_batches_move_without_a_copy(codec: Codec, logits: pl.DataFrame) -> None:
+    """Arrow into Polars and back shares the buffers: a pass-through column comes out in
+    the very buffer it went in (as slices of it when Polars splits the work)."""
+
+    def addresses(table: pa.Table, column: str) -> set[int]:
+        return {int(chunk.buffers()[1].address) for chunk in table.column(column).chunks}
+
+    batch = logits.head(1_000).to_arrow().combine_chunks()
+    (given,) = addresses(batch, "id")
+    for fn in (
+        pgr.decode_batches(codec, method="sample", seed=SEED, key="id"),
+        pgr.gumbel_softmax_batches(codec, seed=SEED, key="id"),
+    ):
+        assert addresses(fn(batch), "id") == {given}
+
+
 def test_import_without_ray_names_the_extra() -> None:
     code = textwrap.dedent(
         """
