@@ -52,6 +52,8 @@ _FIXED = ("batch_format", "zero_copy_batch")
 
 
 def _needs_key(operation: str, seed: int | None, key: str | None) -> None:
+    if key is not None and not isinstance(key, str):
+        raise TypeError(f"key must be a column name (str), got {type(key).__name__}")
     if seed is not None and key is None:
         raise ValueError(
             f"{operation} with a seed on Ray needs key=COLUMN: a column of integers or "
@@ -124,11 +126,10 @@ def decode_batches(
     ...
     ValueError: decode with a seed on Ray needs key=COLUMN: ...
     """
-    method = _validate.choice("method", method, ("argmax", "sample"))  # type: ignore[assignment]
+    _validate.choice("method", method, ("argmax", "sample"))
     _tau(tau)
     _seed(seed)
-    if method == "sample":
-        _needs_key("decode", seed, key)
+    _needs_key("decode", seed if method == "sample" else None, key)
     return _batches(lambda frame: codec.decode(frame, method=method, tau=tau, seed=seed, key=key))
 
 
