@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from polars_gumbel import Codec, gumbel_softmax
+from polars_gumbel import Codec
 from polars_gumbel.cli import DATA
 
 
@@ -27,13 +27,9 @@ def main() -> None:
     logits = np.log(matrix + 1e-3) + rng.normal(0.0, 0.3, matrix.shape)
     frame = pl.DataFrame(logits.astype(np.float32), schema=codec.feature_names)
 
-    # One Gumbel-Softmax per block, each with its own seed, then decode: one lazy plan.
-    relaxed = frame.lazy().select(
-        gumbel_softmax(
-            pl.struct(codec.feature_names[a:b]), tau=0.5, hard=True, seed=i
-        ).struct.unnest()
-        for i, (_, a, b, _) in enumerate(codec.blocks)
-    )
+    # One Gumbel-Softmax per block, each column with its own noise stream derived from
+    # one seed, then decode: one lazy plan.
+    relaxed = codec.gumbel_softmax(frame.lazy(), tau=0.5, hard=True, seed=0)
     synthetic = codec.decode(relaxed).collect()
     print(synthetic.head())
     print("dtypes kept:", synthetic.schema == real.select(codec.columns).schema)

@@ -16,11 +16,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from scipy import stats
 from sklearn.preprocessing import OneHotEncoder
+
+from polars_gumbel import Codec
+from polars_gumbel.demo import generator_logits
 
 ERROR_PREFIX = "polars-gumbel: error:"
 COMMANDS = ("fit", "encode", "decode", "demo")
@@ -198,6 +202,52 @@ def test_sampled_decode_is_reproducible(tmp_path: Path, table: pl.DataFrame) -> 
         assert set(first[col].unique()) <= set(table[col].unique())
         same = int((first[col] == table[col]).sum())
         assert stats.binomtest(same, ROWS, kept).pvalue > ALPHA, (col, same)
+
+
+def test_decode_key_makes_split_files_agree(tmp_path: Path, adult: pl.DataFrame) -> None:
+    """``decode --key``: a file split into parts and decoded part by part gives,
+    concatenated, the whole file decoded by the same command. Without the key the parts'
+    row positions restart and the results differ, which shows the comparison can fail."""
+    rows, parts = 9_000, ((0, 2_000), (2_000, 2_001), (2_001, 9_000))
+    codec = Codec.fit(adult)
+    codec.save(tmp_path / "codec.json")
+    ids = np.random.default_rng(5).choice(10**15, rows, replace=False)
+    logits = generator_logits(codec, adult, rows, 0.5, seed=6)
+    logits.insert_column(0, pl.Series("id", ids)).write_parquet(tmp_path / "whole.parquet")
+    for i, (a, b) in enumerate(parts):
+        pl.read_parquet(tmp_path / "whole.parquet")[a:b].write_parquet(tmp_path / f"{i}.parquet")
+
+    def decode(name: str, *key: str) -> pl.DataFrame:
+        out = tmp_path / f"{name}.{'-'.join(key)}.out.parquet"
+        sampled = ("--method", "sample", "--seed", "7", *key)
+        ok(
+            "decode",
+            tmp_path / f"{name}.parquet",
+            "--codec",
+            tmp_path / "codec.json",
+            "-o",
+            out,
+            *sampled,
+        )
+        return pl.read_parquet(out)
+
+    whole = decode("whole", "--key", "id")
+    assert whole.columns == ["id", *codec.columns]
+    assert (whole["id"].to_numpy() == ids).all()
+    assert_frame_equal(pl.concat(decode(str(i), "--key", "id") for i in range(3)), whole)
+    assert not pl.concat(decode(str(i)) for i in range(3)).equals(decode("whole"))
+
+
+def test_unknown_key_is_one_line_error(tmp_path: Path) -> None:
+    Codec.fit(pl.DataFrame({"sex": ["F", "M"]})).save(tmp_path / "codec.json")
+    pl.DataFrame({"sex_F": [0.1], "sex_M": [0.2]}).write_parquet(tmp_path / "in.parquet")
+    done = run(
+        "decode",
+        tmp_path / "in.parquet",
+        *("--codec", tmp_path / "codec.json", "-o", tmp_path / "out.parquet"),
+        *("--method", "sample", "--seed", "1", "--key", "row_id"),
+    )
+    assert_one_line_error(done, "'row_id'")
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])

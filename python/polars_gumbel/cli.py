@@ -126,7 +126,9 @@ def _encode(args: argparse.Namespace) -> None:
 
 def _decode(args: argparse.Namespace) -> None:
     codec = Codec.load(args.codec)
-    lf = codec.decode(scan(args.data), method=args.method, tau=args.tau, seed=args.seed)
+    lf = codec.decode(
+        scan(args.data), method=args.method, tau=args.tau, seed=args.seed, key=args.key
+    )
     with progress(f"decoding {args.data} into {args.output}"):
         sink(lf, args.output)
 
@@ -189,6 +191,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--method", choices=("argmax", "sample"), default="argmax")
     d.add_argument("--seed", type=int, help="seed of the sampling noise (default: fresh entropy)")
     d.add_argument("--tau", type=float, default=1.0, help="temperature of the sampling (default 1)")
+    d.add_argument(
+        "--key",
+        metavar="COLUMN",
+        help="integer or String column keying the seeded noise (default: the row index), "
+        "so that files decoded apart agree with one decode of their concatenation",
+    )
     d.set_defaults(run=_decode)
 
     m = sub.add_parser(

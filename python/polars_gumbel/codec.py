@@ -272,13 +272,41 @@ class Codec:
         method: DecodeMethod = "argmax",
         tau: float = 1.0,
         seed: int | None = None,
+        key: str | None = None,
     ) -> Frame:
         """The original columns, dtypes and order from their blocks.
 
-        ``data`` holds each column's block as flat feature columns (any scores: one-hot,
-        probabilities or logits), or as one Struct / Array column named after the
-        variable. With ``method="sample"`` each column draws from its own noise stream
-        derived from ``seed``; a seeded decode streams (the row index is the noise key).
+        Parameters
+        ----------
+        data
+            Each column's block as flat feature columns (any scores: one-hot,
+            probabilities or logits), or as one Struct / Array column named after the
+            variable. Other columns pass through in place.
+        method
+            ``"argmax"``, or ``"sample"``: a draw from ``softmax(scores / tau)`` per row,
+            each column from its own noise stream derived from ``seed``.
+        tau, seed
+            As in :func:`~polars_gumbel.decode`; used by ``method="sample"``.
+        key
+            The name of an integer or String column whose values key the seeded noise
+            (it passes through unchanged). Each row's draw is then a pure function of
+            ``seed``, its key and its scores: batches, files and workers decoded apart
+            agree with one whole-table decode. Without it the row's position is the key
+            (the decode still streams).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from polars_gumbel import Codec
+        >>> codec = Codec.fit(pl.DataFrame({"sex": ["F", "M"]}))
+        >>> logits = pl.DataFrame({"id": [10, 11, 12], "sex_F": [0.3] * 3, "sex_M": [0.0] * 3})
+        >>> whole = codec.decode(logits, method="sample", seed=7, key="id")
+        >>> parts = pl.concat(
+        ...     codec.decode(logits[a:b], method="sample", seed=7, key="id")
+        ...     for a, b in [(0, 1), (1, 3)]
+        ... )
+        >>> whole.columns, parts.equals(whole)
+        (['id', 'sex'], True)
         """
 
         def _unsigned(seed: int | None) -> int | None:
@@ -293,9 +321,11 @@ class Codec:
         )
         lf = data.lazy()
         schema = lf.collect_schema()
+        self._check_key("decode", key, schema)
         owner = {f: c for c, _, _, labels in self.blocks for f in (f"{c}_{lab}" for lab in labels)}
         features = {c: [f"{c}_{lab}" for lab in labels] for c, _, _, labels in self.blocks}
-        keyed = method == "sample" and seed is not None
+        seeded = method == "sample" and seed is not None
+        noise_key = None if not seeded else pl.col(_ROW if key is None else key)
         exprs: list[pl.Expr] = []
         done: set[str] = set()
         for col in schema:
@@ -323,14 +353,14 @@ class Codec:
                         f"Codec.decode: feature column {absent[0]!r} of {var!r} is missing"
                     )
                 scores = pl.struct(features[var]).alias(var)
-            args = [scores, pl.col(_ROW)] if keyed else [scores]
-            sampled = method == "sample"
+            args = [scores] if noise_key is None else [scores, noise_key]
+            # Seeded noise is keyed (by a column or by the row index): elementwise.
             expr = _plugin(
                 "decode",
                 args,
                 plan[var],
-                elementwise=not sampled or seed is None or keyed,
-                deterministic=not sampled or seed is not None,
+                elementwise=True,
+                deterministic=method == "argmax" or seed is not None,
             )
             if next(c for c in self._doc["columns"] if c["name"] == var)["dtype"] == "categorical":
                 expr = expr.cast(pl.Categorical)
@@ -338,10 +368,125 @@ class Codec:
         absent_vars = [v for v in plan if v not in done]
         if absent_vars:
             raise ValueError(f"Codec.decode: no block of column {absent_vars[0]!r} in the data")
-        if keyed:
+        if seeded and key is None:
             lf = lf.with_row_index(_ROW)
         out = lf.select(exprs)
         return out if isinstance(data, pl.LazyFrame) else out.collect()
+
+    def _check_key(self, operation: str, key: str | None, schema: pl.Schema) -> None:
+        """A noise key names an integer or String column of the data outside the blocks."""
+        if key is None:
+            return
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a column name (str), got {type(key).__name__}")
+        if key not in schema:
+            raise ValueError(f"Codec.{operation}: no key column {key!r} in the data")
+        if key in self.columns or key in self.feature_names:
+            raise ValueError(
+                f"Codec.{operation}: the key {key!r} is one of the codec's blocks; "
+                "name a column that identifies the rows"
+            )
+        dtype = schema[key]
+        if not (dtype.is_integer() or dtype == pl.String):
+            raise TypeError(
+                f"Codec.{operation}: the key column {key!r} must be an integer or String "
+                f"column, got {dtype}"
+            )
+
+    def gumbel_softmax(
+        self,
+        data: Frame,
+        *,
+        tau: float = 1.0,
+        hard: bool = False,
+        seed: int | None = None,
+        key: str | None = None,
+    ) -> Frame:
+        """The per-block Gumbel-Softmax of a generator's whole flat output, in one plan.
+
+        Each codec column's feature columns form one block; the block's
+        :func:`~polars_gumbel.gumbel_softmax` is written back into the same columns, in
+        place, and every other column passes through in order: the dataframe form of a
+        per-block Gumbel-Softmax activation over a generator's output. Float32 blocks
+        stay Float32; other numbers become Float64. A LazyFrame stays lazy.
+
+        Parameters
+        ----------
+        data
+            A frame holding every column of ``feature_names`` (any other columns too).
+        tau, hard
+            As in :func:`~polars_gumbel.gumbel_softmax`.
+        seed
+            ``None``: fresh entropy. An int in ``[0, 2**64)``: each column's block draws
+            from its own stream, derived from ``seed`` and the column's name exactly as
+            :meth:`decode` derives it, so at ``tau=1`` the argmax of ``hard=True`` rows is
+            the label ``decode(method="sample")`` draws with the same seed and key.
+        key
+            The name of an integer or String column whose values key the seeded noise
+            (it passes through unchanged): each row's result is then a pure function of
+            ``seed``, its key and its logits, whatever the batches. Without it the row's
+            position is the key.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from polars_gumbel import Codec
+        >>> codec = Codec.fit(pl.DataFrame({"sex": ["F", "M"], "race": ["a", "b"]}))
+        >>> logits = pl.DataFrame({"age": [30.0, 41.0]}).with_columns(
+        ...     pl.lit(0.5, pl.Float32).alias(name) for name in codec.feature_names
+        ... )
+        >>> out = codec.gumbel_softmax(logits, tau=0.5, hard=True, seed=7)
+        >>> out.columns
+        ['age', 'sex_F', 'sex_M', 'race_a', 'race_b']
+        >>> out.select(pl.sum_horizontal("sex_F", "sex_M"))["sex_F"].to_list()
+        [1.0, 1.0]
+        """
+        kwargs: dict[str, Any] = {"tau": _tau(tau), "hard": _validate.flag("hard", hard)}
+        lf = data.lazy()
+        schema = lf.collect_schema()
+        self._check_key("gumbel_softmax", key, schema)
+        absent = [f for f in self.feature_names if f not in schema]
+        if absent:
+            raise ValueError(f"Codec.gumbel_softmax: feature column {absent[0]!r} is missing")
+        seeds = self._stream_seeds(seed)
+        noise_key = None if seed is None else (_ROW if key is None else key)
+        owner = {f: c for c, _, _, labels in self.blocks for f in (f"{c}_{lab}" for lab in labels)}
+        features = {c: [f"{c}_{lab}" for lab in labels] for c, _, _, labels in self.blocks}
+        # Each block becomes one Struct column (temporarily named), which `unnest` turns
+        # back into the flat columns; the last `select` restores the input's order.
+        staged: list[pl.Expr] = []
+        nested: list[str] = []
+        for col in schema:
+            var = owner.get(col)
+            if var is None:
+                staged.append(pl.col(col))
+            elif col == features[var][0]:
+                name = f"__polars_gumbel_block_{len(nested)}__"
+                nested.append(name)
+                staged.append(
+                    _plugin(
+                        "gumbel_softmax",
+                        [pl.struct(features[var])]
+                        + ([] if noise_key is None else [pl.col(noise_key)]),
+                        {**kwargs, "seed": seeds[var]},
+                        elementwise=True,
+                        deterministic=seed is not None,
+                    ).alias(name)
+                )
+        if noise_key == _ROW:
+            lf = lf.with_row_index(_ROW)
+        out = lf.select(staged).unnest(nested).select(schema.names())
+        return out if isinstance(data, pl.LazyFrame) else out.collect()
+
+    def _stream_seeds(self, seed: int | None) -> dict[str, int | None]:
+        """Each column's noise seed under ``seed``, as ``decode``'s plan derives it."""
+        checked = _seed(seed)
+        plan = json.loads(
+            _internal.codec_decode_kwargs(
+                self._json, "sample", 1.0, None if checked is None else checked % 2**64
+            )
+        )
+        return {var: options["seed"] for var, options in plan}
 
     def to_json(self) -> str:
         """The codec as its versioned JSON document."""
