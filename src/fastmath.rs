@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn ln_is_within_two_ulps_of_std() {
-        let mut xs = Vec::new();
+        let mut xs: Vec<f64> = Vec::new();
         let mut x = 1e-300;
         while x < 1e300 {
             xs.extend([x, x * 1.000_000_1, x * 1.5, x * 1.999_999]);
@@ -242,8 +242,8 @@ mod tests {
 
     #[test]
     fn exp_is_within_two_ulps_of_std() {
-        let mut xs = Vec::new();
-        let mut x = 0.0;
+        let mut xs: Vec<f64> = Vec::new();
+        let mut x: f64 = 0.0;
         while x > -708.0 {
             xs.push(x);
             let (got, want) = (exp_nonpositive(x), x.exp());

@@ -297,9 +297,9 @@ where
     real: PhantomData<T>,
 }
 
-impl<T: Real, G: Group<T>> IsaFn<()> for Task<'_, T, G> {
+impl<T: Real, G: Group<T>> IsaFn<G::Piece> for Task<'_, T, G> {
     #[inline(always)]
-    fn call<S: Isa>(self, _: S) {
+    fn call<S: Isa>(self, _: S) -> G::Piece {
         let Task {
             group,
             mut piece,
@@ -315,27 +315,28 @@ impl<T: Real, G: Group<T>> IsaFn<()> for Task<'_, T, G> {
             let at = start + off;
             *byte = group.run::<S>(&mut piece, &mut scratch, at, off, (len - at).min(LANES));
         }
+        piece
     }
 }
 
 /// Runs `group` on every group of [`LANES`] rows of `len`, in parallel tasks of
 /// [`ROWS_PER_TASK`] rows, task `t` writing `pieces[t]`; returns the groups' validity
-/// bytes.
+/// bytes and the pieces.
 fn for_groups<T: Real, G: Group<T>>(
     len: usize,
     width: usize,
     pieces: Vec<G::Piece>,
     group: &G,
-) -> Vec<u8> {
+) -> (Vec<u8>, Vec<G::Piece>) {
     const { assert!(ROWS_PER_TASK % LANES == 0) };
     debug_assert_eq!(pieces.len(), len.div_ceil(ROWS_PER_TASK));
     let mut found = vec![0u8; len.div_ceil(LANES)];
-    THREAD_POOL.install(|| {
+    let pieces = THREAD_POOL.install(|| {
         pieces
             .into_par_iter()
             .zip(found.par_chunks_mut(ROWS_PER_TASK / LANES))
             .enumerate()
-            .for_each(|(task, (piece, bytes))| {
+            .map(|(task, (piece, bytes))| {
                 with_isa(Task {
                     group,
                     piece,
@@ -346,8 +347,9 @@ fn for_groups<T: Real, G: Group<T>>(
                     real: PhantomData,
                 })
             })
+            .collect()
     });
-    found
+    (found, pieces)
 }
 
 /// The rows' validity: the groups' bytes and the input's.
@@ -413,7 +415,7 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
 struct IntoRows<'a, T: Real>(RelaxGroup<'a, T>, usize);
 
 impl<'a, T: Real> Group<T> for IntoRows<'a, T> {
-    type Piece = &'a mut [T];
+    type Piece = Vec<T>;
     #[inline(always)]
     fn run<S: Isa>(
         &self,
@@ -506,7 +508,7 @@ fn relax_fixed<T: Real>(
                     pieces[task].push(piece);
                 }
             }
-            let found = for_groups(len, width, pieces, &IntoFields(group));
+            let (found, _) = for_groups(len, width, pieces, &IntoFields(group));
             let columns = out
                 .into_iter()
                 .zip(fields)
@@ -517,12 +519,28 @@ fn relax_fixed<T: Real>(
             struct_from_fields(name, len, columns, validity(found, len, input_validity))
         }
         _ => {
-            let mut out = vec![T::ZERO; len * width];
-            let pieces: Vec<&mut [T]> = out.chunks_mut(ROWS_PER_TASK * width).collect();
-            let found = for_groups(len, width, pieces, &IntoRows(group, width));
-            let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, out);
+            // One chunk of output per task, allocated apart: small buffers are reused by
+            // the allocator, where one buffer of the whole column would be fresh pages.
+            let pieces: Vec<Vec<T>> = (0..len.div_ceil(ROWS_PER_TASK))
+                .map(|t| vec![T::ZERO; (len - t * ROWS_PER_TASK).min(ROWS_PER_TASK) * width])
+                .collect();
+            let (found, pieces) = for_groups(len, width, pieces, &IntoRows(group, width));
             let valid = validity(found, len, input_validity);
-            array_from_flat(name, values.into_series(), width, len, valid)
+            let mut chunks = pieces.into_iter().enumerate().map(|(t, values)| {
+                let rows = values.len() / width;
+                let valid = valid.clone().map(|v| v.sliced(t * ROWS_PER_TASK, rows));
+                let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, values);
+                array_from_flat(name.clone(), values.into_series(), width, rows, valid)
+            });
+            let Some(first) = chunks.next() else {
+                let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, Vec::new());
+                return array_from_flat(name, values.into_series(), width, 0, None);
+            };
+            let mut out = first?;
+            for chunk in chunks {
+                out.append_owned(chunk?)?;
+            }
+            Ok(out)
         }
     }
 }
@@ -713,7 +731,7 @@ pub fn sample<T: Real>(
             ids,
             len,
         };
-        let found = for_groups(len, source.width(), pieces, &group);
+        let (found, _) = for_groups(len, source.width(), pieces, &group);
         Ok((idx, validity(found, len, input_validity)))
     })?;
     match fixed {
