@@ -326,6 +326,19 @@ impl ColumnCodec {
     }
 }
 
+/// The first field of a column entry that does not parse, with the reason.
+fn field_problem(column: &serde_json::Value) -> Option<String> {
+    fn check<T: serde::de::DeserializeOwned>(column: &serde_json::Value, key: &str) -> Option<String> {
+        let value = column.get(key)?;
+        T::deserialize(value).err().map(|e| format!("`{key}`: {e}"))
+    }
+    check::<String>(column, "name")
+        .or_else(|| check::<SourceDtype>(column, "dtype"))
+        .or_else(|| check::<Categories>(column, "categories"))
+        .or_else(|| check::<bool>(column, "null_category"))
+        .or_else(|| check::<Option<Categories>>(column, "infrequent"))
+}
+
 /// A Struct block with its fields in the codec's order, found by name; other layouts
 /// as they are.
 fn by_field_names(block: &Series, codec: &ColumnCodec) -> PolarsResult<Series> {
@@ -378,6 +391,16 @@ impl Codec {
             ComputeError: "codec version {} is not supported: this build reads version {}",
             shown("version"), VERSION
         );
+        // A column that does not parse is named by its place in the document.
+        if let Some(columns) = value.get("columns").and_then(|c| c.as_array()) {
+            for (i, column) in columns.iter().enumerate() {
+                if let Err(e) = ColumnCodec::deserialize(column) {
+                    let name = column.get("name").map_or_else(|| "?".into(), |n| n.to_string());
+                    let problem = field_problem(column).unwrap_or_else(|| e.to_string());
+                    polars_bail!(ComputeError: "malformed codec JSON: columns[{}] ({}): {}", i, name, problem);
+                }
+            }
+        }
         let codec: Self = serde_json::from_value(value)
             .map_err(|e| polars_err!(ComputeError: "malformed codec JSON: {}", e))?;
         codec.validate()?;
