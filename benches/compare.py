@@ -315,7 +315,9 @@ def bench_codec_wide(markdown: bool) -> None:
             ],
         }
         codec = pg.Codec.from_json(json.dumps(document))
-        df = pl.DataFrame({f"c{i}": [cats[(r * 7 + i) % k] for r in range(rows)] for i in range(n_cols)})
+        df = pl.DataFrame(
+            {f"c{i}": [cats[(r * 7 + i) % k] for r in range(rows)] for i in range(n_cols)}
+        )
         sk = OneHotEncoder(categories=[cats] * n_cols, sparse_output=False, dtype=np.float32)
         sk.fit(df.head(1).to_numpy())
         report(
@@ -323,7 +325,11 @@ def bench_codec_wide(markdown: bool) -> None:
             [
                 ("polars-gumbel", "Codec.encode", best(lambda: codec.encode(df), 2)),
                 ("Polars", "to_dummies (seen values only)", best(lambda: df.to_dummies(), 2)),
-                ("scikit-learn", "OneHotEncoder.transform", best(lambda: sk.transform(df.to_numpy()), 2)),
+                (
+                    "scikit-learn",
+                    "OneHotEncoder.transform",
+                    best(lambda: sk.transform(df.to_numpy()), 2),
+                ),
             ],
             markdown,
         )

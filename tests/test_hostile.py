@@ -273,7 +273,8 @@ def string_cases() -> Iterator[Case]:
                 yield Case(
                     f"one_hot-unknown-nul-{source}-{layout}-{engine}",
                     f"""
-                    df = pl.DataFrame({{"x": ["a", "b\\x00c"]}}).with_columns(pl.col("x").cast({cast}))
+                    df = pl.DataFrame({{"x": ["a", "b\\x00c"]}})
+                    df = df.with_columns(pl.col("x").cast({cast}))
                     expr = one_hot("x", ["a"], layout="{layout}")
                     error(lambda: {collect}, "b\\\\0c", "column 'x'", absent=["row"])
                     """,
@@ -963,7 +964,8 @@ def plan_cases() -> Iterator[Case]:
             text = lf.serialize()
         except TypeError:
             text = lf.serialize(format="binary")
-        back = pl.LazyFrame.deserialize(io.BytesIO(text) if isinstance(text, bytes) else io.StringIO(text))
+        source = io.BytesIO(text) if isinstance(text, bytes) else io.StringIO(text)
+        back = pl.LazyFrame.deserialize(source)
         assert back.collect().equals(lf.collect())
         """),
     )
@@ -1000,7 +1002,8 @@ def plan_cases() -> Iterator[Case]:
         "plan-collect_schema-only",
         """
         lf = pl.LazyFrame({"x": [[1.0]]}, schema={"x": pl.Array(pl.Float32, 1)})
-        schema = lf.select(softmax("x"), argmax("x").alias("i"), decode("x", ["a"]).alias("d")).collect_schema()
+        plan = lf.select(softmax("x"), argmax("x").alias("i"), decode("x", ["a"]).alias("d"))
+        schema = plan.collect_schema()
         assert schema == pl.Schema({"x": pl.Array(pl.Float32, 1), "i": pl.UInt32, "d": pl.String})
         """,
     )
@@ -1037,7 +1040,10 @@ def _column(**changes: object) -> str:
 
 
 def codec_cases() -> Iterator[Case]:
-    doc = 'lambda *cols, **top: json.dumps({"format": "polars-gumbel-codec", "version": 1, "columns": list(cols), **top})'
+    doc = (
+        "lambda *cols, **top: json.dumps("
+        '{"format": "polars-gumbel-codec", "version": 1, "columns": list(cols), **top})'
+    )
     malformed = {
         "empty": "''",
         "truncated": "'{'",
@@ -1052,7 +1058,8 @@ def codec_cases() -> Iterator[Case]:
     for name, text in malformed.items():
         yield Case(
             f"codec-malformed-{name}",
-            f"doc = {doc}\nC = {_column()}\nerror(lambda: Codec.from_json({text}), kinds=ValueError)",
+            f"doc = {doc}\nC = {_column()}\n"
+            f"error(lambda: Codec.from_json({text}), kinds=ValueError)",
         )
     for name, value in (("bytes", "b'{}'"), ("none", "None"), ("dict", "{}")):
         yield Case(

@@ -190,10 +190,10 @@ def _seed(seed: Any) -> int | None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    seed = int(seed)
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    return seed - 2**64 if seed >= 2**63 else seed
+    value = int(seed)
+    if not 0 <= value < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {value}")
+    return value - 2**64 if value >= 2**63 else value
 
 
 def _random_args(expr: IntoExpr, key: IntoExpr | None) -> list[pl.Expr]:
@@ -354,7 +354,11 @@ def decode(
     ['Male', None, 'Female']
     """
     if labels is not None:
-        if isinstance(labels, str) or not all(isinstance(v, str) for v in labels):
+        if (
+            isinstance(labels, str)
+            or not isinstance(labels, Iterable)
+            or not all(isinstance(v, str) for v in labels)
+        ):
             raise TypeError("labels must be a sequence of str")
         labels = [_validate.no_nul("labels", v) for v in labels]
         if len(set(labels)) != len(labels):
