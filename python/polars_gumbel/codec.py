@@ -272,7 +272,9 @@ class Codec:
             raise ValueError(f"Codec.encode: the data has no column {missing[0]!r}")
         # A feature column `{column}_{label}` must not meet a column passed through.
         suspects = [
-            c for c in schema if c not in plan and any(c.startswith(f"{v}_") for v in plan)
+            c
+            for c in schema
+            if c not in plan and any(c[:i] in plan for i, ch in enumerate(c) if ch == "_")
         ]
         if layout == "flat" and suspects:
             features = set(self.feature_names)
