@@ -205,7 +205,10 @@ def softmax(scores: IntoExpr, *, tau: float = 1.0) -> pl.Expr:
 
     Accepts a Struct of numeric fields, an Array or a List and returns the same layout;
     Float32 stays Float32, other numbers become Float64. A row with NaN or ``+inf``, or
-    with every score ``-inf``, is null; ``-inf`` scores get probability 0.
+    with every score ``-inf``, or with no score, is null; ``-inf`` scores get probability
+    0. Scores of dtype Null (``[[]]`` is a ``List(Null)``) give null rows. An
+    ``Array(_, 0)`` column is an error: its rows would all be null, and Polars cannot take
+    null rows of that dtype back from a plugin (``argmax`` and ``decode`` give them).
 
     Examples
     --------
