@@ -53,18 +53,9 @@ fn scores_dtype(scores: &Field, expr: &str) -> PolarsResult<DataType> {
 fn check_key(key: Option<&Field>, expr: &str) -> PolarsResult<()> {
     let Some(key) = key else { return Ok(()) };
     let dtype = key.dtype();
-    let fits = matches!(
-        dtype,
-        DataType::String
-            | DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-    );
+    // The integers up to 64 bits (a key counts as its u64 bits) and String.
+    let wide = matches!(dtype, DataType::Int128 | DataType::UInt128);
+    let fits = dtype == &DataType::String || (dtype.is_integer() && !wide);
     polars_ensure!(
         fits,
         InvalidOperation: "{} expects the key to be an integer or String column, got {} \
