@@ -256,7 +256,8 @@ impl ColumnCodec {
                 SourceDtype::String | SourceDtype::Categorical | SourceDtype::Enum(_),
                 Categories::String(_)
             ) | (SourceDtype::Boolean, Categories::Boolean(_))
-        ) || (self.dtype.int_range().is_some() && matches!(self.categories, Categories::Int(_)));
+        ) || (self.dtype.int_range().is_some()
+            && matches!(self.categories, Categories::Int(_)));
         polars_ensure!(
             kind_fits,
             ComputeError: "`categories` holds {}, which a column of dtype {} cannot",
@@ -269,7 +270,10 @@ impl ColumnCodec {
             }
         }
         let mut seen = PlHashSet::new();
-        for (field, values) in [("categories", Some(&self.categories)), ("infrequent", self.infrequent.as_ref())] {
+        for (field, values) in [
+            ("categories", Some(&self.categories)),
+            ("infrequent", self.infrequent.as_ref()),
+        ] {
             let Some(values) = values else { continue };
             for label in values.labels() {
                 polars_ensure!(
@@ -278,7 +282,8 @@ impl ColumnCodec {
                     field, label
                 );
                 if !seen.insert(label.clone()) {
-                    let in_categories = field == "infrequent" && self.categories.labels().contains(&label);
+                    let in_categories =
+                        field == "infrequent" && self.categories.labels().contains(&label);
                     if in_categories {
                         polars_bail!(ComputeError: "`infrequent` holds '{}', which is also among the categories", label);
                     }
@@ -328,7 +333,10 @@ impl ColumnCodec {
 
 /// The first field of a column entry that does not parse, with the reason.
 fn field_problem(column: &serde_json::Value) -> Option<String> {
-    fn check<T: serde::de::DeserializeOwned>(column: &serde_json::Value, key: &str) -> Option<String> {
+    fn check<T: serde::de::DeserializeOwned>(
+        column: &serde_json::Value,
+        key: &str,
+    ) -> Option<String> {
         let value = column.get(key)?;
         T::deserialize(value).err().map(|e| format!("`{key}`: {e}"))
     }
@@ -395,7 +403,9 @@ impl Codec {
         if let Some(columns) = value.get("columns").and_then(|c| c.as_array()) {
             for (i, column) in columns.iter().enumerate() {
                 if let Err(e) = ColumnCodec::deserialize(column) {
-                    let name = column.get("name").map_or_else(|| "?".into(), |n| n.to_string());
+                    let name = column
+                        .get("name")
+                        .map_or_else(|| "?".into(), |n| n.to_string());
                     let problem = field_problem(column).unwrap_or_else(|| e.to_string());
                     polars_bail!(ComputeError: "malformed codec JSON: columns[{}] ({}): {}", i, name, problem);
                 }
@@ -435,8 +445,9 @@ impl Codec {
                     c.name, first, i
                 );
             }
-            c.validate()
-                .map_err(|e| e.wrap_msg(|m| format!("invalid codec: columns[{i}] ('{}'): {m}", c.name)))?;
+            c.validate().map_err(|e| {
+                e.wrap_msg(|m| format!("invalid codec: columns[{i}] ('{}'): {m}", c.name))
+            })?;
         }
         // A flat feature column must name one thing: one column's field, and no codec
         // column (whose block it would otherwise stand for when decoding).

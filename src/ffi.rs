@@ -232,7 +232,9 @@ mod entry {
         } else {
             _parse_kwargs(bytes)
         };
-        parsed.map_err(|e| polars_err!(InvalidOperation: "{}: could not read the options: {}", expr, e))
+        parsed.map_err(
+            |e| polars_err!(InvalidOperation: "{}: could not read the options: {}", expr, e),
+        )
     }
 
     /// Runs `body` and reports its error, or a panic as an error, as the last error of
@@ -476,21 +478,43 @@ mod tests {
             let s = strings.cast(&dtype).unwrap();
             let out = round_trip(&s).unwrap();
             assert_eq!(out.dtype(), s.dtype());
-            assert!(out.cast(&DataType::String).unwrap().equals_missing(&strings));
+            assert!(out
+                .cast(&DataType::String)
+                .unwrap()
+                .equals_missing(&strings));
         }
+    }
+
+    #[test]
+    fn arrays_of_width_zero_import_as_null_rows() {
+        let values = Series::new_empty(PlSmallStr::EMPTY, &DataType::Float64);
+        let s = crate::layout::array_from_flat("k".into(), values, 0, 3, None).unwrap();
+        let out = round_trip(&s).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out.null_count(), 3);
+        assert_eq!(
+            out.dtype(),
+            &DataType::Array(Box::new(DataType::Float64), 0)
+        );
     }
 
     #[test]
     fn unreadable_dtypes_are_named() {
         let decimal = ArrowField::new("d".into(), ArrowDataType::Decimal(10, 2), true);
         let err = polars_field("softmax", &decimal).unwrap_err().to_string();
-        assert_eq!(err, "softmax does not accept column 'd' of dtype decimal[10,2]");
+        assert_eq!(
+            err,
+            "softmax does not accept column 'd' of dtype decimal[10,2]"
+        );
         let inner = ArrowField::new("item".into(), ArrowDataType::Float16, true);
         let list = ArrowField::new("l".into(), ArrowDataType::LargeList(Box::new(inner)), true);
         let err = polars_field("argmax", &list).unwrap_err().to_string();
         assert_eq!(err, "argmax does not accept column 'l' of dtype list[f16]");
         let fine = ArrowField::new("f".into(), ArrowDataType::Float32, true);
-        assert_eq!(polars_field("argmax", &fine).unwrap().dtype(), &DataType::Float32);
+        assert_eq!(
+            polars_field("argmax", &fine).unwrap().dtype(),
+            &DataType::Float32
+        );
     }
 
     #[test]

@@ -311,14 +311,35 @@ fn inconsistent_documents_name_the_field_at_fault() {
     use serde_json::json;
     type Edit = fn(&mut serde_json::Value);
     let cases: [(Edit, &str); 9] = [
-        (|c| c["dtype"] = json!({"enum": ["F", "M", "F"]}), "'F' twice"),
-        (|c| c["categories"] = json!({"int": [1, 2]}), "`categories` holds integers"),
-        (|c| c["infrequent"] = json!({"string": ["M", "X"]}), "`infrequent` holds 'M'"),
-        (|c| c["infrequent"] = json!({"string": []}), "`infrequent` is empty"),
+        (
+            |c| c["dtype"] = json!({"enum": ["F", "M", "F"]}),
+            "'F' twice",
+        ),
+        (
+            |c| c["categories"] = json!({"int": [1, 2]}),
+            "`categories` holds integers",
+        ),
+        (
+            |c| c["infrequent"] = json!({"string": ["M", "X"]}),
+            "`infrequent` holds 'M'",
+        ),
+        (
+            |c| c["infrequent"] = json!({"string": []}),
+            "`infrequent` is empty",
+        ),
         (|c| c["name"] = json!(""), "`name` is empty"),
-        (|c| c["name"] = json!("flag"), "codec names column 'flag' twice"),
-        (|c| c["categories"] = json!({"string": ["F", "F"]}), "duplicate category 'F'"),
-        (|c| c["dtype"] = json!({"enum": ["F"]}), "'M', which is not a category"),
+        (
+            |c| c["name"] = json!("flag"),
+            "codec names column 'flag' twice",
+        ),
+        (
+            |c| c["categories"] = json!({"string": ["F", "F"]}),
+            "duplicate category 'F'",
+        ),
+        (
+            |c| c["dtype"] = json!({"enum": ["F"]}),
+            "'M', which is not a category",
+        ),
         (|c| c["categories"] = json!({"int": [1e30]}), "`categories`"),
     ];
     for (edit, needle) in cases {
@@ -337,7 +358,10 @@ fn integer_categories_must_fit_the_dtype() {
         c["categories"] = serde_json::json!({"int": [0, 255, 256]});
     });
     let message = Codec::from_json(&json).unwrap_err().to_string();
-    assert!(message.contains("256") && message.contains("uint8"), "{message}");
+    assert!(
+        message.contains("256") && message.contains("uint8"),
+        "{message}"
+    );
 }
 
 #[test]
