@@ -472,7 +472,7 @@ mod tests {
     #[test]
     fn round_trip_of_enum_and_categorical() {
         let strings = Series::new("c".into(), [Some("b"), None, Some("a"), Some("b")]);
-        let fcats = FrozenCategories::new(["a", "b", "c"].into_iter()).unwrap();
+        let fcats = FrozenCategories::new(["a", "b", "c"]).unwrap();
         let enum_dtype = DataType::from_frozen_categories(fcats);
         for dtype in [enum_dtype, DataType::from_categories(Categories::global())] {
             let s = strings.cast(&dtype).unwrap();
