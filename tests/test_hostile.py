@@ -30,7 +30,7 @@ TIMEOUT = 120
 WORKERS = max(2, min(4, os.cpu_count() or 2))
 BATCH = 12
 
-# Run before every case: the expressions, and the helpers a case states its
+# Run before every case: the expressions, and the functions a case states its
 # expectation with.
 PRELUDE = r'''
 import json, math, os, subprocess, sys, tempfile
