@@ -5,12 +5,14 @@ print seconds and the ratio of polars-gumbel's time to each contender's (< 1 = f
 PyTorch and JAX are optional: their rows appear when ``import torch`` / ``import jax``
 work (``make bench WITH_PEERS=1`` installs both).
 
-    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode] [--markdown]
+    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode|codec]
+                              [--markdown]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections.abc import Callable
@@ -390,10 +392,53 @@ def bench_decode(n: int, markdown: bool) -> None:
             report(f"argmax: {n:,} x {k}, {dtype}", rows, markdown)
 
 
+# ---------------------------------------------------------------- Codec.encode, wide
+
+
+def bench_codec_wide(markdown: bool) -> None:
+    """Codec.encode's flat layout on a wide codec: the plan's size, not the rows, costs."""
+    rows = 10
+    for n_cols, k in ((1_000, 100), (1, 100_000)):
+        cats = [f"v{j}" for j in range(k)]
+        document = {
+            "format": "polars-gumbel-codec",
+            "version": 1,
+            "columns": [
+                {
+                    "name": f"c{i}",
+                    "dtype": "string",
+                    "categories": {"string": cats},
+                    "null_category": False,
+                    "infrequent": None,
+                }
+                for i in range(n_cols)
+            ],
+        }
+        codec = pg.Codec.from_json(json.dumps(document))
+        df = pl.DataFrame(
+            {f"c{i}": [cats[(r * 7 + i) % k] for r in range(rows)] for i in range(n_cols)}
+        )
+        sk = OneHotEncoder(categories=[cats] * n_cols, sparse_output=False, dtype=np.float32)
+        sk.fit(df.head(1).to_numpy())
+        report(
+            f"Codec.encode flat: {rows} rows, {n_cols:,} columns x {k:,} = {n_cols * k:,} features",
+            [
+                ("polars-gumbel", "Codec.encode", best(lambda: codec.encode(df), 2)),
+                ("Polars", "to_dummies (seen values only)", best(lambda: df.to_dummies(), 2)),
+                (
+                    "scikit-learn",
+                    "OneHotEncoder.transform",
+                    best(lambda: sk.transform(df.to_numpy()), 2),
+                ),
+            ],
+            markdown,
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--only", choices=("one_hot", "gumbel", "sample", "decode"))
+    p.add_argument("--only", choices=("one_hot", "gumbel", "sample", "decode", "codec"))
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
     print(
@@ -410,6 +455,8 @@ def main() -> None:
         bench_sample(args.rows, args.markdown)
     if args.only in (None, "decode"):
         bench_decode(args.rows, args.markdown)
+    if args.only in (None, "codec"):
+        bench_codec_wide(args.markdown)
 
 
 if __name__ == "__main__":

@@ -57,12 +57,30 @@ pub fn compute_dtype(dtype: &DataType, expr: &str) -> PolarsResult<DataType> {
             numbers, got {}", expr, other
         ),
     };
-    if let Some(bad) = inner
-        .iter()
-        .find(|d| !(d.is_primitive_numeric() || d.is_bool()))
-    {
+    // The score dtypes every kernel reads: not Float16 nor the 128-bit integers (which
+    // this build cannot cast), nor Decimal or nested values. Null scores (as in
+    // `[[]]`, a List of no known dtype) make null rows.
+    let readable = |d: &DataType| {
+        matches!(
+            d,
+            DataType::Null
+                | DataType::Boolean
+                | DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Float32
+                | DataType::Float64
+        )
+    };
+    if let Some(bad) = inner.iter().find(|d| !readable(d)) {
         polars_bail!(
-            InvalidOperation: "{} expects numeric scores, got {} inside {}", expr, bad, dtype
+            InvalidOperation: "{} expects numeric scores, got {} inside {}: scores are Boolean, \
+            integers of up to 64 bits, Float32 or Float64", expr, bad, dtype
         );
     }
     let all_f32 = !inner.is_empty() && inner.iter().all(|d| **d == DataType::Float32);

@@ -69,6 +69,40 @@ impl SourceDtype {
         }
     }
 
+    /// The dtype's name in the document.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Categorical => "categorical",
+            Self::Enum(_) => "enum",
+            Self::Boolean => "boolean",
+            Self::Int8 => "int8",
+            Self::Int16 => "int16",
+            Self::Int32 => "int32",
+            Self::Int64 => "int64",
+            Self::UInt8 => "uint8",
+            Self::UInt16 => "uint16",
+            Self::UInt32 => "uint32",
+            Self::UInt64 => "uint64",
+        }
+    }
+
+    /// The range of an integer dtype's values, as `i64` (where integer categories are
+    /// kept); `None` for the other dtypes.
+    fn int_range(&self) -> Option<(i64, i64)> {
+        Some(match self {
+            Self::Int8 => (i8::MIN.into(), i8::MAX.into()),
+            Self::Int16 => (i16::MIN.into(), i16::MAX.into()),
+            Self::Int32 => (i32::MIN.into(), i32::MAX.into()),
+            Self::Int64 => (i64::MIN, i64::MAX),
+            Self::UInt8 => (0, u8::MAX.into()),
+            Self::UInt16 => (0, u16::MAX.into()),
+            Self::UInt32 => (0, u32::MAX.into()),
+            Self::UInt64 => (0, i64::MAX),
+            _ => return None,
+        })
+    }
+
     /// The source dtype of a Polars dtype, if a codec can hold it.
     pub fn of(dtype: &DataType) -> Option<Self> {
         Some(match dtype {
@@ -208,6 +242,86 @@ impl ColumnCodec {
         labels
     }
 
+    /// Checks the column on its own: its name, that its categories and infrequent
+    /// values are of its dtype, distinct, and disjoint, and that it has a field.
+    fn validate(&self) -> PolarsResult<()> {
+        polars_ensure!(!self.name.is_empty(), ComputeError: "`name` is empty");
+        polars_ensure!(
+            !self.name.contains('\0'),
+            ComputeError: "`name` holds a NUL character, which a Polars column name cannot"
+        );
+        let kind_fits = matches!(
+            (&self.dtype, &self.categories),
+            (
+                SourceDtype::String | SourceDtype::Categorical | SourceDtype::Enum(_),
+                Categories::String(_)
+            ) | (SourceDtype::Boolean, Categories::Boolean(_))
+        ) || (self.dtype.int_range().is_some()
+            && matches!(self.categories, Categories::Int(_)));
+        polars_ensure!(
+            kind_fits,
+            ComputeError: "`categories` holds {}, which a column of dtype {} cannot",
+            self.categories.kind(), self.dtype.name()
+        );
+        if let SourceDtype::Enum(enum_categories) = &self.dtype {
+            let mut seen = PlHashSet::with_capacity(enum_categories.len());
+            for c in enum_categories {
+                polars_ensure!(seen.insert(c.as_str()), ComputeError: "`dtype` is an Enum with the category '{}' twice", c);
+            }
+        }
+        let mut seen = PlHashSet::new();
+        for (field, values) in [
+            ("categories", Some(&self.categories)),
+            ("infrequent", self.infrequent.as_ref()),
+        ] {
+            let Some(values) = values else { continue };
+            for label in values.labels() {
+                polars_ensure!(
+                    !label.contains('\0'),
+                    ComputeError: "`{}` holds {:?}, with a NUL character, which a Polars field name cannot",
+                    field, label
+                );
+                if !seen.insert(label.clone()) {
+                    let in_categories =
+                        field == "infrequent" && self.categories.labels().contains(&label);
+                    if in_categories {
+                        polars_bail!(ComputeError: "`infrequent` holds '{}', which is also among the categories", label);
+                    }
+                    polars_bail!(ComputeError: "`{}` holds the duplicate category '{}'", field, label);
+                }
+                if let SourceDtype::Enum(enum_categories) = &self.dtype {
+                    polars_ensure!(
+                        enum_categories.contains(&label),
+                        ComputeError: "`{}` holds '{}', which is not a category of the Enum `dtype`",
+                        field, label
+                    );
+                }
+            }
+            if let (Some((lo, hi)), Categories::Int(ints)) = (self.dtype.int_range(), values) {
+                if let Some(v) = ints.iter().find(|&&v| !(lo..=hi).contains(&v)) {
+                    polars_bail!(ComputeError: "`{}` holds {}, outside the range of dtype {}", field, v, self.dtype.name());
+                }
+            }
+            if field == "infrequent" {
+                polars_ensure!(!values.labels().is_empty(), ComputeError: "`infrequent` is empty; write null for none");
+                polars_ensure!(
+                    std::mem::discriminant(values) == std::mem::discriminant(&self.categories),
+                    ComputeError: "`infrequent` holds {}, but `categories` holds {}",
+                    values.kind(), self.categories.kind()
+                );
+            }
+        }
+        // Field names: unique, and at least one (through one_hot's own plan).
+        let options = self.one_hot_options(EncodeLayout::Struct, IndicatorDtype::UInt8);
+        let probe = match &self.categories {
+            Categories::String(_) => DataType::String,
+            Categories::Int(_) => DataType::Int64,
+            Categories::Boolean(_) => DataType::Boolean,
+        };
+        onehot::one_hot_field(&Field::new(self.name.as_str().into(), probe), &options)?;
+        Ok(())
+    }
+
     /// The flat feature column names of this column.
     pub fn feature_names(&self) -> Vec<String> {
         self.labels()
@@ -215,6 +329,22 @@ impl ColumnCodec {
             .map(|l| format!("{}{SEPARATOR}{l}", self.name))
             .collect()
     }
+}
+
+/// The first field of a column entry that does not parse, with the reason.
+fn field_problem(column: &serde_json::Value) -> Option<String> {
+    fn check<T: serde::de::DeserializeOwned>(
+        column: &serde_json::Value,
+        key: &str,
+    ) -> Option<String> {
+        let value = column.get(key)?;
+        T::deserialize(value).err().map(|e| format!("`{key}`: {e}"))
+    }
+    check::<String>(column, "name")
+        .or_else(|| check::<SourceDtype>(column, "dtype"))
+        .or_else(|| check::<Categories>(column, "categories"))
+        .or_else(|| check::<bool>(column, "null_category"))
+        .or_else(|| check::<Option<Categories>>(column, "infrequent"))
 }
 
 /// A Struct block with its fields in the codec's order, found by name; other layouts
@@ -269,6 +399,18 @@ impl Codec {
             ComputeError: "codec version {} is not supported: this build reads version {}",
             shown("version"), VERSION
         );
+        // A column that does not parse is named by its place in the document.
+        if let Some(columns) = value.get("columns").and_then(|c| c.as_array()) {
+            for (i, column) in columns.iter().enumerate() {
+                if let Err(e) = ColumnCodec::deserialize(column) {
+                    let name = column
+                        .get("name")
+                        .map_or_else(|| "?".into(), |n| n.to_string());
+                    let problem = field_problem(column).unwrap_or_else(|| e.to_string());
+                    polars_bail!(ComputeError: "malformed codec JSON: columns[{}] ({}): {}", i, name, problem);
+                }
+            }
+        }
         let codec: Self = serde_json::from_value(value)
             .map_err(|e| polars_err!(ComputeError: "malformed codec JSON: {}", e))?;
         codec.validate()?;
@@ -280,20 +422,53 @@ impl Codec {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    fn validate(&self) -> PolarsResult<()> {
-        polars_ensure!(!self.columns.is_empty(), ComputeError: "a codec needs at least one column");
-        let mut names = PlHashSet::new();
-        for c in &self.columns {
-            polars_ensure!(names.insert(c.name.as_str()), ComputeError: "codec names column '{}' twice", c.name);
-            let field = Field::new(c.name.as_str().into(), DataType::Null);
-            // Checks categories (unique, non-empty) and field names through one_hot's own plan.
-            let options = c.one_hot_options(EncodeLayout::Struct, IndicatorDtype::UInt8);
-            let probe = match &c.categories {
-                Categories::String(_) => DataType::String,
-                Categories::Int(_) => DataType::Int64,
-                Categories::Boolean(_) => DataType::Boolean,
-            };
-            onehot::one_hot_field(&Field::new(field.name().clone(), probe), &options)?;
+    /// Checks every field of the document against every other: the format and
+    /// version, each column's name, dtype, categories and infrequent values, and the
+    /// feature names of all columns together. An error names the field at fault.
+    pub fn validate(&self) -> PolarsResult<()> {
+        polars_ensure!(
+            self.format == FORMAT,
+            ComputeError: "not a polars-gumbel codec: expected format \"{}\", got {:?}",
+            FORMAT, self.format
+        );
+        polars_ensure!(
+            self.version == VERSION,
+            ComputeError: "codec version {} is not supported: this build reads version {}",
+            self.version, VERSION
+        );
+        polars_ensure!(!self.columns.is_empty(), ComputeError: "invalid codec: `columns` is empty; a codec needs at least one column");
+        let mut names = PlHashMap::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            if let Some(first) = names.insert(c.name.as_str(), i) {
+                polars_bail!(
+                    ComputeError: "invalid codec: codec names column '{}' twice: columns[{}] and columns[{}]",
+                    c.name, first, i
+                );
+            }
+            c.validate().map_err(|e| {
+                e.wrap_msg(|m| format!("invalid codec: columns[{i}] ('{}'): {m}", c.name))
+            })?;
+        }
+        // A flat feature column must name one thing: one column's field, and no codec
+        // column (whose block it would otherwise stand for when decoding).
+        let mut features: PlHashMap<String, usize> = PlHashMap::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            for f in c.feature_names() {
+                if let Some(&owner) = names.get(f.as_str()) {
+                    polars_bail!(
+                        ComputeError: "invalid codec: the feature column '{}' of columns[{}] \
+                        ('{}') has the name of columns[{}]; rename one of the columns",
+                        f, i, c.name, owner
+                    );
+                }
+                if let Some(first) = features.insert(f.clone(), i) {
+                    polars_bail!(
+                        ComputeError: "invalid codec: columns[{}] ('{}') and columns[{}] ('{}') \
+                        both make the feature column '{}'; rename one of the columns",
+                        first, self.columns[first].name, i, c.name, f
+                    );
+                }
+            }
         }
         Ok(())
     }

@@ -320,10 +320,12 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
                 .find(|&(r, &i)| valid_at(r) && i as usize >= labels.len())
         })
         .flatten();
-    if let Some(bad) = too_far {
+    // No row number: an elementwise expression is handed one batch at a time, so the
+    // plugin cannot know where a row stands in the whole column.
+    if too_far.is_some() {
         polars_bail!(
-            ComputeError: "decode: row {} of column '{}' has more scores than the {} labels",
-            bad.0, s.name(), labels.len()
+            ComputeError: "decode: a row of column '{}' has more scores than the {} labels",
+            s.name(), labels.len()
         );
     }
     let values = label_values(&labels, options)?;

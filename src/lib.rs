@@ -7,6 +7,9 @@ pub mod blocks;
 pub mod codec;
 pub mod decode;
 pub mod fastmath;
+// The plugin boundary; without the Python extension only its tests use it.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
+mod ffi;
 pub mod gumbel;
 pub mod layout;
 pub mod onehot;
@@ -17,8 +20,6 @@ pub mod softmax;
 
 #[cfg(feature = "python")]
 mod expressions;
-#[cfg(feature = "python")]
-mod ffi;
 #[cfg(feature = "python")]
 mod python;
 

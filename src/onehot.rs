@@ -57,7 +57,8 @@ impl Categories {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    /// What the categories are, for error messages.
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::String(_) => "strings",
             Self::Int(_) => "integers",
@@ -495,9 +496,24 @@ impl Seen {
     }
 }
 
+/// `value` quoted for an error message, its first 100 characters when it is longer.
+fn quoted(value: &str) -> String {
+    const SHOWN: usize = 100;
+    match value.char_indices().nth(SHOWN) {
+        None => format!("'{value}'"),
+        Some((end, _)) => format!(
+            "'{}…' ({} characters)",
+            &value[..end],
+            value.chars().count()
+        ),
+    }
+}
+
 /// The slot of every row, and which special slots appear: a parallel lookup pass, then
-/// the `unknown` policy. An unknown value under `unknown="error"` is reported for its
-/// first row, whatever the threads.
+/// the `unknown` policy. An unknown value under `unknown="error"` is reported by its
+/// first occurrence's value, whatever the threads, and without a row number: an
+/// elementwise expression may be handed one batch of a longer column, whose rows it
+/// cannot number.
 fn slots(s: &Series, plan: &Plan) -> PolarsResult<(Vec<u32>, Seen)> {
     let null = plan.null_slot;
     let (mut out, mut seen) = match (s.dtype(), &plan.categories) {
@@ -563,9 +579,9 @@ fn slots(s: &Series, plan: &Plan) -> PolarsResult<(Vec<u32>, Seen)> {
     let Some(unknown) = plan.unknown_slot else {
         let value = s.slice(row as i64, 1).cast(&DataType::String)?;
         polars_bail!(
-            ComputeError: "one_hot found the value '{}' in column '{}' (row {}), which is not \
-            among its {} categories; pass unknown=\"zeros\", \"null\" or \"other\" to accept it",
-            value.str()?.get(0).unwrap_or_default(), s.name(), row, plan.categories.len()
+            ComputeError: "one_hot found the value {} in column '{}', which is not among its {} \
+            categories; pass unknown=\"zeros\", \"null\" or \"other\" to accept it",
+            quoted(value.str()?.get(0).unwrap_or_default()), s.name(), plan.categories.len()
         );
     };
     for slot in out[row..].iter_mut().filter(|s| **s == UNKNOWN) {

@@ -298,3 +298,83 @@ fn encode_without_a_codec_column_is_an_error() {
         .encode(&df, EncodeLayout::Flat, IndicatorDtype::UInt8)
         .is_err());
 }
+
+/// `SMALL_CODEC` with its first column entry changed by `edit`, as JSON.
+fn small_with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(SMALL_CODEC).expect("valid JSON");
+    edit(&mut doc["columns"][0]);
+    doc.to_string()
+}
+
+#[test]
+fn inconsistent_documents_name_the_field_at_fault() {
+    use serde_json::json;
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Edit, &str); 9] = [
+        (
+            |c| c["dtype"] = json!({"enum": ["F", "M", "F"]}),
+            "'F' twice",
+        ),
+        (
+            |c| c["categories"] = json!({"int": [1, 2]}),
+            "`categories` holds integers",
+        ),
+        (
+            |c| c["infrequent"] = json!({"string": ["M", "X"]}),
+            "`infrequent` holds 'M'",
+        ),
+        (
+            |c| c["infrequent"] = json!({"string": []}),
+            "`infrequent` is empty",
+        ),
+        (|c| c["name"] = json!(""), "`name` is empty"),
+        (
+            |c| c["name"] = json!("flag"),
+            "codec names column 'flag' twice",
+        ),
+        (
+            |c| c["categories"] = json!({"string": ["F", "F"]}),
+            "duplicate category 'F'",
+        ),
+        (
+            |c| c["dtype"] = json!({"enum": ["F"]}),
+            "'M', which is not a category",
+        ),
+        (|c| c["categories"] = json!({"int": [1e30]}), "`categories`"),
+    ];
+    for (edit, needle) in cases {
+        let json = small_with(edit);
+        let message = Codec::from_json(&json).unwrap_err().to_string();
+        assert!(message.contains(needle), "{needle:?} not in {message:?}");
+        assert!(message.contains("columns[0]"), "{message}");
+    }
+}
+
+#[test]
+fn integer_categories_must_fit_the_dtype() {
+    let json = small_with(|c| {
+        c["name"] = serde_json::json!("small");
+        c["dtype"] = serde_json::json!("uint8");
+        c["categories"] = serde_json::json!({"int": [0, 255, 256]});
+    });
+    let message = Codec::from_json(&json).unwrap_err().to_string();
+    assert!(
+        message.contains("256") && message.contains("uint8"),
+        "{message}"
+    );
+}
+
+#[test]
+fn feature_names_are_unique_across_columns() {
+    let mut doc: serde_json::Value = serde_json::from_str(SMALL_CODEC).expect("valid JSON");
+    doc["columns"] = serde_json::json!([
+        {"name": "a", "dtype": "string", "categories": {"string": ["b_c", "x"]},
+         "null_category": false, "infrequent": null},
+        {"name": "a_b", "dtype": "string", "categories": {"string": ["c", "y"]},
+         "null_category": false, "infrequent": null}
+    ]);
+    let message = Codec::from_json(&doc.to_string()).unwrap_err().to_string();
+    assert!(message.contains("'a_b_c'"), "{message}");
+    let columns = serde_json::from_value(doc["columns"].clone()).expect("column entries");
+    assert!(Codec::new(columns).is_err());
+}

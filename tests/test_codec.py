@@ -384,7 +384,10 @@ def _column(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (_drop("format"), r"not a polars-gumbel codec"),
         (_drop("columns"), r"malformed codec JSON: missing field `columns`"),
         (_set("extra", 1), r"malformed codec JSON: unknown field `extra`"),
-        (_column("dtype", "float64"), r"malformed codec JSON: unknown variant `float64`"),
+        (
+            _column("dtype", "float64"),
+            r"malformed codec JSON: columns\[0\] .*`dtype`: unknown variant `float64`",
+        ),
         (_column("categories", {"string": ["a", "a"]}), r"duplicate category 'a'"),
         (_column("name", "t"), r"codec names column 't' twice"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Collection
 from typing import Any
 
@@ -23,3 +24,30 @@ def text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     return value
+
+
+def no_nul(name: str, value: str) -> str:
+    """`value`, which becomes part of a field name or a category: Polars cannot hold a
+    NUL character there."""
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain a NUL character, got {value!r}")
+    return value
+
+
+def name_part(name: str, value: Any) -> str:
+    """A str option that becomes part of a field name (prefix, separator, label)."""
+    return no_nul(name, text(name, value))
+
+
+def real(name: str, value: Any) -> float:
+    """A real number option (int, float or a numpy scalar), not a bool."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def integer(name: str, value: Any) -> int:
+    """An integer option (int or a numpy integer), not a bool."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    return int(value)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 
@@ -22,6 +24,80 @@ _DTYPES = {"float32": pl.Float32, "float64": pl.Float64, "uint8": pl.UInt8, "boo
 
 class CliError(Exception):
     """An error reported as one line on stderr."""
+
+
+class UsageError(CliError):
+    """A command line argparse refused (exit code 2, as argparse's own)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every other error of the
+    command (argparse prints its usage block, then the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _whole(text: str, low: int, high: int | None, wanted: str) -> int:
+    """`text` as a whole number in [low, high), or an argparse error saying `wanted`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < low or (high is not None and value >= high):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole(text, 1, None, "a number >= 1")
+
+
+def _seed(text: str) -> int:
+    return _whole(text, 0, 2**64, "a number in [0, 2**64)")
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _min_frequency(text: str) -> int | float:
+    """A count (a whole number >= 1) or a fraction of the rows, in (0, 1)."""
+    value = _finite(text)
+    if value >= 1 and value.is_integer():
+        return int(value)
+    if 0 < value < 1:
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected a whole number >= 1 or a fraction in (0, 1), got {text!r}"
+    )
+
+
+def _column_list(text: str) -> list[str]:
+    columns = [c.strip() for c in text.split(",")]
+    if not all(columns):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return columns
 
 
 def _kind(path: Path) -> str:
@@ -97,20 +173,15 @@ def progress(label: str) -> Iterator[None]:
 
 
 def _fit(args: argparse.Namespace) -> None:
-    columns = args.columns.split(",") if args.columns else None
-    min_frequency: int | float | None = None
-    if args.min_frequency is not None:
-        value = float(args.min_frequency)
-        min_frequency = int(value) if value >= 1 and value.is_integer() else value
     with progress(f"fitting {args.data}"):
         codec = Codec.fit(
             scan(args.data),
-            columns,
+            args.columns,
             max_categories=args.max_categories,
-            min_frequency=min_frequency,
+            min_frequency=args.min_frequency,
             order=args.order,
         )
-    codec.save(args.output)
+        codec.save(args.output)
     print(
         f"{args.output}: {len(codec.columns)} columns, {len(codec.feature_names)} features",
         file=sys.stderr,
@@ -140,7 +211,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="polars-gumbel",
         description="One-hot encode, Gumbel-Softmax and decode the categorical columns of "
         "Parquet, CSV or NDJSON files, streaming.",
@@ -155,13 +226,19 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("data", help="input table (.parquet, .csv, .ndjson)")
     f.add_argument("-o", "--output", required=True, help="codec JSON to write")
     f.add_argument(
-        "--columns", help="comma-separated columns (default: String, Categorical, Enum, Boolean)"
+        "--columns",
+        type=_column_list,
+        help="comma-separated columns (default: String, Categorical, Enum, Boolean)",
     )
     f.add_argument(
-        "--max-categories", type=int, help="at most this many fields per column, 'other' included"
+        "--max-categories",
+        type=_positive_int,
+        help="at most this many fields per column, 'other' included",
     )
     f.add_argument(
-        "--min-frequency", help="group categories rarer than this count (or fraction) into 'other'"
+        "--min-frequency",
+        type=_min_frequency,
+        help="group categories rarer than this count (or fraction) into 'other'",
     )
     f.add_argument("--order", choices=("sorted", "frequency"), default="sorted")
     f.set_defaults(run=_fit)
@@ -189,8 +266,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--codec", required=True, help="codec JSON from 'fit'")
     d.add_argument("-o", "--output", required=True, help="output table")
     d.add_argument("--method", choices=("argmax", "sample"), default="argmax")
-    d.add_argument("--seed", type=int, help="seed of the sampling noise (default: fresh entropy)")
-    d.add_argument("--tau", type=float, default=1.0, help="temperature of the sampling (default 1)")
+    d.add_argument("--seed", type=_seed, help="seed of the sampling noise (default: fresh entropy)")
+    d.add_argument(
+        "--tau", type=_positive, default=1.0, help="temperature of the sampling (default 1)"
+    )
     d.add_argument(
         "--key",
         metavar="COLUMN",
@@ -206,12 +285,15 @@ def parser() -> argparse.ArgumentParser:
         "table; compare argmax decoding with Gumbel sampling.",
     )
     m.add_argument(
-        "--rows", type=int, default=None, help="rows to generate (default: as many as the table)"
+        "--rows",
+        type=_positive_int,
+        default=None,
+        help="rows to generate (default: as many as the table)",
     )
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=_seed, default=0)
     m.add_argument(
         "--noise",
-        type=float,
+        type=_non_negative,
         default=0.5,
         help="standard deviation of the Gaussian noise on the logits",
     )
@@ -219,19 +301,27 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    expected = (CliError, ValueError, TypeError, OSError, pl.exceptions.PolarsError)
+    if isinstance(exc, expected):
+        return lines[0] if lines else type(exc).__name__
+    # Anything else (a panic arrives as pyo3's PanicException, a BaseException) is a bug.
+    detail = f": {lines[0]}" if lines else ""
+    return f"internal error ({type(exc).__name__}{detail}); please report it"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         args.run(args)
-    except (CliError, ValueError, TypeError, OSError, pl.exceptions.PolarsError) as exc:
-        message = str(exc).strip().splitlines()
-        print(
-            f"polars-gumbel: error: {message[0] if message else type(exc).__name__}",
-            file=sys.stderr,
-        )
-        return 1
     except KeyboardInterrupt:
         return 130
+    except SystemExit as exc:  # --help, or a usage error of a subparser
+        return exc.code if isinstance(exc.code, int) else 2
+    except BaseException as exc:
+        print(f"polars-gumbel: error: {_one_line(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
     return 0
 
 

@@ -99,6 +99,8 @@ class Codec:
     """
 
     def __init__(self, document: str) -> None:
+        if not isinstance(document, str):
+            raise TypeError(f"a codec document is a JSON str, got {type(document).__name__}")
         self._json = _internal.codec_normalize(document)
         self._doc: dict[str, Any] = json.loads(self._json)
 
@@ -167,6 +169,14 @@ class Codec:
             or max_categories < 1
         ):
             raise ValueError(f"max_categories must be an int >= 1, got {max_categories!r}")
+        for c in columns:
+            if not isinstance(c, str) or not c or "\x00" in c:
+                raise ValueError(
+                    f"Codec.fit: column name {c!r} cannot be encoded: expected a non-empty str "
+                    "without NUL characters"
+                )
+        if not columns:
+            raise ValueError("Codec.fit: no columns to encode")
         dtypes = {c: _source_dtype(c, schema[c]) for c in columns}
         queries = [
             lf.group_by(pl.col(c).cast(pl.String) if schema[c] == pl.Categorical else c).agg(
@@ -216,7 +226,11 @@ class Codec:
                     "infrequent": _categories_entry(infrequent) if infrequent else None,
                 }
             )
-        return cls(_internal.codec_from_columns(json.dumps(entries)))
+        try:
+            document = _internal.codec_from_columns(json.dumps(entries))
+        except ValueError as exc:
+            raise ValueError(f"Codec.fit: {exc}") from None
+        return cls(document)
 
     @property
     def columns(self) -> list[str]:
@@ -256,14 +270,29 @@ class Codec:
         missing = [c for c in plan if c not in schema]
         if missing:
             raise ValueError(f"Codec.encode: the data has no column {missing[0]!r}")
-        exprs: list[pl.Expr] = []
-        for col in schema:
-            if col not in plan:
-                exprs.append(pl.col(col))
-                continue
-            block = _plugin("one_hot", [pl.col(col)], plan[col])
-            exprs.append(block.struct.unnest() if layout == "flat" else block)
+        # A feature column `{column}_{label}` must not meet a column passed through.
+        suspects = [
+            c
+            for c in schema
+            if c not in plan and any(c[:i] in plan for i, ch in enumerate(c) if ch == "_")
+        ]
+        if layout == "flat" and suspects:
+            features = set(self.feature_names)
+            clash = next((c for c in suspects if c in features), None)
+            if clash is not None:
+                raise ValueError(
+                    f"Codec.encode: the data's column {clash!r} has the name of a feature column "
+                    "of the flat layout; rename it, or use layout='struct' or 'array'"
+                )
+        exprs = [
+            _plugin("one_hot", [pl.col(col)], plan[col]) if col in plan else pl.col(col)
+            for col in schema
+        ]
         out = lf.select(exprs)
+        if layout == "flat":
+            # Frame-level unnest puts each block's fields in its place, in one step; the
+            # `struct.unnest()` expression would expand field by field, in quadratic time.
+            out = out.unnest([c for c in schema if c in plan])
         return out if isinstance(data, pl.LazyFrame) else out.collect()
 
     def decode(
@@ -494,7 +523,13 @@ class Codec:
 
     @classmethod
     def from_json(cls, document: str) -> Codec:
-        """Read a codec document; an unknown version or a malformed one raises ValueError."""
+        """Read a codec document.
+
+        Every field is checked against every other (format, version, each column's name,
+        dtype, categories and infrequent values, and the feature names of all columns
+        together); a malformed or inconsistent document raises one ValueError naming the
+        field at fault.
+        """
         return cls(document)
 
     def save(self, path: str | Path) -> None:
@@ -502,7 +537,12 @@ class Codec:
 
     @classmethod
     def load(cls, path: str | Path) -> Codec:
-        return cls(Path(path).read_text(encoding="utf-8"))
+        """Read a codec document from a file; see ``from_json``."""
+        try:
+            document = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not a codec document: not UTF-8 text ({exc})") from None
+        return cls(document)
 
 
 __all__ = ["Block", "Codec", "EncodeLayout", "Order"]

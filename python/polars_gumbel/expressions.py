@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -70,6 +71,8 @@ def _categories_kwarg(categories: Categories | pl.Series | None) -> dict[str, li
     kinds = {type(v) for v in values}
     if kinds == {str}:
         kind = "string"
+        for v in values:
+            _validate.no_nul("categories", v)
     elif kinds == {bool}:
         kind = "boolean"
     elif kinds == {int}:
@@ -159,38 +162,38 @@ def one_hot(
             f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}"
         )
     if prefix is not None:
-        _validate.text("prefix", prefix)
+        _validate.name_part("prefix", prefix)
     kwargs = {
         "categories": _categories_kwarg(categories),
         "layout": _validate.choice("layout", layout, ("struct", "array")),
         "dtype": indicator_dtype,
         "prefix": prefix,
-        "separator": _validate.text("separator", separator),
+        "separator": _validate.name_part("separator", separator),
         "drop_first": _validate.flag("drop_first", drop_first),
         "unknown": _validate.choice("unknown", unknown, ("error", "zeros", "null", "other")),
         "nulls": _validate.choice("nulls", nulls, ("null", "zeros", "category")),
-        "other_label": _validate.text("other_label", other_label),
+        "other_label": _validate.name_part("other_label", other_label),
     }
     return _plugin("one_hot", [_expr(expr)], kwargs)
 
 
 def _tau(tau: Any) -> float:
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)):
-        raise TypeError(f"tau must be a number, got {type(tau).__name__}")
-    if not (math.isfinite(tau) and tau > 0):
+    value = _validate.real("tau", tau)
+    if not (math.isfinite(value) and value > 0):
         raise ValueError(f"tau must be finite and > 0, got {tau}")
-    return float(tau)
+    return value
 
 
 def _seed(seed: Any) -> int | None:
     """The seed checked, as the plugin reads it: its two's-complement Int64 value."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    return seed - 2**64 if seed >= 2**63 else seed
+    value = int(seed)
+    if not 0 <= value < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {value}")
+    return value - 2**64 if value >= 2**63 else value
 
 
 def _random_args(expr: IntoExpr, key: IntoExpr | None) -> list[pl.Expr]:
@@ -202,7 +205,10 @@ def softmax(scores: IntoExpr, *, tau: float = 1.0) -> pl.Expr:
 
     Accepts a Struct of numeric fields, an Array or a List and returns the same layout;
     Float32 stays Float32, other numbers become Float64. A row with NaN or ``+inf``, or
-    with every score ``-inf``, is null; ``-inf`` scores get probability 0.
+    with every score ``-inf``, or with no score, is null; ``-inf`` scores get probability
+    0. Scores of dtype Null (``[[]]`` is a ``List(Null)``) give null rows. An
+    ``Array(_, 0)`` column is an error: its rows would all be null, and Polars cannot take
+    null rows of that dtype back from a plugin (``argmax`` and ``decode`` give them).
 
     Examples
     --------
@@ -351,9 +357,13 @@ def decode(
     ['Male', None, 'Female']
     """
     if labels is not None:
-        if isinstance(labels, str) or not all(isinstance(v, str) for v in labels):
+        if (
+            isinstance(labels, str)
+            or not isinstance(labels, Iterable)
+            or not all(isinstance(v, str) for v in labels)
+        ):
             raise TypeError("labels must be a sequence of str")
-        labels = list(labels)
+        labels = [_validate.no_nul("labels", v) for v in labels]
         if len(set(labels)) != len(labels):
             dup = next(v for v in labels if labels.count(v) > 1)
             raise ValueError(f"duplicate label {dup!r} in labels")
@@ -373,9 +383,9 @@ def decode(
             f"dtype, got {dtype!r}"
         )
     if null_label is not None:
-        _validate.text("null_label", null_label)
+        _validate.name_part("null_label", null_label)
     if prefix is not None:
-        _validate.text("prefix", prefix)
+        _validate.name_part("prefix", prefix)
     sampled = _validate.choice("method", method, ("argmax", "sample")) == "sample"
     kwargs = {
         "labels": labels,
@@ -383,7 +393,7 @@ def decode(
         "tau": _tau(tau),
         "seed": _seed(seed),
         "prefix": prefix,
-        "separator": _validate.text("separator", separator),
+        "separator": _validate.name_part("separator", separator),
         "dtype": label_dtype,
         "categories": categories,
         "null_labels": [] if null_label is None else [null_label],
