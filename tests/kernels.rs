@@ -405,3 +405,36 @@ fn sampled_decode_picks_the_hard_gumbel_sample() {
     .expect("decode");
     assert!(sampled.equals_missing(&via_hard));
 }
+
+#[test]
+fn blocks_of_no_category_give_null_rows() {
+    let empty = array_from_flat(
+        "x".into(),
+        Series::new("".into(), Vec::<f64>::new()),
+        0,
+        3,
+        None,
+    )
+    .expect("a width-0 array");
+    let options = GumbelOptions {
+        tau: 1.0,
+        hard: false,
+        seed: Some(1),
+    };
+    let relaxed = gumbel_softmax(&empty, None, &options).expect("gumbel_softmax");
+    assert_eq!(relaxed.null_count(), 3);
+    let idx = argmax(&empty).expect("argmax");
+    assert_eq!(idx.null_count(), 3);
+    let sampled = decode(
+        &empty,
+        None,
+        &DecodeOptions {
+            labels: Some(Vec::new()),
+            method: Method::Sample,
+            seed: Some(2),
+            ..Default::default()
+        },
+    )
+    .expect("decode");
+    assert_eq!(sampled.null_count(), 3);
+}
