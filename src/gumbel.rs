@@ -614,7 +614,7 @@ fn relax_row<T: Real, S: Isa>(
             let sum = out.iter().fold(0.0f64, |sum, e| sum + e.widen());
             let inv_sum = T::narrow(1.0 / sum);
             for o in out.iter_mut() {
-                *o = *o * inv_sum;
+                *o *= inv_sum;
             }
         }
     }
