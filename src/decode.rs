@@ -324,7 +324,7 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     // plugin cannot know where a row stands in the whole column.
     if too_far.is_some() {
         polars_bail!(
-            ComputeError: "decode: a row of column '{}' has more scores than the {} labels",
+            ComputeError: "decode: column '{}' has a block of more scores than the {} labels",
             s.name(), labels.len()
         );
     }

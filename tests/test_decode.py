@@ -665,7 +665,9 @@ def test_error_wrong_number_of_labels() -> None:
 
 def test_error_list_row_longer_than_labels() -> None:
     df = pl.DataFrame({"s": [[0.0, 1.0], [0.0, 0.0, 5.0]]})
-    with pytest.raises(PluginError, match=r"a row of column 's' has more scores than the 2 labels"):
+    with pytest.raises(
+        PluginError, match=r"column 's' has a block of more scores than the 2 labels"
+    ):
         df.select(decode("s", ["a", "b"]))
 
 
