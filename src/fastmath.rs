@@ -24,24 +24,12 @@ fn c<F: Lane>(x: F::Elem) -> F {
     F::splat(x)
 }
 
-/// `p[0]·xⁿ + p[1]·xⁿ⁻¹ + … + p[n]` by Horner's rule.
-#[inline(always)]
-fn horner<F: FloatV>(x: F, p: &[F::Elem]) -> F {
-    p[1..].iter().fold(c(p[0]), |acc, &k| acc * x + c(k))
-}
-
 /// `1 / d` for `d` in [1.7, 2.5] without a division: a quadratic first guess (relative
 /// error below 1.3e-3), then two Newton steps (below 3e-12).
 #[inline(always)]
 fn reciprocal_near_two<F: FloatV<Elem = f64>>(d: F) -> F {
-    let y = horner(
-        d,
-        &[
-            0.116_862_221_844_711_48,
-            -0.722_440_034_539_572_5,
-            1.477_750_352_185_856_6,
-        ],
-    );
+    let y = (c::<F>(1.477_750_352_185_856_6) + c::<F>(-0.722_440_034_539_572_5) * d)
+        + c::<F>(0.116_862_221_844_711_48) * (d * d);
     let one = c::<F>(1.0);
     let y = y + y * (one - d * y);
     y + y * (one - d * y)
@@ -84,8 +72,10 @@ where
     let s = s0 + (f - s0 * d) * y;
     let z = s * s;
     let w = z * z;
-    let t1 = w * (c::<F>(LG[1]) + w * (c::<F>(LG[3]) + w * c(LG[5])));
-    let t2 = z * (c::<F>(LG[0]) + w * (c::<F>(LG[2]) + w * (c::<F>(LG[4]) + w * c(LG[6]))));
+    // fdlibm's two polynomials in w, each in Estrin's scheme.
+    let w2 = w * w;
+    let t1 = w * ((c::<F>(LG[1]) + w * c::<F>(LG[3])) + w2 * c::<F>(LG[5]));
+    let t2 = z * ((c::<F>(LG[0]) + w * c::<F>(LG[2])) + w2 * (c::<F>(LG[4]) + w * c::<F>(LG[6])));
     let r = t2 + t1;
     let hfsq = c::<F>(0.5) * f * f;
     k * c(LN2_HI) - ((hfsq - (s * (hfsq + r) + k * c(LN2_LO))) - f)
