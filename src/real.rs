@@ -5,8 +5,8 @@ use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
 use polars::prelude::*;
 
 use crate::fastmath;
-use crate::rng::{gumbel_lanes_f32, gumbel_lanes_f64};
-use crate::simd::{FloatV, Isa, MaskV, Vector, LANES};
+use crate::rng::NoiseFloat;
+use crate::simd::{Isa, LANES};
 
 /// The float types scores are computed in: `f32` for Float32 blocks, `f64` otherwise.
 pub trait Real:
@@ -19,6 +19,7 @@ pub trait Real:
     + AddAssign
     + SubAssign
     + MulAssign
+    + NoiseFloat
 {
     type Polars: PolarsNumericType<Native = Self>;
     const ZERO: Self;
@@ -29,15 +30,7 @@ pub trait Real:
     const MIN_POSITIVE: Self;
     /// The largest finite value.
     const MAX: Self;
-    /// Eight lanes of the type in the build `S` of the vectors.
-    type V<S: Isa>: FloatV<Elem = Self, Bits: MaskV> + Vector;
-    /// Noise cells per Philox counter: 4 for `f32` (a word each), 2 for `f64` (two).
-    const CELLS_PER_COUNTER: usize;
     fn narrow(x: f64) -> Self;
-    /// The noise of every cell of [`LANES`] Philox outputs `w` (see [`crate::rng`]): cell
-    /// `k` of counter `l` in lane `l` of `out[k]`, for `k` below
-    /// [`Real::CELLS_PER_COUNTER`].
-    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [Self::V<S>; 4]);
     /// `e^x` lane by lane, for `x ≤ 0`, by [`fastmath`]: 0 at `-inf`.
     fn exp_lanes<S: Isa>(x: Self::V<S>) -> Self::V<S>;
     /// `acc + x`, `x` widened to `f64`.
@@ -65,7 +58,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $p:ty, $v:ident, $cells:expr, $gumbel:ident, $exp:path, $acc:expr, $transpose:ident, $lanes:ident, $wide:ident) => {
+    ($t:ty, $p:ty, $v:ident, $exp:path, $acc:expr, $transpose:ident, $lanes:ident, $wide:ident) => {
         impl Real for $t {
             type Polars = $p;
             const ZERO: Self = 0.0;
@@ -74,12 +67,6 @@ macro_rules! impl_real {
             const INFINITY: Self = <$t>::INFINITY;
             const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
             const MAX: Self = <$t>::MAX;
-            type V<S: Isa> = S::$v;
-            const CELLS_PER_COUNTER: usize = $cells;
-            #[inline(always)]
-            fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::$v; 4]) {
-                $gumbel::<S>(w, out)
-            }
             #[inline(always)]
             fn exp_lanes<S: Isa>(x: S::$v) -> S::$v {
                 $exp(x)
@@ -128,8 +115,6 @@ impl_real!(
     f32,
     Float32Type,
     F32,
-    4,
-    gumbel_lanes_f32,
     fastmath::exp_nonpositive_f32,
     |acc, x| acc + S::widen(x),
     transpose_f32,
@@ -140,8 +125,6 @@ impl_real!(
     f64,
     Float64Type,
     F64,
-    2,
-    gumbel_lanes_f64,
     fastmath::exp_nonpositive,
     |acc, x| acc + x,
     transpose_f64,

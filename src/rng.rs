@@ -30,8 +30,7 @@
 use polars::prelude::*;
 
 use crate::fastmath;
-use crate::real::Real;
-use crate::simd::{FloatV, IntV, Isa, Lane, Portable, Vector, LANES};
+use crate::simd::{FloatV, IntV, Isa, Lane, MaskV, Portable, Vector, LANES};
 
 const PHILOX_M0: u32 = 0xD251_1F53;
 const PHILOX_M1: u32 = 0xCD9E_8D57;
@@ -143,6 +142,36 @@ pub fn gumbel_lanes_f64<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4]) {
     out[1] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[2], w[3])));
 }
 
+/// A float type the noise is drawn in: `f32` from one Philox word a cell, `f64` from
+/// two.
+pub trait NoiseFloat: Copy + Default + Send + Sync + 'static {
+    /// Eight lanes of the type in the build `S` of the vectors.
+    type V<S: Isa>: FloatV<Elem = Self, Bits: MaskV> + Vector;
+    /// Noise cells per Philox counter: 4 for `f32` (a word each), 2 for `f64` (two).
+    const CELLS_PER_COUNTER: usize;
+    /// The noise of every cell of [`LANES`] Philox outputs `w`: cell `k` of counter `l`
+    /// in lane `l` of `out[k]`, for `k` below [`NoiseFloat::CELLS_PER_COUNTER`].
+    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [Self::V<S>; 4]);
+}
+
+impl NoiseFloat for f32 {
+    type V<S: Isa> = S::F32;
+    const CELLS_PER_COUNTER: usize = 4;
+    #[inline(always)]
+    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4]) {
+        gumbel_lanes_f32::<S>(w, out)
+    }
+}
+
+impl NoiseFloat for f64 {
+    type V<S: Isa> = S::F64;
+    const CELLS_PER_COUNTER: usize = 2;
+    #[inline(always)]
+    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4]) {
+        gumbel_lanes_f64::<S>(w, out)
+    }
+}
+
 /// A seeded noise source: the Philox key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Noise {
@@ -178,10 +207,15 @@ impl Noise {
     }
 
     /// The noise of [`LANES`] rows' cells `block · C .. block · C + C`, where `C` is
-    /// [`Real::CELLS_PER_COUNTER`]: row `l`'s cell `block · C + k` in lane `l` of
+    /// [`NoiseFloat::CELLS_PER_COUNTER`]: row `l`'s cell `block · C + k` in lane `l` of
     /// `out[k]` (the first `C` entries).
     #[inline(always)]
-    pub fn rows<T: Real, S: Isa>(&self, rows: &[u64; LANES], block: u32, out: &mut [T::V<S>; 4]) {
+    pub fn rows<T: NoiseFloat, S: Isa>(
+        &self,
+        rows: &[u64; LANES],
+        block: u32,
+        out: &mut [T::V<S>; 4],
+    ) {
         let lo = S::U32::from_array(rows.map(|r| r as u32));
         let hi = S::U32::from_array(rows.map(|r| (r >> 32) as u32));
         let w = philox::<S>([lo, hi, Lane::splat(block), Lane::splat(0)], self.key);
@@ -191,7 +225,7 @@ impl Noise {
     /// The noise of one row's cells `first · C .. (first + LANES) · C`: cell
     /// `(first + l) · C + k` in lane `l` of `out[k]`.
     #[inline(always)]
-    pub fn blocks<T: Real, S: Isa>(&self, row: u64, first: u32, out: &mut [T::V<S>; 4]) {
+    pub fn blocks<T: NoiseFloat, S: Isa>(&self, row: u64, first: u32, out: &mut [T::V<S>; 4]) {
         let mut blocks = [first; LANES];
         for (l, b) in blocks.iter_mut().enumerate() {
             *b = first.wrapping_add(l as u32);
@@ -206,9 +240,9 @@ impl Noise {
     }
 
     /// Fills `out` with the noise of `row`'s categories `0..out.len()`, in `T`.
-    pub fn fill_row<T: Real>(&self, row: u64, out: &mut [T]) {
+    pub fn fill_row<T: NoiseFloat>(&self, row: u64, out: &mut [T]) {
         let per = T::CELLS_PER_COUNTER;
-        let mut g = [<T::V<Portable> as Lane>::splat(T::ZERO); 4];
+        let mut g = [<T::V<Portable> as Lane>::splat(T::default()); 4];
         for (c, cells) in out.chunks_mut(LANES * per).enumerate() {
             self.blocks::<T, Portable>(row, (c * LANES) as u32, &mut g);
             let g = g.map(Vector::to_array);
@@ -348,8 +382,8 @@ mod tests {
         let noise = Noise::new(0x0123_4567_89AB_CDEF);
         let rows: [u64; LANES] = [0, 1, 7, u64::MAX, 1 << 40, 12345, 3, 3];
         for block in [0u32, 1, 9] {
-            let mut g32 = [<<f32 as Real>::V<S> as Lane>::splat(0.0); 4];
-            let mut g64 = [<<f64 as Real>::V<S> as Lane>::splat(0.0); 4];
+            let mut g32 = [<<f32 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
+            let mut g64 = [<<f64 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
             noise.rows::<f32, S>(&rows, block, &mut g32);
             noise.rows::<f64, S>(&rows, block, &mut g64);
             let (g32, g64) = (g32.map(Vector::to_array), g64.map(Vector::to_array));

@@ -1,5 +1,5 @@
-//! `softmax` and `log_softmax` over score blocks (`gumbel_softmax` is in
-//! [`crate::gumbel`]).
+//! `softmax` and `log_softmax` over score blocks (`gumbel_softmax` has a module of its
+//! own, which takes `check_tau` from here).
 //!
 //! Row kernels work in place on one block: subtract the row maximum, scale by 1/tau,
 //! exponentiate, normalise. A row with NaN or `+inf`, or with no finite score (all
