@@ -314,15 +314,13 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     // Struct and Array rows have exactly one score per label (`labels` checks); only
     // List rows can have more.
     let too_far = matches!(s.dtype(), DataType::List(_))
-        .then(|| {
-            idx.iter()
-                .enumerate()
-                .find(|&(r, &i)| valid_at(r) && i as usize >= labels.len())
-        })
-        .flatten();
+        && idx
+            .iter()
+            .enumerate()
+            .any(|(r, &i)| valid_at(r) && i as usize >= labels.len());
     // No row number: an elementwise expression is handed one batch at a time, so the
     // plugin cannot know where a row stands in the whole column.
-    if too_far.is_some() {
+    if too_far {
         polars_bail!(
             ComputeError: "decode: column '{}' has a block of more scores than the {} labels",
             s.name(), labels.len()
