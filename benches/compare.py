@@ -169,7 +169,8 @@ def jax_gumbel() -> Callable[..., Any]:
             return jax.nn.one_hot(jnp.argmax(y, axis=1), x.shape[1], dtype=x.dtype)
         return jax.nn.softmax(y, axis=1)
 
-    return jax.jit(f, static_argnames=("hard",))
+    jitted: Callable[..., Any] = jax.jit(f, static_argnames=("hard",))
+    return jitted
 
 
 def per_cell(t: float, n: int, k: int) -> str:
