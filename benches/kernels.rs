@@ -33,7 +33,7 @@ fn score_column(k: usize, dtype: &DataType) -> Series {
         noise.fill_row(r as u64, row);
     }
     let flat = Series::new("".into(), values);
-    polars_gumbel::layout::array_from_flat("x".into(), flat, k, ROWS, None)
+    polars_gumbel::blocks::build::array_from_flat("x".into(), flat, k, ROWS, None)
         .and_then(|s| s.cast(&DataType::Array(Box::new(dtype.clone()), k)))
         .unwrap_or_else(|e| panic!("bench input: {e}"))
 }

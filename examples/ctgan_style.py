@@ -13,11 +13,11 @@ import numpy as np
 import polars as pl
 
 from polars_gumbel import Codec
-from polars_gumbel.cli import DATA
+from polars_gumbel.data import ADULT
 
 
 def main() -> None:
-    real = pl.read_parquet(DATA)
+    real = pl.read_parquet(ADULT)
     codec = Codec.fit(real)
     matrix = codec.encode(real).select(codec.feature_names).to_numpy()
     print(f"generator input: {matrix.shape[0]:,} rows x {matrix.shape[1]} one-hot features")

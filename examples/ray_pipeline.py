@@ -21,12 +21,12 @@ import ray.data
 
 from polars_gumbel import Codec
 from polars_gumbel import ray as pgr
-from polars_gumbel.cli import DATA
+from polars_gumbel.data import ADULT
 from polars_gumbel.demo import generator_logits
 
 
 def run(root: Path, rows: int, files: int) -> None:
-    real = pl.read_parquet(DATA)
+    real = pl.read_parquet(ADULT)
     codec = Codec.fit(real)
 
     # Stand-in for a trained generator: logits near the real frequencies, with a row id.

@@ -1,15 +1,63 @@
 //! argmax kernels: the index of a row's largest score, lowest on ties, and the same for
 //! eight rows at once. Each has a portable build and an explicit AVX2 one ([`avx2`]),
 //! taken when the CPU has AVX2; both give the same results.
+//!
+//! A kernel module: imports the leaves [`crate::real`] and [`crate::simd`].
 
 use crate::real::Real;
+pub use crate::simd::LANES;
 #[cfg(target_arch = "x86_64")]
 use crate::simd::USE_AVX2;
+
+/// A float type with argmax kernels: [`Real`] and its explicit AVX2 builds.
+pub trait Argmax: Real {
+    /// [`argmax_lanes`] in explicit AVX2 vectors.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn lanes_avx2(
+        width: usize,
+        zero_is_null: bool,
+        score: impl Fn(usize) -> [Self; LANES],
+    ) -> ([u32; LANES], u8);
+    /// The argmax of a long row in explicit AVX2 vectors, lanes merged in vectors too.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn wide_row_avx2(x: &[Self]) -> Option<usize>;
+}
+
+macro_rules! impl_argmax {
+    ($t:ty, $lanes:ident, $wide:ident) => {
+        impl Argmax for $t {
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            unsafe fn lanes_avx2(
+                width: usize,
+                zero_is_null: bool,
+                score: impl Fn(usize) -> [Self; LANES],
+            ) -> ([u32; LANES], u8) {
+                // SAFETY: the caller promises AVX2.
+                unsafe { avx2::$lanes(width, zero_is_null, score) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            unsafe fn wide_row_avx2(x: &[Self]) -> Option<usize> {
+                // SAFETY: the caller promises AVX2.
+                unsafe { avx2::$wide(x) }
+            }
+        }
+    };
+}
+impl_argmax!(f32, argmax_lanes_f32, wide_row_f32);
+impl_argmax!(f64, argmax_lanes_f64, wide_row_f64);
 
 /// Index of the largest score, lowest on ties; `None` for a row that is to be null.
 /// One pass, without early exits, so that short rows run branch-light.
 #[inline(always)]
-pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
+pub fn argmax_row<T: Argmax>(x: &[T]) -> Option<usize> {
     if x.len() >= 2 * LANES {
         return argmax_wide_row(x);
     }
@@ -25,9 +73,6 @@ pub fn argmax_row<T: Real>(x: &[T]) -> Option<usize> {
     }
     (!bad && max > T::NEG_INFINITY).then_some(best)
 }
-
-/// Rows (or scores of a row) an argmax compares at once: one vector register of `f32`.
-pub use crate::simd::LANES;
 
 /// `[f(0), f(1), …, f(LANES - 1)]`, always inlined: `std::array::from_fn` may be left
 /// as a call, compiled without the caller's AVX2, which stops the lanes vectorising.
@@ -80,7 +125,7 @@ impl<T: Real> Lanes<T> {
 /// or no score above `-inf`, nor, when `zero_is_null`, for an all-zero row. `score`
 /// should be `#[inline(always)]`, to be inlined into the AVX2 build.
 #[inline(always)]
-pub fn argmax_lanes<T: Real>(
+pub fn argmax_lanes<T: Argmax>(
     width: usize,
     zero_is_null: bool,
     score: impl Fn(usize) -> [T; LANES],
@@ -88,7 +133,7 @@ pub fn argmax_lanes<T: Real>(
     #[cfg(target_arch = "x86_64")]
     if *USE_AVX2 {
         // SAFETY: the CPU was found to support AVX2.
-        return unsafe { T::argmax_lanes_avx2(width, zero_is_null, score) };
+        return unsafe { T::lanes_avx2(width, zero_is_null, score) };
     }
     let lanes = Lanes::run(width, score);
     let ok = lanes_of(|l| {
@@ -301,7 +346,7 @@ pub mod avx2 {
 /// categories `l, l + LANES, …`; the lanes' winners are then merged, lowest index on
 /// ties, and the scores past the last full group of lanes compared one by one.
 #[inline(always)]
-fn argmax_wide_row<T: Real>(x: &[T]) -> Option<usize> {
+fn argmax_wide_row<T: Argmax>(x: &[T]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if *USE_AVX2 {
         // SAFETY: the CPU was found to support AVX2.

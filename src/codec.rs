@@ -10,13 +10,27 @@
 //!               "categories": {"string": [" Female", " Male"]},
 //!               "null_category": false, "infrequent": null}]}
 //! ```
+//!
+//! A feature column is named `{column}{separator}{label}`; the separator is `_` unless
+//! the document names another (`"separator": "."`).
+//!
+//! The codec's operations on a frame are planned here once ([`Codec::encode_plan`],
+//! [`Codec::decode_plan`], [`Codec::gumbel_plan`]): for every output column, its input
+//! columns, the expression's options and the cast after. [`Codec::encode`] and
+//! [`Codec::decode`] run a plan on a `DataFrame`; the Python package turns the same plan
+//! into lazy expressions.
+//!
+//! An operation: imports [`crate::onehot`], [`crate::decode`], [`crate::gumbel`],
+//! [`crate::blocks`] (the layout) and the leaves.
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::blocks::Layout;
 use crate::decode::{self, DecodeOptions, LabelDtype, Method};
-use crate::layout::Layout;
-use crate::onehot::{self, Categories, IndicatorDtype, Nulls, OneHotOptions, Unknown};
+use crate::dispatch::IndicatorDtype;
+use crate::gumbel::GumbelOptions;
+use crate::onehot::{self, Categories, Nulls, OneHotOptions, Unknown};
 use crate::rng::Noise;
 
 /// The `format` field of every codec document.
@@ -27,7 +41,8 @@ pub const VERSION: u32 = 1;
 pub const NULL_LABEL: &str = "null";
 /// Label of the field grouping infrequent categories.
 pub const OTHER_LABEL: &str = "other";
-const SEPARATOR: &str = "_";
+/// The separator of feature names unless the document names another.
+pub const SEPARATOR: &str = "_";
 
 /// The dtype a column had before encoding, restored by decoding.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -141,7 +156,7 @@ pub struct ColumnCodec {
 
 /// One variable's span of the flat feature columns.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Block {
+pub struct Span {
     pub column: String,
     pub start: usize,
     pub stop: usize,
@@ -154,18 +169,82 @@ pub struct Block {
 pub struct Codec {
     pub format: String,
     pub version: u32,
+    /// Between a column's name and a label in a feature name.
+    #[serde(
+        default = "default_separator",
+        skip_serializing_if = "is_default_separator"
+    )]
+    pub separator: String,
     pub columns: Vec<ColumnCodec>,
 }
 
-/// How `encode` lays out each column's block.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+fn default_separator() -> String {
+    SEPARATOR.into()
+}
+
+fn is_default_separator(separator: &String) -> bool {
+    separator == SEPARATOR
+}
+
+/// A column of a frame as a plan sees it: its name, and its field names when it is a
+/// Struct.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct FrameColumn {
+    pub name: String,
+    pub fields: Option<Vec<String>>,
+}
+
+impl FrameColumn {
+    pub fn of(column: &Column) -> Self {
+        let fields = match column.dtype() {
+            DataType::Struct(fields) => Some(fields.iter().map(|f| f.name().to_string()).collect()),
+            _ => None,
+        };
+        Self {
+            name: column.name().to_string(),
+            fields,
+        }
+    }
+}
+
+/// Where a decoded column's scores come from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EncodeLayout {
-    /// One column per category, in place of the source column.
-    #[default]
-    Flat,
-    Struct,
-    Array,
+pub enum Scores {
+    /// The variable's own block column, as it is (an Array or a List).
+    Column(String),
+    /// The fields of the variable's Struct column, by name, in the codec's order.
+    Fields(String, Vec<String>),
+    /// The flat feature columns, gathered into one Struct.
+    Columns(Vec<String>),
+}
+
+/// One output column of a codec's operation on a frame; a plan lists them in output
+/// order.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A column the codec does not own, passed through.
+    Pass(String),
+    /// `one_hot(column, **options)`, its fields unnested in place when `unnest`.
+    Encode {
+        column: String,
+        options: OneHotOptions,
+        unnest: bool,
+    },
+    /// `decode(scores, key, **options)` named `column`, cast to Categorical after when
+    /// `categorical`.
+    Decode {
+        column: String,
+        scores: Scores,
+        options: DecodeOptions,
+        categorical: bool,
+    },
+    /// `gumbel_softmax(struct(columns), key, **options)`, its fields unnested in place.
+    Relax {
+        columns: Vec<String>,
+        options: GumbelOptions,
+    },
 }
 
 impl ColumnCodec {
@@ -182,17 +261,23 @@ impl ColumnCodec {
     }
 
     /// The `one_hot` options that encode this column.
-    pub fn one_hot_options(&self, layout: EncodeLayout, dtype: IndicatorDtype) -> OneHotOptions {
+    pub fn one_hot_options(
+        &self,
+        layout: Layout,
+        dtype: IndicatorDtype,
+        separator: &str,
+    ) -> OneHotOptions {
         OneHotOptions {
             categories: Some(self.categories.clone()),
-            layout: if layout == EncodeLayout::Array {
+            // A flat encoding is a Struct unnested by the frame.
+            layout: if layout == Layout::Array {
                 Layout::Array
             } else {
                 Layout::Struct
             },
             dtype,
             prefix: Some(self.name.clone()),
-            separator: SEPARATOR.into(),
+            separator: separator.into(),
             drop_first: false,
             unknown: if self.infrequent.is_some() {
                 Unknown::Other
@@ -210,14 +295,20 @@ impl ColumnCodec {
 
     /// The `decode` options that give this column back; each column's noise stream is
     /// derived from `seed` and the column's name.
-    pub fn decode_options(&self, method: Method, tau: f64, seed: Option<u64>) -> DecodeOptions {
+    pub fn decode_options(
+        &self,
+        method: Method,
+        tau: f64,
+        seed: Option<u64>,
+        separator: &str,
+    ) -> DecodeOptions {
         DecodeOptions {
             labels: Some(self.labels()),
             method,
             tau,
             seed: seed.map(|s| Noise::derive_seed(s, &self.name)),
             prefix: None,
-            separator: SEPARATOR.into(),
+            separator: separator.into(),
             dtype: self.dtype.label_dtype(),
             categories: match &self.dtype {
                 SourceDtype::Enum(cats) => Some(cats.clone()),
@@ -244,7 +335,7 @@ impl ColumnCodec {
 
     /// Checks the column on its own: its name, that its categories and infrequent
     /// values are of its dtype, distinct, and disjoint, and that it has a field.
-    fn validate(&self) -> PolarsResult<()> {
+    fn validate(&self, separator: &str) -> PolarsResult<()> {
         polars_ensure!(!self.name.is_empty(), ComputeError: "`name` is empty");
         polars_ensure!(
             !self.name.contains('\0'),
@@ -312,7 +403,7 @@ impl ColumnCodec {
             }
         }
         // Field names: unique, and at least one (through one_hot's own plan).
-        let options = self.one_hot_options(EncodeLayout::Struct, IndicatorDtype::UInt8);
+        let options = self.one_hot_options(Layout::Struct, IndicatorDtype::UInt8, separator);
         let probe = match &self.categories {
             Categories::String(_) => DataType::String,
             Categories::Int(_) => DataType::Int64,
@@ -323,10 +414,10 @@ impl ColumnCodec {
     }
 
     /// The flat feature column names of this column.
-    pub fn feature_names(&self) -> Vec<String> {
+    pub fn feature_names(&self, separator: &str) -> Vec<String> {
         self.labels()
             .iter()
-            .map(|l| format!("{}{SEPARATOR}{l}", self.name))
+            .map(|l| format!("{}{separator}{l}", self.name))
             .collect()
     }
 }
@@ -347,33 +438,17 @@ fn field_problem(column: &serde_json::Value) -> Option<String> {
         .or_else(|| check::<Option<Categories>>(column, "infrequent"))
 }
 
-/// A Struct block with its fields in the codec's order, found by name; other layouts
-/// as they are.
-fn by_field_names(block: &Series, codec: &ColumnCodec) -> PolarsResult<Series> {
-    let DataType::Struct(_) = block.dtype() else {
-        return Ok(block.clone());
-    };
-    let ca = block.struct_()?;
-    let fields = codec
-        .feature_names()
-        .iter()
-        .map(|f| {
-            ca.field_by_name(f).map_err(|_| {
-                polars_err!(ColumnNotFound: "decode: the block '{}' has no field '{}'", codec.name, f)
-            })
-        })
-        .collect::<PolarsResult<Vec<_>>>()?;
-    let out = StructChunked::from_series(block.name().clone(), block.len(), fields.iter())?;
-    Ok(out
-        .with_outer_validity(block.rechunk_validity())
-        .into_series())
-}
-
 impl Codec {
     pub fn new(columns: Vec<ColumnCodec>) -> PolarsResult<Self> {
+        Self::with_separator(columns, SEPARATOR)
+    }
+
+    /// A codec whose feature names join column and label with `separator`.
+    pub fn with_separator(columns: Vec<ColumnCodec>, separator: &str) -> PolarsResult<Self> {
         let codec = Self {
             format: FORMAT.into(),
             version: VERSION,
+            separator: separator.into(),
             columns,
         };
         codec.validate()?;
@@ -436,6 +511,11 @@ impl Codec {
             ComputeError: "codec version {} is not supported: this build reads version {}",
             self.version, VERSION
         );
+        polars_ensure!(
+            !self.separator.is_empty() && !self.separator.contains('\0'),
+            ComputeError: "invalid codec: `separator` is {:?}; expected a non-empty string without NUL characters",
+            self.separator
+        );
         polars_ensure!(!self.columns.is_empty(), ComputeError: "invalid codec: `columns` is empty; a codec needs at least one column");
         let mut names = PlHashMap::new();
         for (i, c) in self.columns.iter().enumerate() {
@@ -445,7 +525,7 @@ impl Codec {
                     c.name, first, i
                 );
             }
-            c.validate().map_err(|e| {
+            c.validate(&self.separator).map_err(|e| {
                 e.wrap_msg(|m| format!("invalid codec: columns[{i}] ('{}'): {m}", c.name))
             })?;
         }
@@ -453,7 +533,7 @@ impl Codec {
         // column (whose block it would otherwise stand for when decoding).
         let mut features: PlHashMap<String, usize> = PlHashMap::new();
         for (i, c) in self.columns.iter().enumerate() {
-            for f in c.feature_names() {
+            for f in c.feature_names(&self.separator) {
                 if let Some(&owner) = names.get(f.as_str()) {
                     polars_bail!(
                         ComputeError: "invalid codec: the feature column '{}' of columns[{}] \
@@ -481,123 +561,314 @@ impl Codec {
     pub fn feature_names(&self) -> Vec<String> {
         self.columns
             .iter()
-            .flat_map(|c| c.feature_names())
+            .flat_map(|c| c.feature_names(&self.separator))
             .collect()
     }
 
     /// Each column's `[start, stop)` span of [`Codec::feature_names`], with its labels.
-    pub fn blocks(&self) -> Vec<Block> {
+    pub fn spans(&self) -> Vec<Span> {
         let mut start = 0;
         self.columns
             .iter()
             .map(|c| {
                 let labels = c.labels();
-                let block = Block {
+                let span = Span {
                     column: c.name.clone(),
                     start,
                     stop: start + labels.len(),
                     labels,
                 };
-                start = block.stop;
-                block
+                start = span.stop;
+                span
             })
             .collect()
+    }
+
+    /// Errors unless `key` names a column of `columns` that is none of the codec's
+    /// blocks or feature columns.
+    fn check_key(
+        &self,
+        operation: &str,
+        key: Option<&str>,
+        columns: &[FrameColumn],
+    ) -> PolarsResult<()> {
+        let Some(key) = key else { return Ok(()) };
+        polars_ensure!(
+            columns.iter().any(|c| c.name == key),
+            InvalidOperation: "Codec.{}: no key column '{}' in the data", operation, key
+        );
+        let owned = self.column(key).is_some() || self.feature_names().iter().any(|f| f == key);
+        polars_ensure!(
+            !owned,
+            InvalidOperation: "Codec.{}: the key '{}' is one of the codec's blocks; name a column \
+            that identifies the rows", operation, key
+        );
+        Ok(())
+    }
+
+    /// The plan of [`Codec::encode`]: each codec column one-hot encoded in its place
+    /// (unnested into its feature columns when `layout` is flat), the other columns
+    /// passed through.
+    pub fn encode_plan(
+        &self,
+        columns: &[FrameColumn],
+        layout: Layout,
+        dtype: IndicatorDtype,
+    ) -> PolarsResult<Vec<Step>> {
+        polars_ensure!(
+            layout != Layout::List,
+            InvalidOperation: "Codec.encode: the layout is flat, struct or array, got list"
+        );
+        if let Some(c) = self
+            .columns
+            .iter()
+            .find(|c| !columns.iter().any(|f| f.name == c.name))
+        {
+            polars_bail!(InvalidOperation: "Codec.encode: the data has no column '{}'", c.name);
+        }
+        let unnest = layout == Layout::Flat;
+        if unnest {
+            // A feature column must not meet a column passed through.
+            let features: PlHashSet<String> = self.feature_names().into_iter().collect();
+            if let Some(clash) = columns.iter().find(|c| features.contains(&c.name)) {
+                polars_bail!(
+                    InvalidOperation: "Codec.encode: the data's column '{}' has the name of a feature \
+                    column of the flat layout; rename it, or use layout='struct' or 'array'",
+                    clash.name
+                );
+            }
+        }
+        Ok(columns
+            .iter()
+            .map(|f| match self.column(&f.name) {
+                None => Step::Pass(f.name.clone()),
+                Some(c) => Step::Encode {
+                    column: c.name.clone(),
+                    options: c.one_hot_options(layout, dtype, &self.separator),
+                    unnest,
+                },
+            })
+            .collect())
+    }
+
+    /// The plan of [`Codec::decode`]: each codec column decoded in the place of its
+    /// block (its own column, or its first feature column present), the other columns
+    /// passed through. `key` names the column that keys the seeded noise.
+    pub fn decode_plan(
+        &self,
+        columns: &[FrameColumn],
+        method: Method,
+        tau: f64,
+        seed: Option<u64>,
+        key: Option<&str>,
+    ) -> PolarsResult<Vec<Step>> {
+        self.check_key("decode", key, columns)?;
+        let owner = self.feature_owners();
+        let mut done = vec![false; self.columns.len()];
+        let mut steps = Vec::with_capacity(columns.len());
+        for frame_column in columns {
+            let name = frame_column.name.as_str();
+            let own = self.columns.iter().position(|c| c.name == name);
+            let Some(i) = own.or_else(|| owner.get(name).copied()) else {
+                steps.push(Step::Pass(name.into()));
+                continue;
+            };
+            if std::mem::replace(&mut done[i], true) {
+                continue;
+            }
+            let c = &self.columns[i];
+            let features = c.feature_names(&self.separator);
+            let scores = match (&frame_column.fields, own.is_some()) {
+                (Some(fields), true) => {
+                    if let Some(f) = features.iter().find(|f| !fields.contains(f)) {
+                        polars_bail!(InvalidOperation: "Codec.decode: the block '{}' has no field '{}'", c.name, f);
+                    }
+                    Scores::Fields(c.name.clone(), features)
+                }
+                (None, true) => Scores::Column(c.name.clone()),
+                (_, false) => {
+                    if let Some(f) = features
+                        .iter()
+                        .find(|f| !columns.iter().any(|g| &g.name == *f))
+                    {
+                        polars_bail!(InvalidOperation: "Codec.decode: feature column '{}' of '{}' is missing", f, c.name);
+                    }
+                    Scores::Columns(features)
+                }
+            };
+            steps.push(Step::Decode {
+                column: c.name.clone(),
+                scores,
+                options: c.decode_options(method, tau, seed, &self.separator),
+                categorical: c.dtype == SourceDtype::Categorical,
+            });
+        }
+        if let Some(i) = done.iter().position(|d| !d) {
+            polars_bail!(InvalidOperation: "Codec.decode: no block of column '{}' in the data", self.columns[i].name);
+        }
+        Ok(steps)
+    }
+
+    /// The plan of the per-block Gumbel-Softmax of a flat generator output: each codec
+    /// column's feature columns relaxed as one block, in the place of the first, the
+    /// other columns passed through. Each block's noise stream is the one
+    /// [`Codec::decode_plan`] gives the column for the same seed.
+    pub fn gumbel_plan(
+        &self,
+        columns: &[FrameColumn],
+        tau: f64,
+        hard: bool,
+        seed: Option<u64>,
+        key: Option<&str>,
+    ) -> PolarsResult<Vec<Step>> {
+        self.check_key("gumbel_softmax", key, columns)?;
+        let owner = self.feature_owners();
+        if let Some(f) = self
+            .feature_names()
+            .iter()
+            .find(|f| !columns.iter().any(|g| &g.name == *f))
+        {
+            polars_bail!(InvalidOperation: "Codec.gumbel_softmax: feature column '{}' is missing", f);
+        }
+        let mut steps = Vec::with_capacity(columns.len());
+        for frame_column in columns {
+            let name = frame_column.name.as_str();
+            let Some(&i) = owner.get(name) else {
+                steps.push(Step::Pass(name.into()));
+                continue;
+            };
+            let c = &self.columns[i];
+            let features = c.feature_names(&self.separator);
+            if features[0] == name {
+                let seed = c
+                    .decode_options(Method::Sample, tau, seed, &self.separator)
+                    .seed;
+                steps.push(Step::Relax {
+                    columns: features,
+                    options: GumbelOptions { tau, hard, seed },
+                });
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The codec column each feature column belongs to.
+    fn feature_owners(&self) -> PlHashMap<String, usize> {
+        let mut owner = PlHashMap::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            for f in c.feature_names(&self.separator) {
+                owner.insert(f, i);
+            }
+        }
+        owner
     }
 
     /// Encodes the codec's columns of `df` in place; other columns pass through.
     pub fn encode(
         &self,
         df: &DataFrame,
-        layout: EncodeLayout,
+        layout: Layout,
         dtype: IndicatorDtype,
     ) -> PolarsResult<DataFrame> {
-        for c in &self.columns {
-            df.column(&c.name)?;
-        }
+        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
-        for col in df.columns() {
-            let Some(codec) = self.column(col.name()) else {
-                out.push(col.clone());
-                continue;
-            };
-            let encoded = onehot::one_hot(
-                col.as_materialized_series(),
-                &codec.one_hot_options(layout, dtype),
-            )?;
-            if layout == EncodeLayout::Flat {
-                out.extend(
-                    encoded
-                        .struct_()?
-                        .fields_as_series()
-                        .into_iter()
-                        .map(Column::from),
-                );
-            } else {
-                out.push(encoded.into());
+        for step in self.encode_plan(&columns, layout, dtype)? {
+            match step {
+                Step::Encode {
+                    column,
+                    options,
+                    unnest,
+                } => {
+                    let encoded =
+                        onehot::one_hot(df.column(&column)?.as_materialized_series(), &options)?;
+                    if unnest {
+                        out.extend(
+                            encoded
+                                .struct_()?
+                                .fields_as_series()
+                                .into_iter()
+                                .map(Column::from),
+                        );
+                    } else {
+                        out.push(encoded.into());
+                    }
+                }
+                other => out.push(self.pass(df, other)?),
             }
         }
         DataFrame::new_infer_height(out)
     }
 
     /// Decodes the blocks of `df` (flat feature columns, or one Struct / Array column per
-    /// variable) back to the original columns, dtypes and order.
+    /// variable) back to the original columns, dtypes and order; `key` names the column
+    /// that keys the seeded noise (by default the row's position).
     pub fn decode(
         &self,
         df: &DataFrame,
         method: Method,
         tau: f64,
         seed: Option<u64>,
+        key: Option<&str>,
     ) -> PolarsResult<DataFrame> {
-        let mut owner: PlHashMap<String, usize> = PlHashMap::new();
-        for (i, c) in self.columns.iter().enumerate() {
-            for f in c.feature_names() {
-                owner.insert(f, i);
-            }
-        }
+        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
+        let key = key
+            .map(|k| df.column(k).map(|c| c.as_materialized_series()))
+            .transpose()?;
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
-        let mut done = vec![false; self.columns.len()];
-        for col in df.columns() {
-            let name = col.name().as_str();
-            let which = self
-                .columns
-                .iter()
-                .position(|c| c.name == name)
-                .or_else(|| owner.get(name).copied());
-            let Some(i) = which else {
-                out.push(col.clone());
+        for step in self.decode_plan(&columns, method, tau, seed, key.map(|k| k.name().as_str()))? {
+            let Step::Decode {
+                column,
+                scores,
+                options,
+                categorical,
+            } = step
+            else {
+                out.push(self.pass(df, step)?);
                 continue;
             };
-            if std::mem::replace(&mut done[i], true) {
-                continue;
-            }
-            let codec = &self.columns[i];
-            let scores = if codec.name == name {
-                by_field_names(col.as_materialized_series(), codec)?
-            } else {
-                let fields = codec
-                    .feature_names()
-                    .iter()
-                    .map(|f| {
-                        df.column(f).map(|c| c.as_materialized_series().clone()).map_err(|_| {
-                            polars_err!(ColumnNotFound: "decode: column '{}' of the codec's block '{}' is missing", f, codec.name)
-                        })
-                    })
-                    .collect::<PolarsResult<Vec<_>>>()?;
-                StructChunked::from_series(codec.name.as_str().into(), df.height(), fields.iter())?
-                    .into_series()
+            let series = |name: &str| df.column(name).map(|c| c.as_materialized_series().clone());
+            let scores = match scores {
+                Scores::Column(name) => series(&name)?,
+                Scores::Fields(name, fields) => {
+                    let block = series(&name)?;
+                    let ca = block.struct_()?;
+                    let fields = fields
+                        .iter()
+                        .map(|f| ca.field_by_name(f))
+                        .collect::<PolarsResult<Vec<_>>>()?;
+                    StructChunked::from_series(block.name().clone(), block.len(), fields.iter())?
+                        .with_outer_validity(block.rechunk_validity())
+                        .into_series()
+                }
+                Scores::Columns(names) => {
+                    let fields = names
+                        .iter()
+                        .map(|f| series(f))
+                        .collect::<PolarsResult<Vec<_>>>()?;
+                    StructChunked::from_series(column.as_str().into(), df.height(), fields.iter())?
+                        .into_series()
+                }
             };
-            let decoded = decode::decode(&scores, None, &codec.decode_options(method, tau, seed))?;
-            let decoded = match &codec.dtype {
-                SourceDtype::Categorical => decoded.cast(&DataType::from_categories(
+            let decoded = decode::decode(&scores, key, &options)?.with_name(column.as_str().into());
+            let decoded = if categorical {
+                decoded.cast(&DataType::from_categories(
                     polars_core::prelude::Categories::global(),
-                ))?,
-                _ => decoded,
+                ))?
+            } else {
+                decoded
             };
             out.push(decoded.into());
         }
-        if let Some(i) = done.iter().position(|d| !d) {
-            polars_bail!(ColumnNotFound: "decode: no block of column '{}' in the data", self.columns[i].name);
-        }
         DataFrame::new_infer_height(out)
+    }
+
+    /// A passed-through column of `df`.
+    fn pass(&self, df: &DataFrame, step: Step) -> PolarsResult<Column> {
+        match step {
+            Step::Pass(name) => Ok(df.column(&name)?.clone()),
+            other => {
+                polars_bail!(ComputeError: "a pass-through step was expected, got {:?}", other)
+            }
+        }
     }
 }

@@ -1,15 +1,28 @@
 //! `argmax` and `decode`: score blocks back to category indices and labels.
+//!
+//! Fixed-width blocks run the argmax [`LANES`] rows at a time, reading Struct fields in
+//! place and Array rows with a stride; List blocks go row by row. Sampled decoding is
+//! [`gumbel::sample`].
+//!
+//! An operation: imports [`crate::blocks`], [`crate::gumbel`], the kernels of
+//! [`crate::argmax`] and the leaves.
 
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use polars_core::prelude::FrozenCategories;
 use serde::{Deserialize, Serialize};
 
-use crate::argmax::argmax_row;
-use crate::blocks::{compute_dtype, fixed_width_argmax, Blocks, Real};
+use crate::argmax::{argmax_lanes, argmax_row, lanes_of, Argmax, LANES};
+use crate::blocks::read::{and_validity, array_rows, struct_columns};
+use crate::blocks::{compute_dtype, Blocks};
+use crate::dispatch::with_match_real;
 use crate::gumbel;
+use crate::par::{par_tasks, row_pieces, ROWS_PER_TASK};
 use crate::rng::{Noise, RowIds};
-use crate::softmax::check_tau;
+use crate::tau::check_tau;
+
+/// How far ahead a Struct field is fetched while its rows are read eight at a time.
+const PREFETCH_ROWS: usize = 64;
 
 /// How a label is chosen from a row's scores.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -271,36 +284,143 @@ fn choices(
     ids: &RowIds,
     zero_is_null: bool,
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
-    fn read<T: Real>(
-        s: &Series,
-        expr: &str,
-        method: Method,
-        tau: f64,
-        noise: &Noise,
-        ids: &RowIds,
-        zero_is_null: bool,
-    ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
+    with_match_real!(compute_dtype(s.dtype(), expr)?, |$T| {
         if method == Method::Sample {
-            return gumbel::sample::<T>(s, tau, noise, ids);
+            return gumbel::sample::<$T>(s, tau, noise, ids);
         }
-        if let Some(found) = fixed_width_argmax::<T>(s, expr, zero_is_null)? {
+        if let Some(found) = fixed_width_argmax::<$T>(s, zero_is_null)? {
             return Ok(found);
         }
-        let b = Blocks::<T>::read(s, expr)?;
+        let b = Blocks::<$T>::read(s, expr)?;
         Ok(b.map_rows(
             #[inline(always)]
             |_, x| {
                 let i = argmax_row(x)?;
-                let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
+                let all_zero = x[i] == 0.0 && x.iter().all(|&v| v == 0.0);
                 (!(zero_is_null && all_zero)).then_some(i as u32)
             },
         ))
-    }
-    if compute_dtype(s.dtype(), expr)? == DataType::Float32 {
-        read::<f32>(s, expr, method, tau, noise, ids, zero_is_null)
-    } else {
-        read::<f64>(s, expr, method, tau, noise, ids, zero_is_null)
-    }
+    })
+}
+
+/// The index of every row's largest score, lowest on ties, for the fixed-width layouts,
+/// [`LANES`] rows at a time (see [`argmax_lanes`]): Struct fields are read in place,
+/// Array rows with a stride. The path of `argmax` and argmax `decode`; `None` for List
+/// blocks, whose rows vary in width, and for long Array rows, faster row by row.
+fn fixed_width_argmax<T: Argmax>(
+    s: &Series,
+    zero_is_null: bool,
+) -> PolarsResult<Option<(Vec<u32>, Option<Bitmap>)>> {
+    Ok(match s.dtype() {
+        DataType::Struct(fields) => {
+            let width = fields.len();
+            let fields = s.struct_()?.fields_as_series();
+            let (columns, validity) = struct_columns::<T>(s, &fields)?;
+            Some(lanes_argmax(
+                s.len(),
+                width,
+                validity,
+                zero_is_null,
+                #[inline(always)]
+                |row, j| {
+                    let column = &columns[j];
+                    // Many fields are read side by side: fetch each a little ahead, into
+                    // L2 (into L1 the many lines in flight evict each other).
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(ahead) = column.get(row + PREFETCH_ROWS) {
+                        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+                        // SAFETY: a prefetch of an address inside the column.
+                        unsafe { _mm_prefetch::<_MM_HINT_T1>((ahead as *const T).cast()) }
+                    }
+                    column[row..row + LANES]
+                        .try_into()
+                        .unwrap_or([T::ZERO; LANES])
+                },
+                #[inline(always)]
+                |row, j| columns[j][row],
+            ))
+        }
+        // Long rows are faster row by row, where their scores are contiguous.
+        DataType::Array(_, width) if *width < 2 * LANES => {
+            let width = *width;
+            let (values, validity) = array_rows::<T>(s, width)?;
+            let values = &values[..];
+            let len = s.len();
+            assert!(values.len() >= len * width);
+            Some(lanes_argmax(
+                len,
+                width,
+                validity,
+                zero_is_null,
+                #[inline(always)]
+                // SAFETY: `lanes_argmax` reads rows `row..row + LANES` below `len` and
+                // categories below `width`: inside `values` (asserted above).
+                |row, j| lanes_of(|l| unsafe { *values.get_unchecked((row + l) * width + j) }),
+                #[inline(always)]
+                |row, j| values[row * width + j],
+            ))
+        }
+        _ => None,
+    })
+}
+
+/// Runs [`argmax_lanes`] over every group of [`LANES`] rows, in parallel; `lanes(row, j)`
+/// reads category `j` of rows `row..row + LANES`, `one(row, j)` that of one row (for
+/// the rows left over). Both are called only with rows below `len` and categories
+/// below `width`. A group's rows are one byte of the validity bitmap, written as
+/// the kernel gives it, then combined with the input's `validity`.
+fn lanes_argmax<T, L, O>(
+    len: usize,
+    width: usize,
+    validity: Option<Bitmap>,
+    zero_is_null: bool,
+    lanes: L,
+    one: O,
+) -> (Vec<u32>, Option<Bitmap>)
+where
+    T: Argmax,
+    L: Fn(usize, usize) -> [T; LANES] + Sync,
+    O: Fn(usize, usize) -> T + Sync,
+{
+    let mut idx = vec![0u32; len];
+    let mut found = vec![0u8; len.div_ceil(LANES)];
+    let pieces = row_pieces(&mut idx, len, |r| r)
+        .into_iter()
+        .zip(row_pieces(&mut found, len, |r| r.div_ceil(LANES)))
+        .collect();
+    par_tasks(
+        pieces,
+        #[inline(always)]
+        |task, (idx, found): (&mut [u32], &mut [u8])| {
+            let start = task * ROWS_PER_TASK;
+            let full = idx.len() / LANES * LANES;
+            let groups = idx.chunks_exact_mut(LANES).zip(found.iter_mut());
+            for (g, (out, mask)) in groups.enumerate() {
+                let at = start + g * LANES;
+                let (i, m) = argmax_lanes(
+                    width,
+                    zero_is_null,
+                    #[inline(always)]
+                    |j| lanes(at, j),
+                );
+                out.copy_from_slice(&i);
+                *mask = m;
+            }
+            for at in full..idx.len() {
+                let (i, m) = argmax_lanes(
+                    width,
+                    zero_is_null,
+                    #[inline(always)]
+                    |j| [one(start + at, j); LANES],
+                );
+                idx[at] = i[0];
+                found[at / LANES] |= (m & 1) << (at % LANES);
+            }
+        },
+    );
+    let found = Bitmap::from_u8_vec(found, len);
+    let valid = and_validity(Some(found), validity.as_ref()).filter(|v| v.unset_bits() > 0);
+    (idx, valid)
 }
 
 /// Every row's label: by argmax or by a Gumbel-max draw, as String or Enum.

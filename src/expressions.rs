@@ -47,6 +47,7 @@ fn single<'a, T>(items: &'a [T], expr: &str) -> PolarsResult<&'a T> {
 /// and the dtype.
 fn scores_dtype(scores: &Field, expr: &str) -> PolarsResult<DataType> {
     compute_dtype(scores.dtype(), expr)
+        .map(|d| d.dtype())
         .map_err(|e| e.wrap_msg(|m| format!("{m} (column '{}')", scores.name())))
 }
 

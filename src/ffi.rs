@@ -158,7 +158,7 @@ fn rows(arrays: &[ArrowArray]) -> usize {
 /// are made here from their length alone.
 pub fn null_blocks(name: PlSmallStr, inner: &DataType, len: usize) -> PolarsResult<Series> {
     let values = Series::new_empty(PlSmallStr::EMPTY, inner);
-    crate::layout::array_from_flat(name, values, 0, len, Some(Bitmap::new_zeroed(len)))
+    crate::blocks::build::array_from_flat(name, values, 0, len, Some(Bitmap::new_zeroed(len)))
 }
 
 /// Errors when a name in `field` (its own or a nested field's) holds a NUL byte, which
@@ -488,7 +488,7 @@ mod tests {
     #[test]
     fn arrays_of_width_zero_import_as_null_rows() {
         let values = Series::new_empty(PlSmallStr::EMPTY, &DataType::Float64);
-        let s = crate::layout::array_from_flat("k".into(), values, 0, 3, None).unwrap();
+        let s = crate::blocks::build::array_from_flat("k".into(), values, 0, 3, None).unwrap();
         let out = round_trip(&s).unwrap();
         assert_eq!(out.len(), 3);
         assert_eq!(out.null_count(), 3);

@@ -16,24 +16,26 @@
 //! with one vectorised Philox call per counter. List blocks, whose rows vary in width,
 //! go row by row, the noise of [`LANES`] counters of the row at a time; every step is
 //! the same IEEE operation in the same order, so every layout gives the same bits.
+//!
+//! An operation and its lane kernels: imports [`crate::blocks`] and the leaves
+//! ([`crate::real`], [`crate::rng`], [`crate::simd`], [`crate::par`], [`crate::tau`]).
 
 use std::marker::PhantomData;
 use std::ops::{Add, Mul, Sub};
 
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
-use polars_core::runtime::THREAD_POOL;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::{
-    and_validity, array_rows, compute_dtype, struct_columns, Blocks, ROWS_PER_TASK,
-};
-use crate::layout::{array_from_flat, struct_from_fields};
+use crate::blocks::build::{array_from_pieces, struct_from_fields};
+use crate::blocks::read::{and_validity, array_rows, struct_columns};
+use crate::blocks::{compute_dtype, Blocks};
+use crate::dispatch::with_match_real;
+use crate::par::{column_pieces, par_tasks, row_pieces, tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
-use crate::softmax::check_tau;
+use crate::tau::{check_tau, inv_tau};
 
 /// Options of [`gumbel_softmax`].
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]
@@ -43,13 +45,6 @@ pub struct GumbelOptions {
     /// `None`: fresh operating-system entropy at every call.
     #[serde(with = "crate::rng::seed_bits")]
     pub seed: Option<u64>,
-}
-
-/// `1 / tau` in `T`, clamped to `T`'s positive normal range, so that multiplying a
-/// score difference by it never gives NaN (`0 · ∞`, `−∞ · 0`): a `tau` whose reciprocal
-/// overflows acts as the smallest `tau` that does not.
-pub fn inv_tau<T: Real>(tau: f64) -> T {
-    T::narrow((1.0 / tau).clamp(T::MIN_POSITIVE.widen(), T::MAX.widen()))
 }
 
 /// The perturbed score of one cell, or of a vector of cells: `(x − max) · s + g`.
@@ -328,27 +323,27 @@ fn for_groups<T: Real, G: Group<T>>(
     pieces: Vec<G::Piece>,
     group: &G,
 ) -> (Vec<u8>, Vec<G::Piece>) {
-    const { assert!(ROWS_PER_TASK % LANES == 0) };
-    debug_assert_eq!(pieces.len(), len.div_ceil(ROWS_PER_TASK));
+    debug_assert_eq!(pieces.len(), tasks(len));
     let mut found = vec![0u8; len.div_ceil(LANES)];
-    let pieces = THREAD_POOL.install(|| {
-        pieces
-            .into_par_iter()
-            .zip(found.par_chunks_mut(ROWS_PER_TASK / LANES))
-            .enumerate()
-            .map(|(task, (piece, bytes))| {
-                with_isa(Task {
-                    group,
-                    piece,
-                    bytes,
-                    start: task * ROWS_PER_TASK,
-                    len,
-                    width,
-                    real: PhantomData,
-                })
+    let tasks = pieces
+        .into_iter()
+        .zip(row_pieces(&mut found, len, |r| r.div_ceil(LANES)))
+        .collect();
+    let pieces = par_tasks(
+        tasks,
+        #[inline(always)]
+        |task, (piece, bytes)| {
+            with_isa(Task {
+                group,
+                piece,
+                bytes,
+                start: task * ROWS_PER_TASK,
+                len,
+                width,
+                real: PhantomData,
             })
-            .collect()
-    });
+        },
+    );
     (found, pieces)
 }
 
@@ -500,14 +495,8 @@ fn relax_fixed<T: Real>(
     match (source, s.dtype()) {
         (Fixed::Fields(_), DataType::Struct(fields)) => {
             let mut out: Vec<Vec<T>> = (0..width).map(|_| vec![T::ZERO; len]).collect();
-            let mut pieces: Vec<Vec<&mut [T]>> = (0..len.div_ceil(ROWS_PER_TASK))
-                .map(|_| Vec::with_capacity(width))
-                .collect();
-            for column in out.iter_mut() {
-                for (task, piece) in column.chunks_mut(ROWS_PER_TASK).enumerate() {
-                    pieces[task].push(piece);
-                }
-            }
+            let columns = out.iter_mut().map(|c| &mut c[..]).collect();
+            let pieces = column_pieces(columns, len);
             let (found, _) = for_groups(len, width, pieces, &IntoFields(group));
             let columns = out
                 .into_iter()
@@ -519,28 +508,12 @@ fn relax_fixed<T: Real>(
             struct_from_fields(name, len, columns, validity(found, len, input_validity))
         }
         _ => {
-            // One chunk of output per task, allocated apart: small buffers are reused by
-            // the allocator, where one buffer of the whole column would be fresh pages.
-            let pieces: Vec<Vec<T>> = (0..len.div_ceil(ROWS_PER_TASK))
+            // One chunk of output per task (see `array_from_pieces`).
+            let pieces: Vec<Vec<T>> = (0..tasks(len))
                 .map(|t| vec![T::ZERO; (len - t * ROWS_PER_TASK).min(ROWS_PER_TASK) * width])
                 .collect();
             let (found, pieces) = for_groups(len, width, pieces, &IntoRows(group, width));
-            let valid = validity(found, len, input_validity);
-            let mut chunks = pieces.into_iter().enumerate().map(|(t, values)| {
-                let rows = values.len() / width;
-                let valid = valid.clone().map(|v| v.sliced(t * ROWS_PER_TASK, rows));
-                let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, values);
-                array_from_flat(name.clone(), values.into_series(), width, rows, valid)
-            });
-            let Some(first) = chunks.next() else {
-                let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, Vec::new());
-                return array_from_flat(name, values.into_series(), width, 0, None);
-            };
-            let mut out = first?;
-            for chunk in chunks {
-                out.append_owned(chunk?)?;
-            }
-            Ok(out)
+            array_from_pieces(name, pieces, width, validity(found, len, input_validity))
         }
     }
 }
@@ -704,11 +677,9 @@ pub fn gumbel_softmax(
             }
         }
     }
-    if compute_dtype(s.dtype(), "gumbel_softmax")? == DataType::Float32 {
-        run::<f32>(s, &ids, &noise, options)
-    } else {
-        run::<f64>(s, &ids, &noise, options)
-    }
+    with_match_real!(compute_dtype(s.dtype(), "gumbel_softmax")?, |$T| {
+        run::<$T>(s, &ids, &noise, options)
+    })
 }
 
 /// Every row's Gumbel-max draw from `softmax(scores / tau)`: its index and the rows'

@@ -2,21 +2,31 @@
 //! Polars expressions (with the `python` feature) and as plain Rust functions on
 //! [`polars::prelude::Series`].
 
-pub mod argmax;
-pub mod blocks;
-pub mod codec;
-pub mod decode;
+// Leaves: no import of another module of this crate but leaves.
+pub mod dispatch;
 pub mod fastmath;
-// The plugin boundary; without the Python extension only its tests use it.
-#[cfg_attr(not(feature = "python"), allow(dead_code))]
-mod ffi;
-pub mod gumbel;
-pub mod layout;
-pub mod onehot;
+pub mod par;
 pub mod real;
 pub mod rng;
 pub mod simd;
+pub mod tau;
+
+// Kernels.
+pub mod argmax;
+
+// Reading, driving and rebuilding score blocks.
+pub mod blocks;
+
+// Operations on Series.
+pub mod codec;
+pub mod decode;
+pub mod gumbel;
+pub mod onehot;
 pub mod softmax;
+
+// The plugin boundary; without the Python extension only its tests use it.
+#[cfg_attr(not(feature = "python"), allow(dead_code))]
+mod ffi;
 
 #[cfg(feature = "python")]
 mod expressions;
@@ -41,9 +51,11 @@ mod module {
         m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
         m.add_function(wrap_pyfunction!(codec_from_columns, m)?)?;
         m.add_function(wrap_pyfunction!(codec_normalize, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_encode_kwargs, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_decode_kwargs, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_blocks, m)?)?;
+        m.add_function(wrap_pyfunction!(codec_encode_plan, m)?)?;
+        m.add_function(wrap_pyfunction!(codec_decode_plan, m)?)?;
+        m.add_function(wrap_pyfunction!(codec_gumbel_plan, m)?)?;
+        m.add_function(wrap_pyfunction!(codec_spans, m)?)?;
+        m.add_function(wrap_pyfunction!(codec_feature_names, m)?)?;
         Ok(())
     }
 }

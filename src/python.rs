@@ -1,13 +1,18 @@
-//! Plain Python functions of `_internal`: the codec document's logic and test access to
-//! the noise, so the Python package keeps no second copy of either.
+//! Plain Python functions of `_internal`: the codec document's logic and its plans, and
+//! test access to the noise, so the Python package keeps no second copy of either.
+//!
+//! The boundary: imports [`crate::codec`] and what its signatures name.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, EncodeLayout};
+use polars::prelude::PolarsResult;
+
+use crate::blocks::Layout;
+use crate::codec::{Codec, FrameColumn, Step};
 use crate::decode::Method;
-use crate::onehot::IndicatorDtype;
+use crate::dispatch::IndicatorDtype;
 use crate::rng::Noise;
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
@@ -57,11 +62,15 @@ pub fn derive_seed(seed: u64, stream: &str) -> u64 {
     Noise::derive_seed(seed, stream)
 }
 
-/// A codec document around `columns` (a JSON list of column entries).
+/// A codec document around `columns` (a JSON list of column entries), its feature
+/// names joining column and label with `separator`.
 #[pyfunction]
-pub fn codec_from_columns(columns: &str) -> PyResult<String> {
+#[pyo3(signature = (columns, separator="_"))]
+pub fn codec_from_columns(columns: &str, separator: &str) -> PyResult<String> {
     let columns = serde_json::from_str(columns).map_err(value_error)?;
-    Ok(Codec::new(columns).map_err(value_error)?.to_json())
+    Ok(Codec::with_separator(columns, separator)
+        .map_err(value_error)?
+        .to_json())
 }
 
 /// A codec document checked and re-serialised.
@@ -70,48 +79,70 @@ pub fn codec_normalize(json: &str) -> PyResult<String> {
     Ok(parse_codec(json)?.to_json())
 }
 
-/// `[[column, one_hot kwargs], …]` as JSON.
-#[pyfunction]
-pub fn codec_encode_kwargs(json: &str, layout: &str, dtype: &str) -> PyResult<String> {
-    let codec = parse_codec(json)?;
-    let layout: EncodeLayout = option("layout", layout)?;
-    let dtype: IndicatorDtype = option("dtype", dtype)?;
-    let plan: Vec<_> = codec
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), c.one_hot_options(layout, dtype)))
-        .collect();
-    serde_json::to_string(&plan).map_err(value_error)
+/// A frame's columns given as JSON: `[{"name": …, "fields": [… or null]}, …]`.
+fn frame_columns(columns: &str) -> PyResult<Vec<FrameColumn>> {
+    serde_json::from_str(columns).map_err(value_error)
 }
 
-/// `[[column, decode kwargs], …]` as JSON.
+fn plan_json(plan: PolarsResult<Vec<Step>>) -> PyResult<String> {
+    serde_json::to_string(&plan.map_err(value_error)?).map_err(value_error)
+}
+
+/// [`Codec::encode_plan`] as JSON.
 #[pyfunction]
-#[pyo3(signature = (json, method, tau, seed=None))]
-pub fn codec_decode_kwargs(
+pub fn codec_encode_plan(json: &str, columns: &str, layout: &str, dtype: &str) -> PyResult<String> {
+    let codec = parse_codec(json)?;
+    let layout: Layout = option("layout", layout)?;
+    let dtype: IndicatorDtype = option("dtype", dtype)?;
+    plan_json(codec.encode_plan(&frame_columns(columns)?, layout, dtype))
+}
+
+/// [`Codec::decode_plan`] as JSON.
+#[pyfunction]
+#[pyo3(signature = (json, columns, method, tau, seed=None, key=None))]
+pub fn codec_decode_plan(
     json: &str,
+    columns: &str,
     method: &str,
     tau: f64,
     seed: Option<u64>,
+    key: Option<&str>,
 ) -> PyResult<String> {
     let codec = parse_codec(json)?;
     let method: Method = option("method", method)?;
-    let plan: Vec<_> = codec
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), c.decode_options(method, tau, seed)))
-        .collect();
-    serde_json::to_string(&plan).map_err(value_error)
+    plan_json(codec.decode_plan(&frame_columns(columns)?, method, tau, seed, key))
+}
+
+/// [`Codec::gumbel_plan`] as JSON.
+#[pyfunction]
+#[pyo3(signature = (json, columns, tau, hard, seed=None, key=None))]
+pub fn codec_gumbel_plan(
+    json: &str,
+    columns: &str,
+    tau: f64,
+    hard: bool,
+    seed: Option<u64>,
+    key: Option<&str>,
+) -> PyResult<String> {
+    let codec = parse_codec(json)?;
+    plan_json(codec.gumbel_plan(&frame_columns(columns)?, tau, hard, seed, key))
 }
 
 /// `(column, start, stop, labels)`: a block's span over the flat feature columns.
-type BlockSpan = (String, usize, usize, Vec<String>);
+type SpanTuple = (String, usize, usize, Vec<String>);
 
 /// Every block's span over the flat feature columns.
 #[pyfunction]
-pub fn codec_blocks(json: &str) -> PyResult<Vec<BlockSpan>> {
+pub fn codec_spans(json: &str) -> PyResult<Vec<SpanTuple>> {
     Ok(parse_codec(json)?
-        .blocks()
+        .spans()
         .into_iter()
         .map(|b| (b.column, b.start, b.stop, b.labels))
         .collect())
+}
+
+/// The flat feature columns of every block, in order.
+#[pyfunction]
+pub fn codec_feature_names(json: &str) -> PyResult<Vec<String>> {
+    Ok(parse_codec(json)?.feature_names())
 }

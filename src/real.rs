@@ -1,4 +1,8 @@
-//! The two float types scores are computed in.
+//! The two float types scores are computed in, [`Real`]: the arithmetic, constants and
+//! lane operations every kernel is written over.
+//!
+//! A leaf: imports [`crate::simd`], [`crate::fastmath`] and [`crate::rng`] (whose
+//! [`NoiseFloat`] gives each type its noise).
 
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Sub, SubAssign};
 
@@ -39,26 +43,10 @@ pub trait Real:
     fn transpose<S: Isa>(rows: [Self::V<S>; LANES]) -> [Self::V<S>; LANES];
     fn widen(self) -> f64;
     fn is_nan(self) -> bool;
-    /// [`crate::argmax::argmax_lanes`] in explicit AVX2 vectors.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn argmax_lanes_avx2(
-        width: usize,
-        zero_is_null: bool,
-        score: impl Fn(usize) -> [Self; LANES],
-    ) -> ([u32; LANES], u8);
-    /// The argmax of a long row in explicit AVX2 vectors, lanes merged in vectors too.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn wide_row_avx2(x: &[Self]) -> Option<usize>;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $p:ty, $v:ident, $exp:path, $acc:expr, $transpose:ident, $lanes:ident, $wide:ident) => {
+    ($t:ty, $p:ty, $v:ident, $exp:path, $acc:expr, $transpose:ident) => {
         impl Real for $t {
             type Polars = $p;
             const ZERO: Self = 0.0;
@@ -92,22 +80,6 @@ macro_rules! impl_real {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
             }
-            #[cfg(target_arch = "x86_64")]
-            #[inline(always)]
-            unsafe fn argmax_lanes_avx2(
-                width: usize,
-                zero_is_null: bool,
-                score: impl Fn(usize) -> [Self; LANES],
-            ) -> ([u32; LANES], u8) {
-                // SAFETY: the caller promises AVX2.
-                unsafe { crate::argmax::avx2::$lanes(width, zero_is_null, score) }
-            }
-            #[cfg(target_arch = "x86_64")]
-            #[inline(always)]
-            unsafe fn wide_row_avx2(x: &[Self]) -> Option<usize> {
-                // SAFETY: the caller promises AVX2.
-                unsafe { crate::argmax::avx2::$wide(x) }
-            }
         }
     };
 }
@@ -117,9 +89,7 @@ impl_real!(
     F32,
     fastmath::exp_nonpositive_f32,
     |acc, x| acc + S::widen(x),
-    transpose_f32,
-    argmax_lanes_f32,
-    wide_row_f32
+    transpose_f32
 );
 impl_real!(
     f64,
@@ -127,7 +97,5 @@ impl_real!(
     F64,
     fastmath::exp_nonpositive,
     |acc, x| acc + x,
-    transpose_f64,
-    argmax_lanes_f64,
-    wide_row_f64
+    transpose_f64
 );

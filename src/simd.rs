@@ -882,17 +882,16 @@ mod avx2 {
 /// Kernels are inlined into it; with no fused multiply-add anywhere, both builds give
 /// the same bits.
 #[inline(always)]
-pub fn with_best_simd<F: FnOnce()>(f: F) {
+pub fn with_best_simd<R, F: FnOnce() -> R>(f: F) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
-        fn avx2<F: FnOnce()>(f: F) {
+        fn avx2<R, F: FnOnce() -> R>(f: F) -> R {
             f()
         }
         if *USE_AVX2 {
             // SAFETY: the CPU was found to support AVX2.
-            unsafe { avx2(f) };
-            return;
+            return unsafe { avx2(f) };
         }
     }
     f()

@@ -1,29 +1,25 @@
 //! `softmax` and `log_softmax` over score blocks (`gumbel_softmax` has a module of its
-//! own, which takes `check_tau` from here).
+//! own).
 //!
 //! Row kernels work in place on one block: subtract the row maximum, scale by 1/tau,
 //! exponentiate, normalise. A row with NaN or `+inf`, or with no finite score (all
 //! `-inf`, or K = 0), is null.
+//!
+//! An operation and its row kernels: imports [`crate::blocks`] and the leaves.
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::{compute_dtype, Blocks, Real};
+use crate::blocks::{compute_dtype, Blocks};
+use crate::dispatch::with_match_real;
 use crate::fastmath;
+use crate::real::Real;
+use crate::tau::check_tau;
 
 /// Options of [`softmax`] and [`log_softmax`].
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 pub struct SoftmaxOptions {
     pub tau: f64,
-}
-
-/// Errors unless `tau` is finite and positive.
-pub fn check_tau(tau: f64) -> PolarsResult<()> {
-    polars_ensure!(
-        tau.is_finite() && tau > 0.0,
-        ComputeError: "tau must be finite and > 0, got {}", tau
-    );
-    Ok(())
 }
 
 /// The largest score of a row, or `None` when the row is to be null.
@@ -83,18 +79,6 @@ pub fn log_softmax_in_place<T: Real>(buf: &mut [T], tau: f64) -> bool {
     true
 }
 
-fn map_real<F32, F64>(s: &Series, expr: &str, f32_path: F32, f64_path: F64) -> PolarsResult<Series>
-where
-    F32: FnOnce(Blocks<'_, f32>) -> PolarsResult<Series>,
-    F64: FnOnce(Blocks<'_, f64>) -> PolarsResult<Series>,
-{
-    if compute_dtype(s.dtype(), expr)? == DataType::Float32 {
-        f32_path(Blocks::read(s, expr)?)
-    } else {
-        f64_path(Blocks::read(s, expr)?)
-    }
-}
-
 /// A transformation of one row in place, at temperature `tau`.
 trait InPlace {
     fn apply<T: Real>(buf: &mut [T], tau: f64) -> bool;
@@ -128,7 +112,9 @@ fn row_wise<K: InPlace>(s: &Series, expr: &str, tau: f64) -> PolarsResult<Series
             },
         )
     }
-    map_real(s, expr, |b| run::<_, K>(b, tau), |b| run::<_, K>(b, tau))
+    with_match_real!(compute_dtype(s.dtype(), expr)?, |$T| {
+        run::<$T, K>(Blocks::read(s, expr)?, tau)
+    })
 }
 
 /// `softmax(scores / tau)` per row, in the layout of `s`.

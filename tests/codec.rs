@@ -3,18 +3,15 @@
 //! Adult table) read back here, and small tables whose encoding is written out by hand.
 
 use polars::prelude::*;
-use polars_gumbel::codec::{Codec, EncodeLayout};
+use polars_gumbel::blocks::Layout;
+use polars_gumbel::codec::Codec;
 use polars_gumbel::decode::Method;
-use polars_gumbel::onehot::IndicatorDtype;
+use polars_gumbel::dispatch::IndicatorDtype;
 
 /// `Codec.fit(pl.read_parquet("python/polars_gumbel/data/adult.parquet")).save(...)`.
 const ADULT_CODEC: &str = include_str!("fixtures/adult_codec.json");
 
-const LAYOUTS: [EncodeLayout; 3] = [
-    EncodeLayout::Flat,
-    EncodeLayout::Struct,
-    EncodeLayout::Array,
-];
+const LAYOUTS: [Layout; 3] = [Layout::Flat, Layout::Struct, Layout::Array];
 const DTYPES: [IndicatorDtype; 4] = [
     IndicatorDtype::UInt8,
     IndicatorDtype::Boolean,
@@ -99,7 +96,7 @@ fn fixture_json_round_trips() {
 fn fixture_blocks_span_feature_names() {
     let codec = adult_codec();
     let names = codec.feature_names();
-    let blocks = codec.blocks();
+    let blocks = codec.spans();
     let columns: Vec<&str> = blocks.iter().map(|b| b.column.as_str()).collect();
     // The nine categorical columns of Adult, in table order (its README lists them).
     assert_eq!(
@@ -157,7 +154,7 @@ fn assert_round_trips_in_every_layout_and_dtype(codec: &Codec, df: &DataFrame) {
         for dtype in DTYPES {
             let encoded = codec.encode(df, layout, dtype).expect("encode");
             let decoded = codec
-                .decode(&encoded, Method::Argmax, 1.0, None)
+                .decode(&encoded, Method::Argmax, 1.0, None, None)
                 .expect("decode");
             assert_same(&decoded, df);
         }
@@ -176,7 +173,7 @@ fn flat_encoding_is_one_column_per_category_in_place() {
     let codec = adult_codec();
     let df = adult_rows();
     let encoded = codec
-        .encode(&df, EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .encode(&df, Layout::Flat, IndicatorDtype::UInt8)
         .expect("encode");
     let names: Vec<String> = encoded
         .get_column_names()
@@ -212,7 +209,7 @@ fn null_fields_encode_and_decode_to_nulls() {
     );
     let df = small_rows();
     let encoded = codec
-        .encode(&df, EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .encode(&df, Layout::Flat, IndicatorDtype::UInt8)
         .expect("encode");
     // sex: M, null, F, M; flag: true, false, false, true; grade: 3, 1, null, 2.
     let expected = df!(
@@ -237,13 +234,13 @@ fn seeded_sampling_is_reproducible() {
     let codec = small_codec();
     let df = small_rows();
     let encoded = codec
-        .encode(&df, EncodeLayout::Flat, IndicatorDtype::Float64)
+        .encode(&df, Layout::Flat, IndicatorDtype::Float64)
         .expect("encode");
     let first = codec
-        .decode(&encoded, Method::Sample, 1.0, Some(7))
+        .decode(&encoded, Method::Sample, 1.0, Some(7), None)
         .expect("decode");
     let second = codec
-        .decode(&encoded, Method::Sample, 1.0, Some(7))
+        .decode(&encoded, Method::Sample, 1.0, Some(7), None)
         .expect("decode");
     assert_same(&second, &first);
     assert_eq!(first.get_column_names(), df.get_column_names());
@@ -280,11 +277,11 @@ fn malformed_json_is_an_error() {
 fn decode_without_a_feature_column_names_it() {
     let codec = small_codec();
     let encoded = codec
-        .encode(&small_rows(), EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .encode(&small_rows(), Layout::Flat, IndicatorDtype::UInt8)
         .expect("encode");
     let without = encoded.drop("sex_M").expect("the column exists");
     let message = codec
-        .decode(&without, Method::Argmax, 1.0, None)
+        .decode(&without, Method::Argmax, 1.0, None, None)
         .unwrap_err()
         .to_string();
     assert!(message.contains("sex_M"), "{message}");
@@ -295,7 +292,7 @@ fn encode_without_a_codec_column_is_an_error() {
     let codec = small_codec();
     let df = small_rows().drop("flag").expect("the column exists");
     assert!(codec
-        .encode(&df, EncodeLayout::Flat, IndicatorDtype::UInt8)
+        .encode(&df, Layout::Flat, IndicatorDtype::UInt8)
         .is_err());
 }
 

@@ -2,9 +2,9 @@
 //! independently here, or a stated property.
 
 use polars::prelude::*;
+use polars_gumbel::blocks::build::array_from_flat;
 use polars_gumbel::decode::{argmax, decode, DecodeOptions, LabelDtype, Method};
 use polars_gumbel::gumbel::{gumbel_softmax, GumbelOptions};
-use polars_gumbel::layout::array_from_flat;
 use polars_gumbel::onehot::{one_hot, Categories, IndicatorDtype, Nulls, OneHotOptions, Unknown};
 use polars_gumbel::rng::Noise;
 use polars_gumbel::softmax::{log_softmax, softmax, SoftmaxOptions};

@@ -66,6 +66,12 @@ def _infrequent(
     return mask
 
 
+def _unsigned(seed: int | None) -> int | None:
+    """A checked seed as the unsigned 64-bit value the plugin keys its noise by."""
+    checked = _seed(seed)
+    return None if checked is None else checked % 2**64
+
+
 def _categories_entry(values: list[Any]) -> dict[str, list[Any]]:
     if values and isinstance(values[0], bool):
         return {"boolean": values}
@@ -121,6 +127,7 @@ class Codec:
         max_categories: int | None = None,
         min_frequency: int | float | None = None,
         order: Order = "sorted",
+        separator: str = "_",
     ) -> Codec:
         """Learn each column's categories.
 
@@ -137,6 +144,9 @@ class Codec:
             them instead of being an error.
         order
             ``"sorted"`` (Enum columns keep their own order) or ``"frequency"``.
+        separator
+            Joins a column's name and a label into a feature name (``sex_F``); kept in
+            the document.
         """
         lf = data.lazy()
         schema = lf.collect_schema()
@@ -227,7 +237,7 @@ class Codec:
                 }
             )
         try:
-            document = _internal.codec_from_columns(json.dumps(entries))
+            document = _internal.codec_from_columns(json.dumps(entries), separator)
         except ValueError as exc:
             raise ValueError(f"Codec.fit: {exc}") from None
         return cls(document)
@@ -240,12 +250,12 @@ class Codec:
     @property
     def blocks(self) -> list[Block]:
         """``(column, start, stop, labels)``: each column's span of ``feature_names``."""
-        return [(c, a, b, list(labels)) for c, a, b, labels in _internal.codec_blocks(self._json)]
+        return [(c, a, b, list(labels)) for c, a, b, labels in _internal.codec_spans(self._json)]
 
     @property
     def feature_names(self) -> list[str]:
         """The flat columns ``encode`` produces for the categorical columns, in order."""
-        return [f"{c}_{label}" for c, _, _, labels in self.blocks for label in labels]
+        return list(_internal.codec_feature_names(self._json))
 
     def encode(
         self,
@@ -264,35 +274,20 @@ class Codec:
             raise TypeError(
                 f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}"
             )
-        plan = dict(json.loads(_internal.codec_encode_kwargs(self._json, layout, name)))
         lf = data.lazy()
-        schema = lf.collect_schema()
-        missing = [c for c in plan if c not in schema]
-        if missing:
-            raise ValueError(f"Codec.encode: the data has no column {missing[0]!r}")
-        # A feature column `{column}_{label}` must not meet a column passed through.
-        suspects = [
-            c
-            for c in schema
-            if c not in plan and any(c[:i] in plan for i, ch in enumerate(c) if ch == "_")
-        ]
-        if layout == "flat" and suspects:
-            features = set(self.feature_names)
-            clash = next((c for c in suspects if c in features), None)
-            if clash is not None:
-                raise ValueError(
-                    f"Codec.encode: the data's column {clash!r} has the name of a feature column "
-                    "of the flat layout; rename it, or use layout='struct' or 'array'"
-                )
-        exprs = [
-            _plugin("one_hot", [pl.col(col)], plan[col]) if col in plan else pl.col(col)
-            for col in schema
-        ]
-        out = lf.select(exprs)
-        if layout == "flat":
-            # Frame-level unnest puts each block's fields in its place, in one step; the
-            # `struct.unnest()` expression would expand field by field, in quadratic time.
-            out = out.unnest([c for c in schema if c in plan])
+        plan = self._plan(_internal.codec_encode_plan, lf.collect_schema(), layout, name)
+        exprs: list[pl.Expr] = []
+        nested: list[str] = []
+        for kind, step in plan:
+            if kind == "pass":
+                exprs.append(pl.col(step))
+                continue
+            exprs.append(_plugin("one_hot", [pl.col(step["column"])], step["options"]))
+            if step["unnest"]:
+                nested.append(step["column"])
+        # Frame-level unnest puts each block's fields in its place, in one step; the
+        # `struct.unnest()` expression would expand field by field, in quadratic time.
+        out = lf.select(exprs).unnest(nested) if nested else lf.select(exprs)
         return out if isinstance(data, pl.LazyFrame) else out.collect()
 
     def decode(
@@ -338,83 +333,65 @@ class Codec:
         (['id', 'sex'], True)
         """
 
-        def _unsigned(seed: int | None) -> int | None:
-            checked = _seed(seed)
-            return None if checked is None else checked % 2**64
-
         _validate.choice("method", method, ("argmax", "sample"))
-        plan = dict(
-            json.loads(
-                _internal.codec_decode_kwargs(self._json, method, _tau(tau), _unsigned(seed))
-            )
-        )
         lf = data.lazy()
         schema = lf.collect_schema()
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"key must be a column name (str), got {type(key).__name__}")
+        plan = self._plan(
+            _internal.codec_decode_plan, schema, method, _tau(tau), _unsigned(seed), key
+        )
         self._check_key("decode", key, schema)
-        owner = {f: c for c, _, _, labels in self.blocks for f in (f"{c}_{lab}" for lab in labels)}
-        features = {c: [f"{c}_{lab}" for lab in labels] for c, _, _, labels in self.blocks}
         seeded = method == "sample" and seed is not None
         noise_key = None if not seeded else pl.col(_ROW if key is None else key)
         exprs: list[pl.Expr] = []
-        done: set[str] = set()
-        for col in schema:
-            var = col if col in plan else owner.get(col)
-            if var is None:
-                exprs.append(pl.col(col))
+        for kind, step in plan:
+            if kind == "pass":
+                exprs.append(pl.col(step))
                 continue
-            if var in done:
-                continue
-            done.add(var)
-            block_dtype = schema[col]
-            if col == var and isinstance(block_dtype, pl.Struct):
-                fields = {f.name for f in block_dtype.fields}
-                absent = [f for f in features[var] if f not in fields]
-                if absent:
-                    raise ValueError(f"Codec.decode: the block {var!r} has no field {absent[0]!r}")
+            var = step["column"]
+            (source, where), *_ = step["scores"].items()
+            if source == "column":
+                scores = pl.col(where)
+            elif source == "fields":
                 # Fields by name, in the codec's order, whatever order the data has.
-                scores = pl.struct(pl.col(var).struct.field(f) for f in features[var]).alias(var)
-            elif col == var:
-                scores = pl.col(var)
+                block, fields = where
+                scores = pl.struct(pl.col(block).struct.field(f) for f in fields).alias(var)
             else:
-                absent = [f for f in features[var] if f not in schema]
-                if absent:
-                    raise ValueError(
-                        f"Codec.decode: feature column {absent[0]!r} of {var!r} is missing"
-                    )
-                scores = pl.struct(features[var]).alias(var)
-            args = [scores] if noise_key is None else [scores, noise_key]
+                scores = pl.struct(where).alias(var)
             # Seeded noise is keyed (by a column or by the row index): elementwise.
             expr = _plugin(
                 "decode",
-                args,
-                plan[var],
+                [scores] if noise_key is None else [scores, noise_key],
+                step["options"],
                 elementwise=True,
                 deterministic=method == "argmax" or seed is not None,
             )
-            if next(c for c in self._doc["columns"] if c["name"] == var)["dtype"] == "categorical":
+            if step["categorical"]:
                 expr = expr.cast(pl.Categorical)
             exprs.append(expr.alias(var))
-        absent_vars = [v for v in plan if v not in done]
-        if absent_vars:
-            raise ValueError(f"Codec.decode: no block of column {absent_vars[0]!r} in the data")
         if seeded and key is None:
             lf = lf.with_row_index(_ROW)
         out = lf.select(exprs)
         return out if isinstance(data, pl.LazyFrame) else out.collect()
 
+    def _plan(self, planner: Any, schema: pl.Schema, *args: Any) -> list[tuple[str, Any]]:
+        """A plan of the Rust codec over the frame's columns: ``(kind, step)`` pairs."""
+        columns = [
+            {
+                "name": name,
+                "fields": [f.name for f in dtype.fields] if isinstance(dtype, pl.Struct) else None,
+            }
+            for name, dtype in schema.items()
+        ]
+        steps = json.loads(planner(self._json, json.dumps(columns), *args))
+        return [next(iter(step.items())) for step in steps]
+
     def _check_key(self, operation: str, key: str | None, schema: pl.Schema) -> None:
-        """A noise key names an integer or String column of the data outside the blocks."""
-        if key is None:
+        """A noise key is an integer or String column (the plan checked that it is a
+        column of the data outside the blocks)."""
+        if key is None or key not in schema:
             return
-        if not isinstance(key, str):
-            raise TypeError(f"key must be a column name (str), got {type(key).__name__}")
-        if key not in schema:
-            raise ValueError(f"Codec.{operation}: no key column {key!r} in the data")
-        if key in self.columns or key in self.feature_names:
-            raise ValueError(
-                f"Codec.{operation}: the key {key!r} is one of the codec's blocks; "
-                "name a column that identifies the rows"
-            )
         dtype = schema[key]
         if not (dtype.is_integer() or dtype == pl.String):
             raise TypeError(
@@ -470,52 +447,40 @@ class Codec:
         >>> out.select(pl.sum_horizontal("sex_F", "sex_M"))["sex_F"].to_list()
         [1.0, 1.0]
         """
-        kwargs: dict[str, Any] = {"tau": _tau(tau), "hard": _validate.flag("hard", hard)}
         lf = data.lazy()
         schema = lf.collect_schema()
+        hard = _validate.flag("hard", hard)
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"key must be a column name (str), got {type(key).__name__}")
+        plan = self._plan(
+            _internal.codec_gumbel_plan, schema, _tau(tau), hard, _unsigned(seed), key
+        )
         self._check_key("gumbel_softmax", key, schema)
-        absent = [f for f in self.feature_names if f not in schema]
-        if absent:
-            raise ValueError(f"Codec.gumbel_softmax: feature column {absent[0]!r} is missing")
-        seeds = self._stream_seeds(seed)
         noise_key = None if seed is None else (_ROW if key is None else key)
-        owner = {f: c for c, _, _, labels in self.blocks for f in (f"{c}_{lab}" for lab in labels)}
-        features = {c: [f"{c}_{lab}" for lab in labels] for c, _, _, labels in self.blocks}
         # Each block becomes one Struct column (temporarily named), which `unnest` turns
         # back into the flat columns; the last `select` restores the input's order.
         staged: list[pl.Expr] = []
         nested: list[str] = []
-        for col in schema:
-            var = owner.get(col)
-            if var is None:
-                staged.append(pl.col(col))
-            elif col == features[var][0]:
-                name = f"__polars_gumbel_block_{len(nested)}__"
-                nested.append(name)
-                staged.append(
-                    _plugin(
-                        "gumbel_softmax",
-                        [pl.struct(features[var])]
-                        + ([] if noise_key is None else [pl.col(noise_key)]),
-                        {**kwargs, "seed": seeds[var]},
-                        elementwise=True,
-                        deterministic=seed is not None,
-                    ).alias(name)
-                )
+        for kind, step in plan:
+            if kind == "pass":
+                staged.append(pl.col(step))
+                continue
+            name = f"__polars_gumbel_block_{len(nested)}__"
+            nested.append(name)
+            staged.append(
+                _plugin(
+                    "gumbel_softmax",
+                    [pl.struct(step["columns"])]
+                    + ([] if noise_key is None else [pl.col(noise_key)]),
+                    step["options"],
+                    elementwise=True,
+                    deterministic=seed is not None,
+                ).alias(name)
+            )
         if noise_key == _ROW:
             lf = lf.with_row_index(_ROW)
         out = lf.select(staged).unnest(nested).select(schema.names())
         return out if isinstance(data, pl.LazyFrame) else out.collect()
-
-    def _stream_seeds(self, seed: int | None) -> dict[str, int | None]:
-        """Each column's noise seed under ``seed``, as ``decode``'s plan derives it."""
-        checked = _seed(seed)
-        plan = json.loads(
-            _internal.codec_decode_kwargs(
-                self._json, "sample", 1.0, None if checked is None else checked % 2**64
-            )
-        )
-        return {var: options["seed"] for var, options in plan}
 
     def to_json(self) -> str:
         """The codec as its versioned JSON document."""

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
-from polars_gumbel.cli import DATA
+from polars_gumbel.data import ADULT
 from polars_gumbel.codec import Codec
 
 T = TypeVar("T")
@@ -55,14 +55,14 @@ def generator_logits(
 
 def run(rows: int | None = None, seed: int = 0, noise: float = 0.5) -> None:
     timings: dict[str, float] = {}
-    real = pl.read_parquet(DATA)
+    real = pl.read_parquet(ADULT)
     rows = rows or real.height
     print(
-        f"Adult census table: {real.height:,} rows, {real.width} columns ({DATA.name}, CC BY 4.0)"
+        f"Adult census table: {real.height:,} rows, {real.width} columns ({ADULT.name}, CC BY 4.0)"
     )
 
-    codec = _timed(timings, "fit", lambda: Codec.fit(pl.scan_parquet(DATA)))
-    plan = codec.encode(pl.scan_parquet(DATA))
+    codec = _timed(timings, "fit", lambda: Codec.fit(pl.scan_parquet(ADULT)))
+    plan = codec.encode(pl.scan_parquet(ADULT))
     schema = plan.collect_schema()
     print(
         f"codec: {len(codec.columns)} categorical columns -> {len(codec.feature_names)} "
