@@ -135,6 +135,16 @@ pub fn argmax_lanes<T: Argmax>(
         // SAFETY: the CPU was found to support AVX2.
         return unsafe { T::lanes_avx2(width, zero_is_null, score) };
     }
+    portable_lanes(width, zero_is_null, score)
+}
+
+/// [`argmax_lanes`] in the portable build.
+#[inline(always)]
+fn portable_lanes<T: Real>(
+    width: usize,
+    zero_is_null: bool,
+    score: impl Fn(usize) -> [T; LANES],
+) -> ([u32; LANES], u8) {
     let lanes = Lanes::run(width, score);
     let ok = lanes_of(|l| {
         !lanes.bad[l] && lanes.best[l] > T::NEG_INFINITY && (!zero_is_null || lanes.nonzero[l])
@@ -352,6 +362,12 @@ fn argmax_wide_row<T: Argmax>(x: &[T]) -> Option<usize> {
         // SAFETY: the CPU was found to support AVX2.
         return unsafe { T::wide_row_avx2(x) };
     }
+    portable_wide_row(x)
+}
+
+/// [`argmax_wide_row`] in the portable build.
+#[inline(always)]
+fn portable_wide_row<T: Real>(x: &[T]) -> Option<usize> {
     let tail = x.chunks_exact(LANES).remainder();
     let body = &x[..x.len() - tail.len()];
     let lanes = Lanes::run(
@@ -390,4 +406,138 @@ fn with_tail<T: Real>(
         }
     }
     (!bad && top > T::NEG_INFINITY && top < T::INFINITY).then_some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules of [`argmax_row`], written plainly: `None` for NaN or `+inf` anywhere,
+    /// for no score above `-inf`, and (when `zero_is_null`) for a row of zeros; else the
+    /// first index of the largest score.
+    fn reference(x: &[f64], zero_is_null: bool) -> Option<usize> {
+        if x.iter().any(|v| v.is_nan() || *v == f64::INFINITY) {
+            return None;
+        }
+        let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if max == f64::NEG_INFINITY || (zero_is_null && x.iter().all(|&v| v == 0.0)) {
+            return None;
+        }
+        x.iter().position(|&v| v == max)
+    }
+
+    /// Rows of `width` scores drawn from values that tie, the special values and
+    /// plain numbers, by a fixed linear congruential sequence.
+    fn rows(width: usize, count: usize, seed: u64) -> Vec<Vec<f64>> {
+        const POOL: [f64; 12] = [
+            0.0,
+            -0.0,
+            1.0,
+            1.0,
+            -1.0,
+            2.5,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NAN,
+            1e300,
+            -1e-300,
+        ];
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..count)
+            .map(|r| {
+                (0..width)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        let pick = (state >> 33) as usize;
+                        // Most rows hold no NaN or +inf, so their argmax is tested too;
+                        // every fourth row is all zeros.
+                        match r % 4 {
+                            0 => 0.0,
+                            1 => POOL[pick % 12],
+                            _ => POOL[pick % 8] + (pick % 5) as f64,
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn check_lanes<T: Argmax>(narrow: impl Fn(f64) -> T, widen: impl Fn(T) -> f64) {
+        for width in 1..=40 {
+            for zero_is_null in [false, true] {
+                let rows: Vec<Vec<T>> = rows(width, 4 * LANES, width as u64)
+                    .into_iter()
+                    .map(|r| r.into_iter().map(&narrow).collect())
+                    .collect();
+                for group in rows.chunks_exact(LANES) {
+                    let score = |j: usize| lanes_of(|l| group[l][j]);
+                    let expected: Vec<Option<usize>> = group
+                        .iter()
+                        .map(|r| {
+                            let wide: Vec<f64> = r.iter().map(|&v| widen(v)).collect();
+                            reference(&wide, zero_is_null)
+                        })
+                        .collect();
+                    let mut builds = vec![portable_lanes(width, zero_is_null, score)];
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        builds.push(unsafe { T::lanes_avx2(width, zero_is_null, score) });
+                    }
+                    for (idx, mask) in builds {
+                        let got: Vec<Option<usize>> = (0..LANES)
+                            .map(|l| (mask >> l & 1 == 1).then_some(idx[l] as usize))
+                            .collect();
+                        assert_eq!(got, expected, "width {width}, zero_is_null {zero_is_null}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_rows<T: Argmax>(narrow: impl Fn(f64) -> T, widen: impl Fn(T) -> f64) {
+        for width in 1..=40 {
+            for row in rows(width, 64, 100 + width as u64) {
+                let x: Vec<T> = row.iter().map(|&v| narrow(v)).collect();
+                let wide: Vec<f64> = x.iter().map(|&v| widen(v)).collect();
+                let expected = reference(&wide, false);
+                assert_eq!(argmax_row(&x), expected, "{wide:?}");
+                if width >= LANES {
+                    assert_eq!(portable_wide_row(&x), expected, "{wide:?}");
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        assert_eq!(unsafe { T::wide_row_avx2(&x) }, expected, "{wide:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lane_kernels_match_the_reference_at_every_width() {
+        check_lanes::<f32>(|v| v as f32, f64::from);
+        check_lanes::<f64>(|v| v, |v| v);
+    }
+
+    #[test]
+    fn row_kernels_match_the_reference_at_every_width() {
+        check_rows::<f32>(|v| v as f32, f64::from);
+        check_rows::<f64>(|v| v, |v| v);
+    }
+
+    #[test]
+    fn ties_go_to_the_lowest_index_across_lanes() {
+        // The largest score in every lane of a long row, and past the lanes.
+        for width in [16, 17, 24, 40] {
+            let mut x = vec![1.0f64; width];
+            x[width - 1] = 3.0;
+            x[9] = 3.0;
+            assert_eq!(argmax_row(&x), Some(9));
+            assert_eq!(portable_wide_row(&x), Some(9));
+        }
+    }
 }

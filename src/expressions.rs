@@ -7,6 +7,10 @@
 //! read, or a message holding a NUL byte, then surfaces as "the plugin panicked" (or,
 //! outside its `catch_unwind`, aborts). Here every input is checked, every message
 //! escaped, and Enum / Categorical inputs take the fast import of [`ffi`].
+//!
+//! The boundary: thin wrappers that import the operations ([`crate::onehot`],
+//! [`crate::softmax`], [`crate::gumbel`], [`crate::decode`]), [`crate::blocks`] (for
+//! output dtypes) and [`crate::ffi`].
 
 use polars::prelude::*;
 use polars_arrow::ffi::ArrowSchema;

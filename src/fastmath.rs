@@ -3,6 +3,8 @@
 //! selects and bit operations, with no division and no fused multiply-add, so every CPU
 //! and vector width gives the same bits. Accurate to a few units in the last place over
 //! the ranges the kernels use them on.
+//!
+//! A leaf: imports only [`crate::simd`] (the vector traits it is written over).
 
 // The polynomial and ln 2 constants are fdlibm's (f64) and Cephes' (f32), kept digit
 // for digit as published.

@@ -11,6 +11,8 @@
 //! and its generic import looks every row's string up in the categories: a hash per
 //! row, which cost three times the whole `one_hot` kernel. Here each dictionary value
 //! is looked up once and the keys are remapped to category codes.
+//!
+//! The boundary: imports [`crate::blocks`] (to build a K = 0 block) and Polars.
 
 use std::ffi::c_void;
 use std::mem::{align_of, size_of};

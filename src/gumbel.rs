@@ -543,7 +543,7 @@ fn perturb_row<T: Real, S: Isa>(
     let (mut best, mut at) = (T::NEG_INFINITY, 0);
     let mut g = [T::V::<S>::splat(T::ZERO); 4];
     for (c, cells) in x.chunks(LANES * per).enumerate() {
-        noise.blocks::<T, S>(row, (c * LANES) as u32, &mut g);
+        noise.counters::<T, S>(row, (c * LANES) as u32, &mut g);
         let g = g.map(Vector::to_array);
         for (i, &v) in cells.iter().enumerate() {
             let j = c * LANES * per + i;

@@ -1,6 +1,11 @@
 //! One-hot encoding, Gumbel-Softmax relaxation and decoding of categorical data, as
 //! Polars expressions (with the `python` feature) and as plain Rust functions on
 //! [`polars::prelude::Series`].
+//!
+//! Dependencies point one way: the boundary (`expressions`, `ffi`, `python`) → the
+//! operations (`onehot`, `softmax`, `gumbel`, `decode`, `codec`) → [`blocks`] → the kernels
+//! ([`argmax`]) → the leaves (`real`, `simd`, `dispatch`, `par`, `fastmath`, `rng`,
+//! `tau`). A test fails on any import against that direction or in a cycle.
 
 // Leaves: no import of another module of this crate but leaves.
 pub mod dispatch;

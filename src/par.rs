@@ -161,7 +161,13 @@ mod tests {
 
     #[test]
     fn row_pieces_follow_uneven_offsets() {
-        let offsets: Vec<usize> = (0..=ROWS_PER_TASK + 5).map(|r| r * (r % 3)).collect();
+        // Rows of 0, 1 and 2 values in turn.
+        let offsets: Vec<usize> = std::iter::once(0)
+            .chain((0..ROWS_PER_TASK + 5).scan(0, |end, r| {
+                *end += r % 3;
+                Some(*end)
+            }))
+            .collect();
         let len = offsets.len() - 1;
         let mut out = vec![0u8; offsets[len]];
         let pieces = row_pieces(&mut out, len, |r| offsets[r]);

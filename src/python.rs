@@ -50,10 +50,10 @@ pub fn gumbel_noise(seed: u64, rows: Vec<u64>, k: usize, float32: bool) -> Vec<V
         .collect()
 }
 
-/// The four Philox4x32-10 words of counter `(row, block)` under `seed`.
+/// The four Philox4x32-10 words of counter `(row, group)` under `seed`.
 #[pyfunction]
-pub fn philox_words(seed: u64, row: u64, block: u32) -> [u32; 4] {
-    Noise::new(seed).words(row, block)
+pub fn philox_words(seed: u64, row: u64, group: u32) -> [u32; 4] {
+    Noise::new(seed).words(row, group)
 }
 
 /// The seed of the named stream of `seed` (one per column in a codec).

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! key            = (seed mod 2³², seed >> 32)
-//! counter(r, b)  = (r mod 2³², r >> 32, b, 0)
+//! counter(r, c)  = (r mod 2³², r >> 32, c, 0)     c: a group of a row's cells
 //! (w₀, w₁, w₂, w₃) = Philox4x32-10(counter, key)
 //!
 //! Float32 blocks: one 32-bit word per cell, four cells per counter
@@ -26,6 +26,9 @@
 //! bits. `r` is the row's position in the evaluated column, or its `key` value: an integer
 //! as its two's-complement `u64` bits, a string as its FNV-1a 64-bit hash ([`hash_str`]).
 //! These values are pinned by value-stability tests: changing them is a breaking change.
+//!
+//! A leaf: owns the noise ([`Noise`], [`NoiseFloat`], [`RowIds`]); imports only
+//! [`crate::simd`] and [`crate::fastmath`].
 
 use polars::prelude::*;
 
@@ -201,39 +204,39 @@ impl Noise {
         mix64(seed ^ mix64(hash_str(stream)))
     }
 
-    /// The four Philox words of counter `(row, block)`.
-    pub fn words(&self, row: u64, block: u32) -> [u32; 4] {
-        philox4x32([row as u32, (row >> 32) as u32, block, 0], self.key)
+    /// The four Philox words of counter `(row, group)`.
+    pub fn words(&self, row: u64, group: u32) -> [u32; 4] {
+        philox4x32([row as u32, (row >> 32) as u32, group, 0], self.key)
     }
 
-    /// The noise of [`LANES`] rows' cells `block · C .. block · C + C`, where `C` is
-    /// [`NoiseFloat::CELLS_PER_COUNTER`]: row `l`'s cell `block · C + k` in lane `l` of
+    /// The noise of [`LANES`] rows' cells `group · C .. group · C + C`, where `C` is
+    /// [`NoiseFloat::CELLS_PER_COUNTER`]: row `l`'s cell `group · C + k` in lane `l` of
     /// `out[k]` (the first `C` entries).
     #[inline(always)]
     pub fn rows<T: NoiseFloat, S: Isa>(
         &self,
         rows: &[u64; LANES],
-        block: u32,
+        group: u32,
         out: &mut [T::V<S>; 4],
     ) {
         let lo = S::U32::from_array(rows.map(|r| r as u32));
         let hi = S::U32::from_array(rows.map(|r| (r >> 32) as u32));
-        let w = philox::<S>([lo, hi, Lane::splat(block), Lane::splat(0)], self.key);
+        let w = philox::<S>([lo, hi, Lane::splat(group), Lane::splat(0)], self.key);
         T::gumbel_lanes::<S>(&w, out);
     }
 
-    /// The noise of one row's cells `first · C .. (first + LANES) · C`: cell
-    /// `(first + l) · C + k` in lane `l` of `out[k]`.
+    /// The noise of one row's cells `first · C .. (first + LANES) · C`, the counters of
+    /// [`LANES`] groups: cell `(first + l) · C + k` in lane `l` of `out[k]`.
     #[inline(always)]
-    pub fn blocks<T: NoiseFloat, S: Isa>(&self, row: u64, first: u32, out: &mut [T::V<S>; 4]) {
-        let mut blocks = [first; LANES];
-        for (l, b) in blocks.iter_mut().enumerate() {
+    pub fn counters<T: NoiseFloat, S: Isa>(&self, row: u64, first: u32, out: &mut [T::V<S>; 4]) {
+        let mut groups = [first; LANES];
+        for (l, b) in groups.iter_mut().enumerate() {
             *b = first.wrapping_add(l as u32);
         }
         let ctr = [
             Lane::splat(row as u32),
             Lane::splat((row >> 32) as u32),
-            S::U32::from_array(blocks),
+            S::U32::from_array(groups),
             Lane::splat(0),
         ];
         T::gumbel_lanes::<S>(&philox::<S>(ctr, self.key), out);
@@ -244,7 +247,7 @@ impl Noise {
         let per = T::CELLS_PER_COUNTER;
         let mut g = [<T::V<Portable> as Lane>::splat(T::default()); 4];
         for (c, cells) in out.chunks_mut(LANES * per).enumerate() {
-            self.blocks::<T, Portable>(row, (c * LANES) as u32, &mut g);
+            self.counters::<T, Portable>(row, (c * LANES) as u32, &mut g);
             let g = g.map(Vector::to_array);
             for (i, cell) in cells.iter_mut().enumerate() {
                 *cell = g[i % per][i / per];
@@ -378,25 +381,25 @@ mod tests {
     }
 
     /// The noise of eight rows side by side, against one row at a time.
-    fn rows_equal_blocks<S: Isa>() {
+    fn rows_equal_counters<S: Isa>() {
         let noise = Noise::new(0x0123_4567_89AB_CDEF);
         let rows: [u64; LANES] = [0, 1, 7, u64::MAX, 1 << 40, 12345, 3, 3];
-        for block in [0u32, 1, 9] {
+        for group in [0u32, 1, 9] {
             let mut g32 = [<<f32 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
             let mut g64 = [<<f64 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
-            noise.rows::<f32, S>(&rows, block, &mut g32);
-            noise.rows::<f64, S>(&rows, block, &mut g64);
+            noise.rows::<f32, S>(&rows, group, &mut g32);
+            noise.rows::<f64, S>(&rows, group, &mut g64);
             let (g32, g64) = (g32.map(Vector::to_array), g64.map(Vector::to_array));
             for (l, &r) in rows.iter().enumerate() {
-                let mut row32 = vec![0f32; 4 * (block as usize + 1)];
-                let mut row64 = vec![0f64; 2 * (block as usize + 1)];
+                let mut row32 = vec![0f32; 4 * (group as usize + 1)];
+                let mut row64 = vec![0f64; 2 * (group as usize + 1)];
                 noise.fill_row(r, &mut row32);
                 noise.fill_row(r, &mut row64);
                 for k in 0..4 {
-                    assert_eq!(g32[k][l].to_bits(), row32[4 * block as usize + k].to_bits());
+                    assert_eq!(g32[k][l].to_bits(), row32[4 * group as usize + k].to_bits());
                 }
                 for k in 0..2 {
-                    assert_eq!(g64[k][l].to_bits(), row64[2 * block as usize + k].to_bits());
+                    assert_eq!(g64[k][l].to_bits(), row64[2 * group as usize + k].to_bits());
                 }
             }
         }
@@ -404,10 +407,10 @@ mod tests {
 
     #[test]
     fn lanes_equal_rows() {
-        rows_equal_blocks::<Portable>();
+        rows_equal_counters::<Portable>();
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
-            rows_equal_blocks::<crate::simd::Avx2>();
+            rows_equal_counters::<crate::simd::Avx2>();
         }
     }
 }

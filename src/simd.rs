@@ -3,6 +3,9 @@
 //! generic over the build ([`Isa`]); every operation here is an exact IEEE-754
 //! operation, an integer operation or a select, lane by lane, so both builds give the
 //! same bits.
+//!
+//! A leaf: owns CPU detection ([`USE_AVX2`]), the dual-build helpers ([`with_best_simd`],
+//! [`with_isa`]) and the lane count ([`LANES`]); imports nothing of this crate.
 
 use std::ops::{Add, Mul, Sub};
 

@@ -730,3 +730,27 @@ def test_unseeded_sampling_varies() -> None:
     second = codec.decode(logits, method="sample")
     # Fresh entropy each time: 2,000 uniform draws over 4 labels agree on ~1/4 of rows.
     assert (first["a"] == second["a"]).sum() < 1_000
+
+
+def test_separator_comes_from_the_document() -> None:
+    df = pl.DataFrame({"sex": ["F", "M", None], "race_x": ["a", "b", "a"]})
+    codec = Codec.fit(df, separator=".")
+    assert codec.feature_names == ["sex.F", "sex.M", "sex.null", "race_x.a", "race_x.b"]
+    assert json.loads(codec.to_json())["separator"] == "."
+    for layout in ("flat", "struct", "array"):
+        encoded = codec.encode(df, layout=layout)
+        assert codec.decode(encoded).equals(df)
+    # Read back, the document keeps its separator; the default one is not written.
+    assert Codec.from_json(codec.to_json()).feature_names == codec.feature_names
+    assert "separator" not in json.loads(Codec.fit(df).to_json())
+    logits = codec.encode(df, dtype=pl.Float64)
+    relaxed = codec.gumbel_softmax(logits, seed=1)
+    assert relaxed.columns == logits.columns
+
+
+@pytest.mark.parametrize("separator", ["", "a\x00b"])
+def test_unusable_separators_are_refused(separator: str) -> None:
+    document = json.loads(Codec.fit(pl.DataFrame({"s": ["x", "y"]})).to_json())
+    document["separator"] = separator
+    with pytest.raises(ValueError, match="separator"):
+        Codec.from_json(json.dumps(document))

@@ -17,7 +17,6 @@ from typing import NoReturn
 import polars as pl
 
 from polars_gumbel.codec import Codec
-from polars_gumbel.data import ADULT
 
 _DTYPES = {"float32": pl.Float32, "float64": pl.Float64, "uint8": pl.UInt8, "boolean": pl.Boolean}
 

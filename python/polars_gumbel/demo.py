@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
-from polars_gumbel.data import ADULT
 from polars_gumbel.codec import Codec
+from polars_gumbel.data import ADULT
 
 T = TypeVar("T")
 SHOWN = 6  # categories shown per column; the rest are summed into one line

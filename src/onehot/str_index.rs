@@ -132,3 +132,77 @@ pub(super) fn string_map<'a>(cats: &'a [String], slots: &[u32]) -> PlHashMap<&'a
         .zip(slots.iter().copied())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(table: &ViewTable, pairs: &[(u128, u32)], absent: &[u128]) {
+        for &(view, slot) in pairs {
+            assert_eq!(table.get(view), Some(slot), "{view:#x}");
+        }
+        for &view in absent {
+            assert_eq!(table.get(view), None, "{view:#x}");
+        }
+    }
+
+    #[test]
+    fn every_key_is_found_and_no_other() {
+        for n in [0, 1, 2, 15, 16, 17, 1000, 4096, 5000] {
+            let pairs: Vec<(u128, u32)> = (0..n as u128)
+                .map(|i| ((i * 0x9E37_79B9) << 32 | i, i as u32))
+                .collect();
+            let absent: Vec<u128> = (0..100u128).map(|i| u128::from(u64::MAX) - i).collect();
+            check(&ViewTable::new(pairs.clone()), &pairs, &absent);
+        }
+    }
+
+    #[test]
+    fn colliding_keys_are_probed() {
+        // A table of 16 buckets for 8 keys with the first multiplier: some collide.
+        let pairs: Vec<(u128, u32)> = (0..8u128).map(|i| (i << 64 | i * 16, i as u32)).collect();
+        let table = ViewTable::build(&pairs, 16, 0, false);
+        check(&table, &pairs, &[999, 1 << 100]);
+        // A full table probes past the end back to the start.
+        let full = ViewTable::build(&pairs[..4], 4, 0, false);
+        check(&full, &pairs[..4], &[]);
+    }
+
+    #[test]
+    fn keys_that_mix_to_one_value_defeat_every_multiplier_and_still_work() {
+        // The hash mixes a view's two words as `lo ^ rotl(hi, 29)`: these keys all mix
+        // to the same value, so every multiplier puts them in one bucket.
+        const MIXED: u64 = 0x1234_5678_9ABC_DEF0;
+        let pairs: Vec<(u128, u32)> = (1..=300u64)
+            .map(|hi| {
+                let lo = MIXED ^ hi.rotate_left(29);
+                ((u128::from(hi) << 64) | u128::from(lo), hi as u32)
+            })
+            .collect();
+        let table = ViewTable::new(pairs.clone());
+        assert!(!table.collision_free);
+        let absent = [(u128::from(301u64) << 64) | u128::from(MIXED ^ 301u64.rotate_left(29))];
+        check(&table, &pairs, &absent);
+    }
+
+    #[test]
+    fn strings_short_and_long_find_their_slots() {
+        let cats: Vec<String> = ["", "a", "twelve bytes", "thirteen byte", "é", "a\0b"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain((0..200).map(|i| format!("category number {i}")))
+            .collect();
+        let slots: Vec<u32> = (0..cats.len() as u32).collect();
+        let index = StrIndex::new(&cats, &slots);
+        let mut probe: Vec<&str> = cats.iter().map(String::as_str).collect();
+        probe.extend(["b", "twelve bytez", "category number 200", "A"]);
+        let arr = Utf8ViewArray::from_slice_values(&probe);
+        for (i, s) in probe.iter().enumerate() {
+            let want = cats
+                .iter()
+                .position(|c| c == s)
+                .map_or(UNKNOWN, |p| p as u32);
+            assert_eq!(index.get(&arr, i), want, "{s:?}");
+        }
+    }
+}
