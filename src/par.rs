@@ -62,7 +62,7 @@ pub fn row_pieces<T>(out: &mut [T], len: usize, start: impl Fn(usize) -> usize) 
 
 /// Each column's [`row_pieces`] of `len` rows, grouped by task: `pieces[t][j]` is
 /// task `t`'s piece of column `j`.
-pub fn column_pieces<'a, T>(columns: Vec<&'a mut [T]>, len: usize) -> Vec<Vec<&'a mut [T]>> {
+pub fn column_pieces<T>(columns: Vec<&mut [T]>, len: usize) -> Vec<Vec<&mut [T]>> {
     let mut pieces: Vec<Vec<&mut [T]>> = (0..tasks(len))
         .map(|_| Vec::with_capacity(columns.len()))
         .collect();

@@ -74,7 +74,7 @@ def find_cycle(deps: dict[str, set[str]]) -> list[str] | None:
         stack.append(m)
         for d in sorted(deps[m]):
             if state.get(d) == 1:
-                return stack[stack.index(d) :] + [d]
+                return [*stack[stack.index(d) :], d]
             if d not in state:
                 found = visit(d)
                 if found:

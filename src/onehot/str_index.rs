@@ -150,7 +150,7 @@ mod tests {
     fn every_key_is_found_and_no_other() {
         for n in [0, 1, 2, 15, 16, 17, 1000, 4096, 5000] {
             let pairs: Vec<(u128, u32)> = (0..n as u128)
-                .map(|i| ((i * 0x9E37_79B9) << 32 | i, i as u32))
+                .map(|i| (((i * 0x9E37_79B9) << 32) | i, i as u32))
                 .collect();
             let absent: Vec<u128> = (0..100u128).map(|i| u128::from(u64::MAX) - i).collect();
             check(&ViewTable::new(pairs.clone()), &pairs, &absent);
@@ -160,7 +160,9 @@ mod tests {
     #[test]
     fn colliding_keys_are_probed() {
         // A table of 16 buckets for 8 keys with the first multiplier: some collide.
-        let pairs: Vec<(u128, u32)> = (0..8u128).map(|i| (i << 64 | i * 16, i as u32)).collect();
+        let pairs: Vec<(u128, u32)> = (0..8u128)
+            .map(|i| ((i << 64) | (i * 16), i as u32))
+            .collect();
         let table = ViewTable::build(&pairs, 16, 0, false);
         check(&table, &pairs, &[999, 1 << 100]);
         // A full table probes past the end back to the start.
