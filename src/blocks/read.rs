@@ -200,9 +200,11 @@ pub fn array_rows<T: Real>(
     }
     let arr = ca.downcast_as_array();
     let values = arr.values().as_ref();
-    let offsets: Vec<usize> = (0..=arr.len()).map(|i| i * width).collect();
-    let inner = inner_null_rows(values, &offsets);
-    let validity = and_validity(arr.validity().cloned(), inner.as_ref());
+    let inner = (values.null_count() > 0).then(|| {
+        let offsets: Vec<usize> = (0..=arr.len()).map(|i| i * width).collect();
+        inner_null_rows(values, &offsets)
+    });
+    let validity = and_validity(arr.validity().cloned(), inner.flatten().as_ref());
     Ok((primitive_values(values)?, validity))
 }
 

@@ -1,0 +1,365 @@
+//! A codec's operations on a frame, planned once: for every output column, its input
+//! columns, the expression's options and the cast after ([`Step`]). [`Codec::encode`]
+//! and [`Codec::decode`] run a plan on a `DataFrame` here; the Python package turns the
+//! same plan into lazy expressions.
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Codec, SourceDtype};
+use crate::blocks::Layout;
+use crate::decode::{self, DecodeOptions, Method};
+use crate::dispatch::IndicatorDtype;
+use crate::gumbel::GumbelOptions;
+use crate::onehot::{self, OneHotOptions};
+
+/// A column of a frame as a plan sees it: its name, and its field names when it is a
+/// Struct.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct FrameColumn {
+    pub name: String,
+    pub fields: Option<Vec<String>>,
+}
+
+impl FrameColumn {
+    pub fn of(column: &Column) -> Self {
+        let fields = match column.dtype() {
+            DataType::Struct(fields) => Some(fields.iter().map(|f| f.name().to_string()).collect()),
+            _ => None,
+        };
+        Self {
+            name: column.name().to_string(),
+            fields,
+        }
+    }
+}
+
+/// Where a decoded column's scores come from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scores {
+    /// The variable's own block column, as it is (an Array or a List).
+    Column(String),
+    /// The fields of the variable's Struct column, by name, in the codec's order.
+    Fields(String, Vec<String>),
+    /// The flat feature columns, gathered into one Struct.
+    Columns(Vec<String>),
+}
+
+/// One output column of a codec's operation on a frame; a plan lists them in output
+/// order.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A column the codec does not own, passed through.
+    Pass(String),
+    /// `one_hot(column, **options)`, its fields unnested in place when `unnest`.
+    Encode {
+        column: String,
+        options: OneHotOptions,
+        unnest: bool,
+    },
+    /// `decode(scores, key, **options)` named `column`, cast to Categorical after when
+    /// `categorical`.
+    Decode {
+        column: String,
+        scores: Scores,
+        options: DecodeOptions,
+        categorical: bool,
+    },
+    /// `gumbel_softmax(struct(columns), key, **options)`, its fields unnested in place.
+    Relax {
+        columns: Vec<String>,
+        options: GumbelOptions,
+    },
+}
+
+impl Codec {
+    /// Errors unless `key` names a column of `columns` that is none of the codec's
+    /// blocks or feature columns.
+    fn check_key(
+        &self,
+        operation: &str,
+        key: Option<&str>,
+        columns: &[FrameColumn],
+    ) -> PolarsResult<()> {
+        let Some(key) = key else { return Ok(()) };
+        polars_ensure!(
+            columns.iter().any(|c| c.name == key),
+            InvalidOperation: "Codec.{}: no key column '{}' in the data", operation, key
+        );
+        let owned = self.column(key).is_some() || self.feature_names().iter().any(|f| f == key);
+        polars_ensure!(
+            !owned,
+            InvalidOperation: "Codec.{}: the key '{}' is one of the codec's blocks; name a column \
+            that identifies the rows", operation, key
+        );
+        Ok(())
+    }
+
+    /// The plan of [`Codec::encode`]: each codec column one-hot encoded in its place
+    /// (unnested into its feature columns when `layout` is flat), the other columns
+    /// passed through.
+    pub fn encode_plan(
+        &self,
+        columns: &[FrameColumn],
+        layout: Layout,
+        dtype: IndicatorDtype,
+    ) -> PolarsResult<Vec<Step>> {
+        polars_ensure!(
+            layout != Layout::List,
+            InvalidOperation: "Codec.encode: the layout is flat, struct or array, got list"
+        );
+        if let Some(c) = self
+            .columns
+            .iter()
+            .find(|c| !columns.iter().any(|f| f.name == c.name))
+        {
+            polars_bail!(InvalidOperation: "Codec.encode: the data has no column '{}'", c.name);
+        }
+        let unnest = layout == Layout::Flat;
+        if unnest {
+            // A feature column must not meet a column passed through.
+            let features: PlHashSet<String> = self.feature_names().into_iter().collect();
+            if let Some(clash) = columns.iter().find(|c| features.contains(&c.name)) {
+                polars_bail!(
+                    InvalidOperation: "Codec.encode: the data's column '{}' has the name of a feature \
+                    column of the flat layout; rename it, or use layout='struct' or 'array'",
+                    clash.name
+                );
+            }
+        }
+        Ok(columns
+            .iter()
+            .map(|f| match self.column(&f.name) {
+                None => Step::Pass(f.name.clone()),
+                Some(c) => Step::Encode {
+                    column: c.name.clone(),
+                    options: c.one_hot_options(layout, dtype, &self.separator),
+                    unnest,
+                },
+            })
+            .collect())
+    }
+
+    /// The plan of [`Codec::decode`]: each codec column decoded in the place of its
+    /// block (its own column, or its first feature column present), the other columns
+    /// passed through. `key` names the column that keys the seeded noise.
+    pub fn decode_plan(
+        &self,
+        columns: &[FrameColumn],
+        method: Method,
+        tau: f64,
+        seed: Option<u64>,
+        key: Option<&str>,
+    ) -> PolarsResult<Vec<Step>> {
+        self.check_key("decode", key, columns)?;
+        let owner = self.feature_owners();
+        let mut done = vec![false; self.columns.len()];
+        let mut steps = Vec::with_capacity(columns.len());
+        for frame_column in columns {
+            let name = frame_column.name.as_str();
+            let own = self.columns.iter().position(|c| c.name == name);
+            let Some(i) = own.or_else(|| owner.get(name).copied()) else {
+                steps.push(Step::Pass(name.into()));
+                continue;
+            };
+            if std::mem::replace(&mut done[i], true) {
+                continue;
+            }
+            let c = &self.columns[i];
+            let features = c.feature_names(&self.separator);
+            let scores = match (&frame_column.fields, own.is_some()) {
+                (Some(fields), true) => {
+                    if let Some(f) = features.iter().find(|f| !fields.contains(f)) {
+                        polars_bail!(InvalidOperation: "Codec.decode: the block '{}' has no field '{}'", c.name, f);
+                    }
+                    Scores::Fields(c.name.clone(), features)
+                }
+                (None, true) => Scores::Column(c.name.clone()),
+                (_, false) => {
+                    if let Some(f) = features
+                        .iter()
+                        .find(|f| !columns.iter().any(|g| &g.name == *f))
+                    {
+                        polars_bail!(InvalidOperation: "Codec.decode: feature column '{}' of '{}' is missing", f, c.name);
+                    }
+                    Scores::Columns(features)
+                }
+            };
+            steps.push(Step::Decode {
+                column: c.name.clone(),
+                scores,
+                options: c.decode_options(method, tau, seed, &self.separator),
+                categorical: c.dtype == SourceDtype::Categorical,
+            });
+        }
+        if let Some(i) = done.iter().position(|d| !d) {
+            polars_bail!(InvalidOperation: "Codec.decode: no block of column '{}' in the data", self.columns[i].name);
+        }
+        Ok(steps)
+    }
+
+    /// The plan of the per-block Gumbel-Softmax of a flat generator output: each codec
+    /// column's feature columns relaxed as one block, in the place of the first, the
+    /// other columns passed through. Each block's noise stream is the one
+    /// [`Codec::decode_plan`] gives the column for the same seed.
+    pub fn gumbel_plan(
+        &self,
+        columns: &[FrameColumn],
+        tau: f64,
+        hard: bool,
+        seed: Option<u64>,
+        key: Option<&str>,
+    ) -> PolarsResult<Vec<Step>> {
+        self.check_key("gumbel_softmax", key, columns)?;
+        let owner = self.feature_owners();
+        if let Some(f) = self
+            .feature_names()
+            .iter()
+            .find(|f| !columns.iter().any(|g| &g.name == *f))
+        {
+            polars_bail!(InvalidOperation: "Codec.gumbel_softmax: feature column '{}' is missing", f);
+        }
+        let mut steps = Vec::with_capacity(columns.len());
+        for frame_column in columns {
+            let name = frame_column.name.as_str();
+            let Some(&i) = owner.get(name) else {
+                steps.push(Step::Pass(name.into()));
+                continue;
+            };
+            let c = &self.columns[i];
+            let features = c.feature_names(&self.separator);
+            if features[0] == name {
+                let seed = c
+                    .decode_options(Method::Sample, tau, seed, &self.separator)
+                    .seed;
+                steps.push(Step::Relax {
+                    columns: features,
+                    options: GumbelOptions { tau, hard, seed },
+                });
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The codec column each feature column belongs to.
+    fn feature_owners(&self) -> PlHashMap<String, usize> {
+        let mut owner = PlHashMap::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            for f in c.feature_names(&self.separator) {
+                owner.insert(f, i);
+            }
+        }
+        owner
+    }
+
+    /// Encodes the codec's columns of `df` in place; other columns pass through.
+    pub fn encode(
+        &self,
+        df: &DataFrame,
+        layout: Layout,
+        dtype: IndicatorDtype,
+    ) -> PolarsResult<DataFrame> {
+        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
+        let mut out: Vec<Column> = Vec::with_capacity(df.width());
+        for step in self.encode_plan(&columns, layout, dtype)? {
+            match step {
+                Step::Encode {
+                    column,
+                    options,
+                    unnest,
+                } => {
+                    let encoded =
+                        onehot::one_hot(df.column(&column)?.as_materialized_series(), &options)?;
+                    if unnest {
+                        out.extend(
+                            encoded
+                                .struct_()?
+                                .fields_as_series()
+                                .into_iter()
+                                .map(Column::from),
+                        );
+                    } else {
+                        out.push(encoded.into());
+                    }
+                }
+                other => out.push(self.pass(df, other)?),
+            }
+        }
+        DataFrame::new_infer_height(out)
+    }
+
+    /// Decodes the blocks of `df` (flat feature columns, or one Struct / Array column per
+    /// variable) back to the original columns, dtypes and order; `key` names the column
+    /// that keys the seeded noise (by default the row's position).
+    pub fn decode(
+        &self,
+        df: &DataFrame,
+        method: Method,
+        tau: f64,
+        seed: Option<u64>,
+        key: Option<&str>,
+    ) -> PolarsResult<DataFrame> {
+        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
+        let key = key
+            .map(|k| df.column(k).map(|c| c.as_materialized_series()))
+            .transpose()?;
+        let mut out: Vec<Column> = Vec::with_capacity(df.width());
+        for step in self.decode_plan(&columns, method, tau, seed, key.map(|k| k.name().as_str()))? {
+            let Step::Decode {
+                column,
+                scores,
+                options,
+                categorical,
+            } = step
+            else {
+                out.push(self.pass(df, step)?);
+                continue;
+            };
+            let series = |name: &str| df.column(name).map(|c| c.as_materialized_series().clone());
+            let scores = match scores {
+                Scores::Column(name) => series(&name)?,
+                Scores::Fields(name, fields) => {
+                    let block = series(&name)?;
+                    let ca = block.struct_()?;
+                    let fields = fields
+                        .iter()
+                        .map(|f| ca.field_by_name(f))
+                        .collect::<PolarsResult<Vec<_>>>()?;
+                    StructChunked::from_series(block.name().clone(), block.len(), fields.iter())?
+                        .with_outer_validity(block.rechunk_validity())
+                        .into_series()
+                }
+                Scores::Columns(names) => {
+                    let fields = names
+                        .iter()
+                        .map(|f| series(f))
+                        .collect::<PolarsResult<Vec<_>>>()?;
+                    StructChunked::from_series(column.as_str().into(), df.height(), fields.iter())?
+                        .into_series()
+                }
+            };
+            let decoded = decode::decode(&scores, key, &options)?.with_name(column.as_str().into());
+            let decoded = if categorical {
+                decoded.cast(&DataType::from_categories(
+                    polars_core::prelude::Categories::global(),
+                ))?
+            } else {
+                decoded
+            };
+            out.push(decoded.into());
+        }
+        DataFrame::new_infer_height(out)
+    }
+
+    /// A passed-through column of `df`.
+    fn pass(&self, df: &DataFrame, step: Step) -> PolarsResult<Column> {
+        match step {
+            Step::Pass(name) => Ok(df.column(&name)?.clone()),
+            other => {
+                polars_bail!(ComputeError: "a pass-through step was expected, got {:?}", other)
+            }
+        }
+    }
+}
