@@ -12,7 +12,8 @@
 //! row, which cost three times the whole `one_hot` kernel. Here each dictionary value
 //! is looked up once and the keys are remapped to category codes.
 //!
-//! The boundary: imports [`crate::blocks`] (to build a K = 0 block) and Polars.
+//! The boundary: imports [`crate::blocks`] (to build a K = 0 block), [`crate::dispatch`]
+//! (the code widths) and Polars.
 
 use std::ffi::c_void;
 use std::mem::{align_of, size_of};
@@ -23,8 +24,9 @@ use polars_arrow::array::{Array, DictionaryArray, DictionaryKey, PrimitiveArray}
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::datatypes::{ArrowDataType, Field as ArrowField, IntegerType};
 use polars_arrow::ffi::{import_array_from_c, import_field_from_c, ArrowArray, ArrowSchema};
-use polars_core::with_match_categorical_physical_type;
 use polars_ffi::version_0::SeriesExport;
+
+use crate::dispatch::with_match_codes;
 
 /// The layout of [`SeriesExport`], whose fields Polars keeps private: a `#[repr(C)]`
 /// struct that crosses the plugin boundary, so its layout is part of the plugin ABI
@@ -320,8 +322,8 @@ fn categorical(
     dtype: DataType,
     chunks: &[Box<dyn Array>],
 ) -> PolarsResult<Series> {
-    with_match_categorical_physical_type!(dtype.cat_physical()?, |$C| {
-        type Phys = <$C as PolarsCategoricalType>::PolarsPhysical;
+    with_match_codes!(dtype.cat_physical()?, |$C, $P| {
+        type Phys = $P;
         let codes = chunks
             .iter()
             .map(|chunk| codes_of::<Phys>(chunk.as_ref(), &dtype))

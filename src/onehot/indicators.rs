@@ -43,7 +43,7 @@ impl Indicator for f64 {
 pub(super) fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series> {
     match dtype {
         IndicatorDtype::Boolean => s.cast(&DataType::Boolean),
-        _ => Ok(s),
+        IndicatorDtype::UInt8 | IndicatorDtype::Float32 | IndicatorDtype::Float64 => Ok(s),
     }
 }
 
