@@ -375,3 +375,79 @@ fn feature_names_are_unique_across_columns() {
     let columns = serde_json::from_value(doc["columns"].clone()).expect("column entries");
     assert!(Codec::new(columns).is_err());
 }
+
+#[test]
+fn keyed_sampling_of_parts_equals_the_whole() {
+    // Each row's draw is a function of the seed, its key and its scores: decoding the
+    // rows in two parts, in reverse order, gives the rows of one whole decode.
+    let codec = adult_codec();
+    let df = adult_rows();
+    let mut encoded = codec
+        .encode(&df, Layout::Flat, IndicatorDtype::Float64)
+        .expect("encode");
+    let n = encoded.height() as i64;
+    encoded
+        .with_column(Column::new(
+            "id".into(),
+            (100..100 + n).collect::<Vec<i64>>(),
+        ))
+        .expect("an id column");
+    let decode = |part: &DataFrame| {
+        codec
+            .decode(part, Method::Sample, 0.7, Some(11), Some("id"))
+            .expect("decode")
+    };
+    let whole = decode(&encoded);
+    let (head, tail) = (encoded.slice(0, 3), encoded.slice(3, n as usize));
+    let mut parts = decode(&tail);
+    parts.vstack_mut(&decode(&head)).expect("stack");
+    let parts = parts
+        .sort(["id"], SortMultipleOptions::default())
+        .expect("sort");
+    assert_same(&parts, &whole);
+    // The key passes through; a key that is a block is refused.
+    assert!(whole.column("id").is_ok());
+    let message = codec
+        .decode(&encoded, Method::Sample, 1.0, Some(1), Some("sex_ Male"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("one of the codec's blocks"), "{message}");
+}
+
+#[test]
+fn the_separator_comes_from_the_document() {
+    let with_separator = |separator: &str| {
+        let mut doc: serde_json::Value = serde_json::from_str(SMALL_CODEC).expect("valid JSON");
+        doc["separator"] = separator.into();
+        doc.to_string()
+    };
+    let json = with_separator(".");
+    let codec = Codec::from_json(&json).expect("a valid codec");
+    assert!(codec
+        .feature_names()
+        .iter()
+        .all(|f| f.contains('.') && !f.contains('_')));
+    let df = small_rows();
+    for layout in [Layout::Flat, Layout::Struct, Layout::Array] {
+        let encoded = codec
+            .encode(&df, layout, IndicatorDtype::UInt8)
+            .expect("encode");
+        if layout == Layout::Flat {
+            let names: Vec<String> = encoded
+                .get_column_names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            for f in codec.feature_names() {
+                assert!(names.contains(&f), "{f} in {names:?}");
+            }
+        }
+        let decoded = codec
+            .decode(&encoded, Method::Argmax, 1.0, None, None)
+            .expect("decode");
+        assert_same(&decoded, &df);
+    }
+    let empty = with_separator("");
+    let message = Codec::from_json(&empty).unwrap_err().to_string();
+    assert!(message.contains("`separator`"), "{message}");
+}

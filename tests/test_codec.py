@@ -754,3 +754,13 @@ def test_unusable_separators_are_refused(separator: str) -> None:
     document["separator"] = separator
     with pytest.raises(ValueError, match="separator"):
         Codec.from_json(json.dumps(document))
+
+
+def test_separator_of_the_wrong_type_is_named() -> None:
+    df = pl.DataFrame({"s": ["x", "y"]})
+    with pytest.raises(TypeError, match="separator must be a str"):
+        Codec.fit(df, separator=None)  # type: ignore[arg-type]
+    document = json.loads(Codec.fit(df).to_json())
+    document["separator"] = 5
+    with pytest.raises(ValueError, match="`separator` is 5"):
+        Codec.from_json(json.dumps(document))

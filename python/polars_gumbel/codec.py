@@ -164,6 +164,8 @@ class Codec:
             if missing:
                 raise ValueError(f"Codec.fit: no column {missing[0]!r} in the data")
         _validate.choice("order", order, ("sorted", "frequency"))
+        if not isinstance(separator, str):
+            raise TypeError(f"separator must be a str, got {type(separator).__name__}")
         if min_frequency is not None and (
             isinstance(min_frequency, bool)
             or not isinstance(min_frequency, (int, float))

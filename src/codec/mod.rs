@@ -416,6 +416,12 @@ impl Codec {
             ComputeError: "codec version {} is not supported: this build reads version {}",
             shown("version"), VERSION
         );
+        if let Some(separator) = value.get("separator") {
+            polars_ensure!(
+                separator.is_string(),
+                ComputeError: "malformed codec JSON: `separator` is {}; expected a string", separator
+            );
+        }
         // A column that does not parse is named by its place in the document.
         if let Some(columns) = value.get("columns").and_then(|c| c.as_array()) {
             for (i, column) in columns.iter().enumerate() {
