@@ -1,84 +1,25 @@
-//! Gumbel-Softmax and Gumbel-max sampling over score blocks.
-//!
-//! Every Gumbel path goes through one perturbation, [`perturbed`]: the score of (row,
-//! category) is `(x − max) · s + g`, where `max` is the row's largest score, `g` its
-//! noise ([`Noise`]), and `s` is 1 for `gumbel_softmax` (whose `tau` applies in the
-//! softmax that follows) and `1 / tau` for `decode(method="sample")`. The row maximum
-//! comes off first, so adding a constant to a row changes nothing, however large, and
-//! no `tau` overflows. A row is kept when [`row_is_valid`] says so. At `tau = 1` the two
-//! are the same numbers, so `decode(x, method="sample", seed=s)` is
-//! `decode(gumbel_softmax(x, hard=True, seed=s))` by construction.
-//!
-//! Struct and Array blocks run [`LANES`] rows side by side in vectors ([`crate::simd`]),
-//! category after category: Struct fields are read and written in place, field by
-//! field, Array rows with a stride; nothing is transposed. A group of rows keeps its
-//! perturbed scores in a scratch of `K` vectors, and draws the noise of [`LANES`] rows
-//! with one vectorised Philox call per counter. List blocks, whose rows vary in width,
-//! go row by row, the noise of [`LANES`] counters of the row at a time; every step is
-//! the same IEEE operation in the same order, so every layout gives the same bits.
-//!
-//! An operation and its lane kernels: imports [`crate::blocks`] and the leaves
-//! ([`crate::real`], [`crate::rng`], [`crate::simd`], [`crate::par`], [`crate::tau`]).
+//! The eight-row kernels of Gumbel-Softmax and Gumbel-max sampling, and their drivers
+//! over Struct fields and Array rows: [`LANES`] rows side by side in vectors, category
+//! after category, the noise of eight rows from one vectorised Philox call per counter.
 
 use std::marker::PhantomData;
-use std::ops::{Add, Mul, Sub};
 
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
-use serde::{Deserialize, Serialize};
 
+use super::{perturbed, row_is_valid, Relax};
 use crate::blocks::build::{array_from_pieces, struct_from_fields};
 use crate::blocks::read::{and_validity, array_rows, struct_columns};
-use crate::blocks::{compute_dtype, Blocks};
-use crate::dispatch::with_match_real;
 use crate::par::{column_pieces, par_tasks, row_pieces, tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
-use crate::tau::{check_tau, inv_tau};
-
-/// Options of [`gumbel_softmax`].
-#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
-pub struct GumbelOptions {
-    pub tau: f64,
-    pub hard: bool,
-    /// `None`: fresh operating-system entropy at every call.
-    #[serde(with = "crate::rng::seed_bits")]
-    pub seed: Option<u64>,
-}
-
-/// The perturbed score of one cell, or of a vector of cells: `(x − max) · s + g`.
-#[inline(always)]
-pub fn perturbed<V>(x: V, max: V, s: V, g: V) -> V
-where
-    V: Add<Output = V> + Sub<Output = V> + Mul<Output = V>,
-{
-    (x - max) * s + g
-}
-
-/// Which rows are kept, a bit each: those with a score above `-inf` (`above`) and no
-/// NaN or `+inf` (`bad`).
-#[inline(always)]
-pub fn row_is_valid(bad: u8, above: u8) -> u8 {
-    above & !bad
-}
 
 /// Lanes holding NaN or `+inf`, which make their row null.
 #[inline(always)]
 fn bad_lanes<T: Real, S: Isa>(v: T::V<S>) -> <T::V<S> as FloatV>::Bits {
     v.is_nan().or(v.eq(Lane::splat(T::INFINITY)))
 }
-
-/// What is made of the perturbed scores.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Relax {
-    /// `softmax(p / tau)`, given `1 / tau` (see [`inv_tau`]).
-    Soft(f64),
-    /// The one-hot of `argmax(p)`.
-    Hard,
-}
-
-// ---------------------------------------------------------------------------- lanes
 
 /// The perturbed scores of [`LANES`] rows, in place: `p[j]` holds the rows' scores of
 /// category `j`, and receives their perturbed scores. Returns each row's largest
@@ -173,13 +114,13 @@ impl<V: FloatV> Relaxed<V> {
 }
 
 /// Where a fixed-width block's scores are: Struct fields, or Array rows.
-enum Fixed<'a, T: Clone> {
+pub(super) enum Fixed<'a, T: Clone> {
     Fields(Vec<std::borrow::Cow<'a, [T]>>),
     Rows { values: &'a [T], width: usize },
 }
 
 impl<T: Real> Fixed<'_, T> {
-    fn width(&self) -> usize {
+    pub(super) fn width(&self) -> usize {
         match self {
             Self::Fields(columns) => columns.len(),
             Self::Rows { width, .. } => *width,
@@ -239,7 +180,7 @@ const MAX_LANE_WIDTH: usize = 1 << 24;
 
 /// Reads a Struct or Array block and hands `f` its scores and its row validity; `None`
 /// for a List, a block of no category or of more than [`MAX_LANE_WIDTH`].
-fn with_fixed<T: Real, R>(
+pub(super) fn with_fixed<T: Real, R>(
     s: &Series,
     f: impl FnOnce(&Fixed<'_, T>, Option<Bitmap>) -> PolarsResult<R>,
 ) -> PolarsResult<Option<R>> {
@@ -263,7 +204,7 @@ fn with_fixed<T: Real, R>(
 }
 
 /// The work on one group of [`LANES`] rows, in any build of the vectors.
-trait Group<T: Real>: Sync {
+pub(super) trait Group<T: Real>: Sync {
     /// A task's part of the output.
     type Piece: Send;
     /// Runs the group of rows `at..at + count` (`off` into the task's piece) with the
@@ -317,7 +258,7 @@ impl<T: Real, G: Group<T>> IsaFn<G::Piece> for Task<'_, T, G> {
 /// Runs `group` on every group of [`LANES`] rows of `len`, in parallel tasks of
 /// [`ROWS_PER_TASK`] rows, task `t` writing `pieces[t]`; returns the groups' validity
 /// bytes and the pieces.
-fn for_groups<T: Real, G: Group<T>>(
+pub(super) fn for_groups<T: Real, G: Group<T>>(
     len: usize,
     width: usize,
     pieces: Vec<G::Piece>,
@@ -348,7 +289,7 @@ fn for_groups<T: Real, G: Group<T>>(
 }
 
 /// The rows' validity: the groups' bytes and the input's.
-fn validity(found: Vec<u8>, len: usize, input: Option<Bitmap>) -> Option<Bitmap> {
+pub(super) fn validity(found: Vec<u8>, len: usize, input: Option<Bitmap>) -> Option<Bitmap> {
     let found = Bitmap::from_u8_vec(found, len);
     and_validity(Some(found), input.as_ref()).filter(|v| v.unset_bits() > 0)
 }
@@ -445,12 +386,12 @@ impl<'a, T: Real> Group<T> for IntoRows<'a, T> {
 }
 
 /// Gumbel-max draws of fixed-width rows, into each row's index.
-struct SampleGroup<'a, T: Real> {
-    source: &'a Fixed<'a, T>,
-    s: T,
-    noise: &'a Noise,
-    ids: &'a RowIds,
-    len: usize,
+pub(super) struct SampleGroup<'a, T: Real> {
+    pub(super) source: &'a Fixed<'a, T>,
+    pub(super) s: T,
+    pub(super) noise: &'a Noise,
+    pub(super) ids: &'a RowIds,
+    pub(super) len: usize,
 }
 
 impl<'a, T: Real> Group<T> for SampleGroup<'a, T> {
@@ -476,7 +417,7 @@ impl<'a, T: Real> Group<T> for SampleGroup<'a, T> {
 }
 
 /// `gumbel_softmax` of a Struct or Array block.
-fn relax_fixed<T: Real>(
+pub(super) fn relax_fixed<T: Real>(
     s: &Series,
     source: &Fixed<'_, T>,
     input_validity: Option<Bitmap>,
@@ -514,207 +455,6 @@ fn relax_fixed<T: Real>(
                 .collect();
             let (found, pieces) = for_groups(len, width, pieces, &IntoRows(group, width));
             array_from_pieces(name, pieces, width, validity(found, len, input_validity))
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------- rows
-
-/// The perturbed scores of one row, as [`perturb_lanes`] forms them lane by lane, each
-/// handed to `each(j, q)`; returns the largest and its index, or `None` for a null row.
-#[inline(always)]
-fn perturb_row<T: Real, S: Isa>(
-    x: &[T],
-    noise: &Noise,
-    row: u64,
-    s: T,
-    mut each: impl FnMut(usize, T),
-) -> Option<(T, usize)> {
-    let mut max = T::NEG_INFINITY;
-    let mut bad = false;
-    for &v in x {
-        bad |= v.is_nan() || v == T::INFINITY;
-        max = if v > max { v } else { max };
-    }
-    if row_is_valid(u8::from(bad), u8::from(max > T::NEG_INFINITY)) == 0 {
-        return None;
-    }
-    let per = T::CELLS_PER_COUNTER;
-    let (mut best, mut at) = (T::NEG_INFINITY, 0);
-    let mut g = [T::V::<S>::splat(T::ZERO); 4];
-    for (c, cells) in x.chunks(LANES * per).enumerate() {
-        noise.counters::<T, S>(row, (c * LANES) as u32, &mut g);
-        let g = g.map(Vector::to_array);
-        for (i, &v) in cells.iter().enumerate() {
-            let j = c * LANES * per + i;
-            let q = perturbed(v, max, s, g[i % per][i / per]);
-            each(j, q);
-            if q > best {
-                (best, at) = (q, j);
-            }
-        }
-    }
-    Some((best, at))
-}
-
-/// `gumbel_softmax` of one row into `out`; `false` for a null row.
-#[inline(always)]
-fn relax_row<T: Real, S: Isa>(
-    relax: Relax,
-    noise: &Noise,
-    row: u64,
-    x: &[T],
-    out: &mut [T],
-) -> bool {
-    let Some((best, at)) = perturb_row::<T, S>(x, noise, row, T::ONE, |j, q| out[j] = q) else {
-        return false;
-    };
-    match relax {
-        Relax::Hard => {
-            out.fill(T::ZERO);
-            out[at] = T::ONE;
-        }
-        Relax::Soft(inv) => {
-            let inv = T::narrow(inv);
-            for chunk in out.chunks_mut(LANES) {
-                let mut a = [T::ZERO; LANES];
-                for (a, &q) in a.iter_mut().zip(chunk.iter()) {
-                    *a = (q - best) * inv;
-                }
-                let e = T::exp_lanes::<S>(Vector::from_array(a)).to_array();
-                chunk.copy_from_slice(&e[..chunk.len()]);
-            }
-            let sum = out.iter().fold(0.0f64, |sum, e| sum + e.widen());
-            let inv_sum = T::narrow(1.0 / sum);
-            for o in out.iter_mut() {
-                *o *= inv_sum;
-            }
-        }
-    }
-    true
-}
-
-// ---------------------------------------------------------------------------- series
-
-/// `gumbel_softmax` of a List block (or one of no category), row by row.
-struct RelaxList<'a, T: Real> {
-    blocks: &'a Blocks<'a, T>,
-    relax: Relax,
-    noise: &'a Noise,
-    ids: &'a RowIds,
-}
-
-impl<T: Real> IsaFn<PolarsResult<Series>> for RelaxList<'_, T> {
-    #[inline(always)]
-    fn call<S: Isa>(self, _: S) -> PolarsResult<Series> {
-        let Self {
-            blocks,
-            relax,
-            noise,
-            ids,
-        } = self;
-        blocks.map_blocks(|row, x, out| relax_row::<T, S>(relax, noise, ids.get(row), x, out))
-    }
-}
-
-/// Gumbel-max draws of a List block (or one of no category), row by row.
-struct SampleList<'a, T: Real> {
-    blocks: &'a Blocks<'a, T>,
-    s: T,
-    noise: &'a Noise,
-    ids: &'a RowIds,
-}
-
-impl<T: Real> IsaFn<(Vec<u32>, Option<Bitmap>)> for SampleList<'_, T> {
-    #[inline(always)]
-    fn call<S: Isa>(self, _: S) -> (Vec<u32>, Option<Bitmap>) {
-        let Self {
-            blocks,
-            s,
-            noise,
-            ids,
-        } = self;
-        blocks.map_rows(|row, x| {
-            perturb_row::<T, S>(x, noise, ids.get(row), s, |_, _| {}).map(|(_, at)| at as u32)
-        })
-    }
-}
-
-/// Gumbel-Softmax per row: `softmax((scores + g) / tau)`, or its one-hot argmax when
-/// `hard`, with `g` from [`Noise`] keyed by row position or `key`, in the layout of `s`.
-pub fn gumbel_softmax(
-    s: &Series,
-    key: Option<&Series>,
-    options: &GumbelOptions,
-) -> PolarsResult<Series> {
-    check_tau(options.tau)?;
-    let ids = RowIds::from_key(key, s.len())?;
-    let noise = Noise::seeded_or_fresh(options.seed);
-    fn run<T: Real>(
-        s: &Series,
-        ids: &RowIds,
-        noise: &Noise,
-        o: &GumbelOptions,
-    ) -> PolarsResult<Series> {
-        let relax = if o.hard {
-            Relax::Hard
-        } else {
-            Relax::Soft(inv_tau::<T>(o.tau).widen())
-        };
-        let fixed = with_fixed::<T, _>(s, |source, validity| {
-            relax_fixed(s, source, validity, relax, noise, ids)
-        })?;
-        match fixed {
-            Some(out) => Ok(out),
-            None => {
-                let blocks = Blocks::<T>::read(s, "gumbel_softmax")?;
-                with_isa(RelaxList {
-                    blocks: &blocks,
-                    relax,
-                    noise,
-                    ids,
-                })
-            }
-        }
-    }
-    with_match_real!(compute_dtype(s.dtype(), "gumbel_softmax")?, |$T| {
-        run::<$T>(s, &ids, &noise, options)
-    })
-}
-
-/// Every row's Gumbel-max draw from `softmax(scores / tau)`: its index and the rows'
-/// validity, with the noise `gumbel_softmax` uses for the same seed and key.
-pub fn sample<T: Real>(
-    s: &Series,
-    tau: f64,
-    noise: &Noise,
-    ids: &RowIds,
-) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
-    let scale = inv_tau::<T>(tau);
-    let len = s.len();
-    let fixed = with_fixed::<T, _>(s, |source, input_validity| {
-        let mut idx = vec![0u32; len];
-        let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
-        let group = SampleGroup {
-            source,
-            s: scale,
-            noise,
-            ids,
-            len,
-        };
-        let (found, _) = for_groups(len, source.width(), pieces, &group);
-        Ok((idx, validity(found, len, input_validity)))
-    })?;
-    match fixed {
-        Some(found) => Ok(found),
-        None => {
-            let blocks = Blocks::<T>::read(s, "decode")?;
-            Ok(with_isa(SampleList {
-                blocks: &blocks,
-                s: scale,
-                noise,
-                ids,
-            }))
         }
     }
 }

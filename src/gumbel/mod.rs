@@ -1,0 +1,157 @@
+//! Gumbel-Softmax and Gumbel-max sampling over score blocks.
+//!
+//! Every Gumbel path goes through one perturbation, [`perturbed`]: the score of (row,
+//! category) is `(x − max) · s + g`, where `max` is the row's largest score, `g` its
+//! noise ([`Noise`]), and `s` is 1 for `gumbel_softmax` (whose `tau` applies in the
+//! softmax that follows) and `1 / tau` for `decode(method="sample")`. The row maximum
+//! comes off first, so adding a constant to a row changes nothing, however large, and
+//! no `tau` overflows. A row is kept when [`row_is_valid`] says so. At `tau = 1` the two
+//! are the same numbers, so `decode(x, method="sample", seed=s)` is
+//! `decode(gumbel_softmax(x, hard=True, seed=s))` by construction.
+//!
+//! Struct and Array blocks run eight rows side by side in vectors ([`crate::simd`]),
+//! category after category: Struct fields are read and written in place, field by
+//! field; Array rows as 8 × 8 tiles transposed in registers when K is a multiple of
+//! eight, with a stride otherwise. A group of rows keeps its
+//! perturbed scores in a scratch of `K` vectors, and draws the noise of eight rows
+//! with one vectorised Philox call per counter. List blocks, whose rows vary in width,
+//! go row by row, the noise of eight counters of the row at a time; every step is
+//! the same IEEE operation in the same order, so every layout gives the same bits.
+//!
+//! An operation: `lanes.rs` holds the kernels and drivers of eight rows at a time,
+//! `rows.rs` those of one row; this file the options, the perturbation and the Series
+//! functions. Imports [`crate::blocks`] and the leaves
+//! ([`crate::real`], [`crate::rng`], [`crate::simd`], [`crate::par`], [`crate::tau`]).
+
+use std::ops::{Add, Mul, Sub};
+
+use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+use serde::{Deserialize, Serialize};
+
+use self::lanes::{for_groups, relax_fixed, validity, with_fixed, SampleGroup};
+use self::rows::{RelaxList, SampleList};
+use crate::blocks::{compute_dtype, Blocks};
+use crate::dispatch::with_match_real;
+use crate::par::ROWS_PER_TASK;
+use crate::real::Real;
+use crate::rng::{Noise, RowIds};
+use crate::simd::with_isa;
+use crate::tau::{check_tau, inv_tau};
+
+mod lanes;
+mod rows;
+
+/// Options of [`gumbel_softmax`].
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub struct GumbelOptions {
+    pub tau: f64,
+    pub hard: bool,
+    /// `None`: fresh operating-system entropy at every call.
+    #[serde(with = "crate::rng::seed_bits")]
+    pub seed: Option<u64>,
+}
+
+/// The perturbed score of one cell, or of a vector of cells: `(x − max) · s + g`.
+#[inline(always)]
+pub fn perturbed<V>(x: V, max: V, s: V, g: V) -> V
+where
+    V: Add<Output = V> + Sub<Output = V> + Mul<Output = V>,
+{
+    (x - max) * s + g
+}
+
+/// Which rows are kept, a bit each: those with a score above `-inf` (`above`) and no
+/// NaN or `+inf` (`bad`).
+#[inline(always)]
+pub fn row_is_valid(bad: u8, above: u8) -> u8 {
+    above & !bad
+}
+
+/// What is made of the perturbed scores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Relax {
+    /// `softmax(p / tau)`, given `1 / tau` (see [`inv_tau`]).
+    Soft(f64),
+    /// The one-hot of `argmax(p)`.
+    Hard,
+}
+
+/// Gumbel-Softmax per row: `softmax((scores + g) / tau)`, or its one-hot argmax when
+/// `hard`, with `g` from [`Noise`] keyed by row position or `key`, in the layout of `s`.
+pub fn gumbel_softmax(
+    s: &Series,
+    key: Option<&Series>,
+    options: &GumbelOptions,
+) -> PolarsResult<Series> {
+    check_tau(options.tau)?;
+    let ids = RowIds::from_key(key, s.len())?;
+    let noise = Noise::seeded_or_fresh(options.seed);
+    fn run<T: Real>(
+        s: &Series,
+        ids: &RowIds,
+        noise: &Noise,
+        o: &GumbelOptions,
+    ) -> PolarsResult<Series> {
+        let relax = if o.hard {
+            Relax::Hard
+        } else {
+            Relax::Soft(inv_tau::<T>(o.tau).widen())
+        };
+        let fixed = with_fixed::<T, _>(s, |source, validity| {
+            relax_fixed(s, source, validity, relax, noise, ids)
+        })?;
+        match fixed {
+            Some(out) => Ok(out),
+            None => {
+                let blocks = Blocks::<T>::read(s, "gumbel_softmax")?;
+                with_isa(RelaxList {
+                    blocks: &blocks,
+                    relax,
+                    noise,
+                    ids,
+                })
+            }
+        }
+    }
+    with_match_real!(compute_dtype(s.dtype(), "gumbel_softmax")?, |$T| {
+        run::<$T>(s, &ids, &noise, options)
+    })
+}
+
+/// Every row's Gumbel-max draw from `softmax(scores / tau)`: its index and the rows'
+/// validity, with the noise `gumbel_softmax` uses for the same seed and key.
+pub fn sample<T: Real>(
+    s: &Series,
+    tau: f64,
+    noise: &Noise,
+    ids: &RowIds,
+) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
+    let scale = inv_tau::<T>(tau);
+    let len = s.len();
+    let fixed = with_fixed::<T, _>(s, |source, input_validity| {
+        let mut idx = vec![0u32; len];
+        let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
+        let group = SampleGroup {
+            source,
+            s: scale,
+            noise,
+            ids,
+            len,
+        };
+        let (found, _) = for_groups(len, source.width(), pieces, &group);
+        Ok((idx, validity(found, len, input_validity)))
+    })?;
+    match fixed {
+        Some(found) => Ok(found),
+        None => {
+            let blocks = Blocks::<T>::read(s, "decode")?;
+            Ok(with_isa(SampleList {
+                blocks: &blocks,
+                s: scale,
+                noise,
+                ids,
+            }))
+        }
+    }
+}
