@@ -17,18 +17,13 @@ impl<T: Real> Blocks<'_, T> {
     where
         F: Fn(usize, &[T], &mut [T]) -> bool + Sync,
     {
-        let len = self.len();
         let mut out = vec![T::ZERO; self.values.len()];
-        let mut valid = vec![true; len];
-        let pieces = row_pieces(&mut out, len, |r| self.offsets[r])
-            .into_iter()
-            .zip(row_pieces(&mut valid, len, |r| r))
-            .collect();
-        par_tasks(
-            pieces,
+        let valid = par_rows(
+            &mut out,
+            self.len(),
+            |r| self.offsets[r],
             #[inline(always)]
-            |task, (piece, valid): (&mut [T], &mut [bool])| {
-                let start = task * ROWS_PER_TASK;
+            |start, piece, valid| {
                 let base = self.offsets[start];
                 for (i, v) in valid.iter_mut().enumerate() {
                     let row = start + i;
@@ -38,7 +33,7 @@ impl<T: Real> Blocks<'_, T> {
                 }
             },
         );
-        self.rebuild(out, to_bitmap(valid))
+        self.rebuild(out, valid)
     }
 
     /// Runs `kernel(row, scores)` on every valid row; `None` becomes a null.
@@ -49,16 +44,12 @@ impl<T: Real> Blocks<'_, T> {
     {
         let len = self.len();
         let mut out = vec![U::default(); len];
-        let mut valid = vec![true; len];
-        let pieces = row_pieces(&mut out, len, |r| r)
-            .into_iter()
-            .zip(row_pieces(&mut valid, len, |r| r))
-            .collect();
-        par_tasks(
-            pieces,
+        let valid = par_rows(
+            &mut out,
+            len,
+            |r| r,
             #[inline(always)]
-            |task, (out, valid): (&mut [U], &mut [bool])| {
-                let start = task * ROWS_PER_TASK;
+            |start, out, valid| {
                 for (i, (o, v)) in out.iter_mut().zip(valid.iter_mut()).enumerate() {
                     let row = start + i;
                     let (lo, hi) = match self.width {
@@ -77,8 +68,30 @@ impl<T: Real> Blocks<'_, T> {
                 }
             },
         );
-        (out, to_bitmap(valid))
+        (out, valid)
     }
+}
+
+/// Runs `f(first_row, piece, valid)` on every task's rows: `piece` is its part of `out`,
+/// row `r` starting at value `start(r)`, and `valid` its rows' validity, `true` until
+/// `f` says otherwise. Returns the validity bitmap, `None` when every row is valid.
+fn par_rows<U: Send>(
+    out: &mut [U],
+    len: usize,
+    start: impl Fn(usize) -> usize,
+    f: impl Fn(usize, &mut [U], &mut [bool]) + Sync,
+) -> Option<Bitmap> {
+    let mut valid = vec![true; len];
+    let pieces = row_pieces(out, len, start)
+        .into_iter()
+        .zip(row_pieces(&mut valid, len, |r| r))
+        .collect();
+    par_tasks(
+        pieces,
+        #[inline(always)]
+        |task, (piece, valid)| f(task * ROWS_PER_TASK, piece, valid),
+    );
+    to_bitmap(valid)
 }
 
 /// A validity bitmap, `None` when every row is valid.
