@@ -434,6 +434,40 @@ def bench_codec_wide(markdown: bool) -> None:
             ],
             markdown,
         )
+        encoded = codec.encode(df)
+        report(
+            f"Codec.decode and Codec.gumbel_softmax: {rows} rows, {n_cols * k:,} features",
+            [
+                ("polars-gumbel", "Codec.decode", best(lambda: codec.decode(encoded), 2)),
+                (
+                    "polars-gumbel",
+                    "Codec.gumbel_softmax",
+                    best(lambda: codec.gumbel_softmax(encoded, seed=1), 2),
+                ),
+                (
+                    "scikit-learn",
+                    "OneHotEncoder.inverse_transform",
+                    best(lambda: sk.inverse_transform(encoded.to_numpy()), 2),
+                ),
+            ],
+            markdown,
+        )
+    # An Enum column of 100,000 categories: the codec's checks stay linear in them.
+    cats = [f"v{j}" for j in range(100_000)]
+    enum_frame = pl.DataFrame(
+        {"e": [cats[r * 7] for r in range(rows)]}, schema={"e": pl.Enum(cats)}
+    )
+    report(
+        f"Codec.fit, encode and decode: {rows} rows, one Enum column of 100,000 categories",
+        [
+            (
+                "polars-gumbel",
+                "fit + encode + decode",
+                best(lambda: (c := pg.Codec.fit(enum_frame)).decode(c.encode(enum_frame)), 2),
+            ),
+        ],
+        markdown,
+    )
 
 
 def main() -> None:

@@ -204,7 +204,8 @@ fn enum_dtype(labels: &[String], options: &DecodeOptions) -> PolarsResult<DataTy
         .collect();
     let categories = options.categories.as_deref().unwrap_or(&values);
     ensure_unique(categories, "Enum category")?;
-    if let Some(missing) = values.iter().find(|l| !categories.contains(l)) {
+    let known: PlHashSet<&str> = categories.iter().map(String::as_str).collect();
+    if let Some(missing) = values.iter().find(|l| !known.contains(l.as_str())) {
         polars_bail!(InvalidOperation: "decode: label '{}' is not among the Enum's categories", missing);
     }
     let fcats = FrozenCategories::new(categories.iter().map(String::as_str))?;

@@ -296,11 +296,13 @@ impl ColumnCodec {
             ComputeError: "`categories` holds {}, which a column of dtype {} cannot",
             self.categories.kind(), self.dtype.name()
         );
-        if let SourceDtype::Enum(enum_categories) = &self.dtype {
-            let mut seen = PlHashSet::with_capacity(enum_categories.len());
-            for c in enum_categories {
+        let mut enum_categories = None;
+        if let SourceDtype::Enum(categories) = &self.dtype {
+            let mut seen = PlHashSet::with_capacity(categories.len());
+            for c in categories {
                 polars_ensure!(seen.insert(c.as_str()), ComputeError: "`dtype` is an Enum with the category '{}' twice", c);
             }
+            enum_categories = Some(seen);
         }
         let mut seen = PlHashSet::new();
         for (field, values) in [
@@ -322,9 +324,9 @@ impl ColumnCodec {
                     }
                     polars_bail!(ComputeError: "`{}` holds the duplicate category '{}'", field, label);
                 }
-                if let SourceDtype::Enum(enum_categories) = &self.dtype {
+                if let Some(enum_categories) = &enum_categories {
                     polars_ensure!(
-                        enum_categories.contains(&label),
+                        enum_categories.contains(label.as_str()),
                         ComputeError: "`{}` holds '{}', which is not a category of the Enum `dtype`",
                         field, label
                     );

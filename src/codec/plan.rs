@@ -74,6 +74,12 @@ pub enum Step {
     },
 }
 
+/// The names of a frame's columns, for lookups in constant time: plans over 100,000
+/// feature columns stay linear.
+fn names(columns: &[FrameColumn]) -> PlHashSet<&str> {
+    columns.iter().map(|c| c.name.as_str()).collect()
+}
+
 impl Codec {
     /// Errors unless `key` names a column of `columns` that is none of the codec's
     /// blocks or feature columns.
@@ -88,7 +94,7 @@ impl Codec {
             columns.iter().any(|c| c.name == key),
             InvalidOperation: "Codec.{}: no key column '{}' in the data", operation, key
         );
-        let owned = self.column(key).is_some() || self.feature_names().iter().any(|f| f == key);
+        let owned = self.column(key).is_some() || self.feature_owners().contains_key(key);
         polars_ensure!(
             !owned,
             InvalidOperation: "Codec.{}: the key '{}' is one of the codec's blocks; name a column \
@@ -110,10 +116,11 @@ impl Codec {
             layout != Layout::List,
             InvalidOperation: "Codec.encode: the layout is flat, struct or array, got list"
         );
+        let present = names(columns);
         if let Some(c) = self
             .columns
             .iter()
-            .find(|c| !columns.iter().any(|f| f.name == c.name))
+            .find(|c| !present.contains(c.name.as_str()))
         {
             polars_bail!(InvalidOperation: "Codec.encode: the data has no column '{}'", c.name);
         }
@@ -129,16 +136,19 @@ impl Codec {
                 );
             }
         }
+        let index = self.column_index();
         Ok(columns
             .iter()
-            .map(|f| match self.column(&f.name) {
-                None => Step::Pass(f.name.clone()),
-                Some(c) => Step::Encode {
-                    column: c.name.clone(),
-                    options: c.one_hot_options(layout, dtype, &self.separator),
-                    unnest,
+            .map(
+                |f| match index.get(f.name.as_str()).map(|&i| &self.columns[i]) {
+                    None => Step::Pass(f.name.clone()),
+                    Some(c) => Step::Encode {
+                        column: c.name.clone(),
+                        options: c.one_hot_options(layout, dtype, &self.separator),
+                        unnest,
+                    },
                 },
-            })
+            )
             .collect())
     }
 
@@ -155,11 +165,13 @@ impl Codec {
     ) -> PolarsResult<Vec<Step>> {
         self.check_key("decode", key, columns)?;
         let owner = self.feature_owners();
+        let index = self.column_index();
+        let present = names(columns);
         let mut done = vec![false; self.columns.len()];
         let mut steps = Vec::with_capacity(columns.len());
         for frame_column in columns {
             let name = frame_column.name.as_str();
-            let own = self.columns.iter().position(|c| c.name == name);
+            let own = index.get(name).copied();
             let Some(i) = own.or_else(|| owner.get(name).copied()) else {
                 steps.push(Step::Pass(name.into()));
                 continue;
@@ -171,17 +183,15 @@ impl Codec {
             let features = c.feature_names(&self.separator);
             let scores = match (&frame_column.fields, own.is_some()) {
                 (Some(fields), true) => {
-                    if let Some(f) = features.iter().find(|f| !fields.contains(f)) {
+                    let fields: PlHashSet<&str> = fields.iter().map(String::as_str).collect();
+                    if let Some(f) = features.iter().find(|f| !fields.contains(f.as_str())) {
                         polars_bail!(InvalidOperation: "Codec.decode: the block '{}' has no field '{}'", c.name, f);
                     }
                     Scores::Fields(c.name.clone(), features)
                 }
                 (None, true) => Scores::Column(c.name.clone()),
                 (_, false) => {
-                    if let Some(f) = features
-                        .iter()
-                        .find(|f| !columns.iter().any(|g| &g.name == *f))
-                    {
+                    if let Some(f) = features.iter().find(|f| !present.contains(f.as_str())) {
                         polars_bail!(InvalidOperation: "Codec.decode: feature column '{}' of '{}' is missing", f, c.name);
                     }
                     Scores::Columns(features)
@@ -214,13 +224,23 @@ impl Codec {
     ) -> PolarsResult<Vec<Step>> {
         self.check_key("gumbel_softmax", key, columns)?;
         let owner = self.feature_owners();
+        let present = names(columns);
         if let Some(f) = self
             .feature_names()
             .iter()
-            .find(|f| !columns.iter().any(|g| &g.name == *f))
+            .find(|f| !present.contains(f.as_str()))
         {
             polars_bail!(InvalidOperation: "Codec.gumbel_softmax: feature column '{}' is missing", f);
         }
+        // A block takes the place of its first feature column; the others are in it.
+        let first: PlHashSet<String> = self
+            .spans()
+            .iter()
+            .map(|s| {
+                let label = s.labels.first().map_or("", String::as_str);
+                format!("{}{}{label}", s.column, self.separator)
+            })
+            .collect();
         let mut steps = Vec::with_capacity(columns.len());
         for frame_column in columns {
             let name = frame_column.name.as_str();
@@ -229,18 +249,26 @@ impl Codec {
                 continue;
             };
             let c = &self.columns[i];
-            let features = c.feature_names(&self.separator);
-            if features[0] == name {
+            if first.contains(name) {
                 let seed = c
                     .decode_options(Method::Sample, tau, seed, &self.separator)
                     .seed;
                 steps.push(Step::Relax {
-                    columns: features,
+                    columns: c.feature_names(&self.separator),
                     options: GumbelOptions { tau, hard, seed },
                 });
             }
         }
         Ok(steps)
+    }
+
+    /// Each codec column's index, by name.
+    fn column_index(&self) -> PlHashMap<&str, usize> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), i))
+            .collect()
     }
 
     /// The codec column each feature column belongs to.
