@@ -7,6 +7,8 @@
 //! An operation: imports [`crate::blocks`], [`crate::gumbel`], the kernels of
 //! [`crate::argmax`] and the leaves.
 
+use std::ops::Range;
+
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use polars_core::prelude::FrozenCategories;
@@ -92,6 +94,9 @@ pub struct DecodeOptions {
     /// Labels that decode to null: the inverse of `one_hot(nulls="category")`, and a
     /// codec's `other` label for dtypes that cannot hold it.
     pub null_labels: Vec<String>,
+    /// The scores are these columns of each row of an Array (one variable's span of
+    /// the codec's matrix), read in place; `None`: every score of the row.
+    pub span: Option<Range<usize>>,
 }
 
 impl Default for DecodeOptions {
@@ -106,6 +111,7 @@ impl Default for DecodeOptions {
             dtype: LabelDtype::String,
             categories: None,
             null_labels: Vec::new(),
+            span: None,
         }
     }
 }
@@ -169,9 +175,21 @@ fn labels_from_fields(
 /// The labels of a score column, known without data.
 pub fn labels(field: &Field, options: &DecodeOptions) -> PolarsResult<Vec<String>> {
     compute_dtype(field.dtype(), "decode")?;
-    let width = match field.dtype() {
-        DataType::Struct(fields) => Some(fields.len()),
-        DataType::Array(_, w) => Some(*w),
+    let width = match (field.dtype(), &options.span) {
+        (DataType::Array(_, w), Some(span)) => {
+            polars_ensure!(
+                span.start < span.end && span.end <= *w,
+                InvalidOperation: "decode: the scores {}..{} are not within the {} scores of \
+                each row of column '{}'", span.start, span.end, w, field.name()
+            );
+            Some(span.len())
+        }
+        (d, Some(_)) => polars_bail!(
+            InvalidOperation: "decode of a span of scores expects an Array column, got {} \
+            (column '{}')", d, field.name()
+        ),
+        (DataType::Struct(fields), None) => Some(fields.len()),
+        (DataType::Array(_, w), None) => Some(*w),
         _ => None,
     };
     let labels = match (&options.labels, field.dtype()) {
@@ -263,6 +281,7 @@ pub fn argmax(s: &Series) -> PolarsResult<Series> {
     let no_noise = (Noise::new(0), RowIds::Position);
     let (idx, valid) = choices(
         s,
+        None,
         "argmax",
         Method::Argmax,
         1.0,
@@ -275,9 +294,11 @@ pub fn argmax(s: &Series) -> PolarsResult<Series> {
 
 /// Every row's chosen index and the row validity, read in the cheapest way for the
 /// layout: fixed-width blocks a tile of rows at a time when no noise is needed, row by
-/// row otherwise.
+/// row otherwise. `span`: the scores are those columns of each Array row.
+#[allow(clippy::too_many_arguments)]
 fn choices(
     s: &Series,
+    span: Option<Range<usize>>,
     expr: &str,
     method: Method,
     tau: f64,
@@ -287,9 +308,9 @@ fn choices(
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
     with_match_real!(compute_dtype(s.dtype(), expr)?, |$T| {
         if method == Method::Sample {
-            return gumbel::sample::<$T>(s, tau, noise, ids);
+            return gumbel::sample::<$T>(s, span, tau, noise, ids);
         }
-        if let Some(found) = fixed_width_argmax::<$T>(s, zero_is_null)? {
+        if let Some(found) = fixed_width_argmax::<$T>(s, span, zero_is_null)? {
             return Ok(found);
         }
         let b = Blocks::<$T>::read(s, expr)?;
@@ -306,10 +327,12 @@ fn choices(
 
 /// The index of every row's largest score, lowest on ties, for the fixed-width layouts,
 /// [`LANES`] rows at a time (see [`argmax_lanes`]): Struct fields are read in place,
-/// Array rows with a stride. The path of `argmax` and argmax `decode`; `None` for List
-/// blocks, whose rows vary in width, and for long Array rows, faster row by row.
+/// Array rows with a stride (a span of them too). The path of `argmax` and argmax
+/// `decode`; `None` for List blocks, whose rows vary in width, and for long whole
+/// Array rows, faster row by row.
 fn fixed_width_argmax<T: Argmax>(
     s: &Series,
+    span: Option<Range<usize>>,
     zero_is_null: bool,
 ) -> PolarsResult<Option<(Vec<u32>, Option<Bitmap>)>> {
     Ok(match s.dtype() {
@@ -342,12 +365,12 @@ fn fixed_width_argmax<T: Argmax>(
             ))
         }
         // Long rows are faster row by row, where their scores are contiguous.
-        DataType::Array(_, width) if *width < 2 * LANES => {
-            let width = *width;
-            let (values, validity) = array_rows::<T>(s, width)?;
-            let values = &values[..];
+        DataType::Array(_, width) if *width < 2 * LANES || span.is_some() => {
+            let (rows, validity) = array_rows::<T>(s, span)?;
+            let (values, stride, offset, width) =
+                (&rows.values[..], rows.stride, rows.offset, rows.width);
             let len = s.len();
-            assert!(values.len() >= len * width);
+            assert!(len == 0 || values.len() >= (len - 1) * stride + offset + width);
             Some(lanes_argmax(
                 len,
                 width,
@@ -356,9 +379,11 @@ fn fixed_width_argmax<T: Argmax>(
                 #[inline(always)]
                 // SAFETY: `lanes_argmax` reads rows `row..row + LANES` below `len` and
                 // categories below `width`: inside `values` (asserted above).
-                |row, j| lanes_of(|l| unsafe { *values.get_unchecked((row + l) * width + j) }),
+                |row, j| {
+                    lanes_of(|l| unsafe { *values.get_unchecked((row + l) * stride + offset + j) })
+                },
                 #[inline(always)]
-                |row, j| values[row * width + j],
+                |row, j| rows.at(row, j),
             ))
         }
         _ => None,
@@ -430,7 +455,17 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     let labels = labels(&s.field(), options)?;
     let ids = RowIds::from_key(key, s.len())?;
     let noise = Noise::seeded_or_fresh(options.seed);
-    let (idx, valid) = choices(s, "decode", options.method, options.tau, &noise, &ids, true)?;
+    let span = options.span.clone();
+    let (idx, valid) = choices(
+        s,
+        span,
+        "decode",
+        options.method,
+        options.tau,
+        &noise,
+        &ids,
+        true,
+    )?;
     let valid_at = |r: usize| valid.as_ref().is_none_or(|v| v.get_bit(r));
     // Struct and Array rows have exactly one score per label (`labels` checks); only
     // List rows can have more.

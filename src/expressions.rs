@@ -21,8 +21,8 @@ use serde::Deserialize;
 use crate::blocks::{block_dtype, compute_dtype};
 use crate::decode::{self, DecodeOptions};
 use crate::ffi;
-use crate::gumbel::{self, GumbelOptions};
-use crate::onehot::{self, OneHotOptions};
+use crate::gumbel::{self, GumbelOptions, SpansOptions};
+use crate::onehot::{self, MatrixOptions, OneHotOptions};
 use crate::softmax::{self, SoftmaxOptions};
 
 /// The options of an expression that takes none.
@@ -93,6 +93,14 @@ fn one_hot(inputs: &[Series], options: OneHotOptions) -> PolarsResult<Series> {
     onehot::one_hot(single(inputs, "one_hot")?, &options)
 }
 
+fn one_hot_matrix_output(fields: &[Field], options: MatrixOptions) -> PolarsResult<Field> {
+    onehot::one_hot_matrix_field(fields, &options)
+}
+
+fn one_hot_matrix(inputs: &[Series], options: MatrixOptions) -> PolarsResult<Series> {
+    onehot::one_hot_matrix(inputs, &options)
+}
+
 /// The output of `softmax`, `log_softmax` and `gumbel_softmax`: the input's layout.
 fn block_output(fields: &[Field], expr: &str) -> PolarsResult<Field> {
     let (scores, key) = scores_and_key(fields, expr)?;
@@ -157,6 +165,21 @@ fn gumbel_softmax(inputs: &[Series], options: GumbelOptions) -> PolarsResult<Ser
     on_blocks(inputs, "gumbel_softmax", output, |s, key| {
         gumbel::gumbel_softmax(s, key, &options)
     })
+}
+
+fn gumbel_softmax_spans_output(fields: &[Field], _: SpansOptions) -> PolarsResult<Field> {
+    let (scores, _) = scores_and_key(fields, "gumbel_softmax")?;
+    polars_ensure!(
+        matches!(scores.dtype(), DataType::Array(_, _)),
+        InvalidOperation: "gumbel_softmax of a matrix expects an Array column holding every \
+        block of the row, got {} (column '{}')", scores.dtype(), scores.name()
+    );
+    block_output(fields, "gumbel_softmax")
+}
+
+fn gumbel_softmax_spans(inputs: &[Series], options: SpansOptions) -> PolarsResult<Series> {
+    let (scores, key) = scores_and_key(inputs, "gumbel_softmax")?;
+    gumbel::gumbel_softmax_spans(scores, key, &options)
 }
 
 fn argmax_output(fields: &[Field], _: NoOptions) -> PolarsResult<Field> {
@@ -233,6 +256,12 @@ expressions! {
     "gumbel_softmax": GumbelOptions,
         _polars_plugin_field_gumbel_softmax => gumbel_softmax_output,
         _polars_plugin_gumbel_softmax => gumbel_softmax;
+    "one_hot_matrix": MatrixOptions,
+        _polars_plugin_field_one_hot_matrix => one_hot_matrix_output,
+        _polars_plugin_one_hot_matrix => one_hot_matrix;
+    "gumbel_softmax_spans": SpansOptions,
+        _polars_plugin_field_gumbel_softmax_spans => gumbel_softmax_spans_output,
+        _polars_plugin_gumbel_softmax_spans => gumbel_softmax_spans;
     "argmax": NoOptions,
         _polars_plugin_field_argmax => argmax_output, _polars_plugin_argmax => argmax;
     "decode": DecodeOptions,

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use polars::prelude::PolarsResult;
 
 use crate::blocks::Layout;
-use crate::codec::{Codec, FrameColumn, Step};
+use crate::codec::{Codec, FrameColumn, Step, MATRIX};
 use crate::decode::Method;
 use crate::dispatch::IndicatorDtype;
 use crate::rng::Noise;
@@ -90,16 +90,23 @@ fn plan_json(plan: PolarsResult<Vec<Step>>) -> PyResult<String> {
 
 /// [`Codec::encode_plan`] as JSON.
 #[pyfunction]
-pub fn codec_encode_plan(json: &str, columns: &str, layout: &str, dtype: &str) -> PyResult<String> {
+#[pyo3(signature = (json, columns, layout, dtype, matrix=MATRIX))]
+pub fn codec_encode_plan(
+    json: &str,
+    columns: &str,
+    layout: &str,
+    dtype: &str,
+    matrix: &str,
+) -> PyResult<String> {
     let codec = parse_codec(json)?;
     let layout: Layout = option("layout", layout)?;
     let dtype: IndicatorDtype = option("dtype", dtype)?;
-    plan_json(codec.encode_plan(&frame_columns(columns)?, layout, dtype))
+    plan_json(codec.encode_plan(&frame_columns(columns)?, layout, dtype, matrix))
 }
 
 /// [`Codec::decode_plan`] as JSON.
 #[pyfunction]
-#[pyo3(signature = (json, columns, method, tau, seed=None, key=None))]
+#[pyo3(signature = (json, columns, method, tau, seed=None, key=None, matrix=None))]
 pub fn codec_decode_plan(
     json: &str,
     columns: &str,
@@ -107,15 +114,16 @@ pub fn codec_decode_plan(
     tau: f64,
     seed: Option<u64>,
     key: Option<&str>,
+    matrix: Option<&str>,
 ) -> PyResult<String> {
     let codec = parse_codec(json)?;
     let method: Method = option("method", method)?;
-    plan_json(codec.decode_plan(&frame_columns(columns)?, method, tau, seed, key))
+    plan_json(codec.decode_plan(&frame_columns(columns)?, method, tau, seed, key, matrix))
 }
 
 /// [`Codec::gumbel_plan`] as JSON.
 #[pyfunction]
-#[pyo3(signature = (json, columns, tau, hard, seed=None, key=None))]
+#[pyo3(signature = (json, columns, tau, hard, seed=None, key=None, matrix=None))]
 pub fn codec_gumbel_plan(
     json: &str,
     columns: &str,
@@ -123,9 +131,10 @@ pub fn codec_gumbel_plan(
     hard: bool,
     seed: Option<u64>,
     key: Option<&str>,
+    matrix: Option<&str>,
 ) -> PyResult<String> {
     let codec = parse_codec(json)?;
-    plan_json(codec.gumbel_plan(&frame_columns(columns)?, tau, hard, seed, key))
+    plan_json(codec.gumbel_plan(&frame_columns(columns)?, tau, hard, seed, key, matrix))
 }
 
 /// `(column, start, stop, labels)`: a block's span over the flat feature columns.

@@ -34,6 +34,18 @@ def no_nul(name: str, value: str) -> str:
     return value
 
 
+def column_name(what: str, value: Any) -> str:
+    """A column name a user passes (an input, a key, a codec column): a str that Polars
+    can carry through a plan, which a NUL character cannot."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a column name (str), got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(
+            f"{what} {value!r} holds a NUL character, which a Polars column name cannot"
+        )
+    return value
+
+
 def name_part(name: str, value: Any) -> str:
     """A str option that becomes part of a field name (prefix, separator, label)."""
     return no_nul(name, text(name, value))

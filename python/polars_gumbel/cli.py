@@ -9,7 +9,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -111,8 +111,12 @@ def _kind(path: Path) -> str:
     raise CliError(f"{path}: unknown file type {suffix!r}; use .parquet, .csv or .ndjson")
 
 
-def scan(path: str) -> pl.LazyFrame:
-    """A lazy scan of a Parquet, CSV or NDJSON file, chosen by extension."""
+def scan(path: str, dtypes: Mapping[str, pl.DataType] | None = None) -> pl.LazyFrame:
+    """A lazy scan of a Parquet, CSV or NDJSON file, chosen by extension.
+
+    ``dtypes`` fixes the dtypes of those of its columns that the file holds, where the
+    format keeps none (CSV, NDJSON): a header-only CSV would otherwise read as String.
+    """
     p = Path(path)
     kind = _kind(p)
     if not p.exists():
@@ -120,13 +124,19 @@ def scan(path: str) -> pl.LazyFrame:
     if kind == "parquet":
         return pl.scan_parquet(p)
     if kind == "csv":
-        return pl.scan_csv(p)
+        names = pl.scan_csv(p).collect_schema().names()
+        overrides = {n: dtypes[n] for n in names if dtypes and n in dtypes}
+        return pl.scan_csv(p, schema_overrides=overrides or None)
     # Keep the columns in the order of the file's first record: the NDJSON reader may
     # reorder keys of wide records.
     with p.open(encoding="utf-8") as f:
         first = f.readline()
     order = list(json.loads(first)) if first.strip() else []
-    lf = pl.scan_ndjson(p)
+    if not order and dtypes:
+        # An empty file names no column: it holds no rows of the columns expected.
+        return pl.LazyFrame(schema=dict(dtypes))
+    overrides = {n: dtypes[n] for n in order if dtypes and n in dtypes}
+    lf = pl.scan_ndjson(p, schema_overrides=overrides or None)
     return lf.select(order) if order else lf
 
 
@@ -196,8 +206,11 @@ def _encode(args: argparse.Namespace) -> None:
 
 def _decode(args: argparse.Namespace) -> None:
     codec = Codec.load(args.codec)
+    # Scores are read as Float64 wherever the file keeps no dtype, so that a file of no
+    # rows decodes to no rows, as a Parquet file does.
+    scores = dict.fromkeys(codec.feature_names, pl.Float64)
     lf = codec.decode(
-        scan(args.data), method=args.method, tau=args.tau, seed=args.seed, key=args.key
+        scan(args.data, scores), method=args.method, tau=args.tau, seed=args.seed, key=args.key
     )
     with progress(f"decoding {args.data} into {args.output}"):
         sink(lf, args.output)

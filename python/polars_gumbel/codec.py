@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import polars as pl
@@ -16,11 +16,30 @@ from polars_gumbel._typing import DecodeMethod
 from polars_gumbel.expressions import _INDICATOR_DTYPES, _LABEL_DTYPES, _dtype_name, _seed, _tau
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
-EncodeLayout = Literal["flat", "struct", "array"]
+EncodeLayout = Literal["flat", "struct", "array", "matrix"]
 Order = Literal["sorted", "frequency"]
 Block = tuple[str, int, int, list[str]]
 
 _ROW = "__polars_gumbel_row__"
+#: The matrix column's name unless another is given.
+MATRIX = "features"
+
+
+def _one_chunk(lf: pl.LazyFrame, matrix: str) -> pl.DataFrame:
+    """`lf` collected with its `matrix` column in one chunk, as the plugin writes it, so
+    that ``.to_numpy()`` of it is a view: the streaming engine would hand it back in
+    pieces."""
+    out = lf.collect(engine="in-memory")
+    if out[matrix].n_chunks() > 1:
+        out = out.with_columns(out[matrix].rechunk())
+    return out
+
+
+def _array_width(dtype: pl.DataType) -> int | None:
+    """The width of an Array dtype's rows (``None`` for any other dtype)."""
+    if not isinstance(dtype, pl.Array):
+        return None
+    return int(dtype.size)
 
 
 def _source_dtype(name: str, dtype: pl.DataType) -> Any:
@@ -182,11 +201,8 @@ class Codec:
         ):
             raise ValueError(f"max_categories must be an int >= 1, got {max_categories!r}")
         for c in columns:
-            if not isinstance(c, str) or not c or "\x00" in c:
-                raise ValueError(
-                    f"Codec.fit: column name {c!r} cannot be encoded: expected a non-empty str "
-                    "without NUL characters"
-                )
+            if not _validate.column_name("Codec.fit: column", c):
+                raise ValueError("Codec.fit: column name '' cannot be encoded: expected a non-empty str")
         if not columns:
             raise ValueError("Codec.fit: no columns to encode")
         dtypes = {c: _source_dtype(c, schema[c]) for c in columns}
@@ -259,47 +275,104 @@ class Codec:
         """The flat columns ``encode`` produces for the categorical columns, in order."""
         return list(_internal.codec_feature_names(self._json))
 
+    @property
+    def width(self) -> int:
+        """The number of feature columns: the width ``D`` of a matrix row."""
+        return len(self.feature_names)
+
     def encode(
         self,
         data: Frame,
         layout: EncodeLayout = "flat",
         dtype: Any = pl.Float32,
+        *,
+        matrix: str = MATRIX,
     ) -> Frame:
         """One-hot encode the codec's columns in place; other columns pass through.
 
         ``layout="flat"``: one column per category (``feature_names``);
-        ``"struct"`` / ``"array"``: one block column per variable.
+        ``"struct"`` / ``"array"``: one block column per variable; ``"matrix"``: one
+        ``Array(dtype, D)`` column named ``matrix`` holding every feature of the row in
+        ``feature_names`` order, in the place of the first codec column. The matrix is
+        written row-major into one buffer, so ``.to_numpy()`` of the column is the
+        C-contiguous N x D array a generator consumes, without a copy (and
+        ``torch.from_numpy`` of that shares it too). A value seen null at fit time has
+        a ``null`` field; a null the codec has no field for is null in its block's span.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from polars_gumbel import Codec
+        >>> df = pl.DataFrame({"sex": ["F", "M", "M"], "race": ["a", "b", "a"], "id": [1, 2, 3]})
+        >>> codec = Codec.fit(df)
+        >>> m = codec.encode(df, layout="matrix")
+        >>> m.columns, m["features"].dtype
+        (['features', 'id'], Array(Float32, shape=(4,)))
+        >>> m["features"].to_numpy()[1].tolist()
+        [0.0, 1.0, 0.0, 1.0]
         """
-        _validate.choice("layout", layout, ("flat", "struct", "array"))
+        _validate.choice("layout", layout, ("flat", "struct", "array", "matrix"))
+        _validate.column_name("matrix", matrix)
         name = _dtype_name(dtype, _INDICATOR_DTYPES)
         if name is None:
             raise TypeError(
                 f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}"
             )
         lf = data.lazy()
-        plan = self._plan(_internal.codec_encode_plan, lf.collect_schema(), layout, name)
+        plan = self._plan(_internal.codec_encode_plan, lf.collect_schema(), layout, name, matrix)
         exprs: list[pl.Expr] = []
         nested: list[str] = []
         for kind, step in plan:
             if kind == "pass":
                 exprs.append(pl.col(step))
-                continue
-            exprs.append(_plugin("one_hot", [pl.col(step["column"])], step["options"]))
-            if step["unnest"]:
-                nested.append(step["column"])
+            elif kind == "encode_matrix":
+                inputs = [pl.col(c) for c in step["inputs"]]
+                exprs.append(_plugin("one_hot_matrix", inputs, step["options"]).alias(step["column"]))
+            else:
+                exprs.append(_plugin("one_hot", [pl.col(step["column"])], step["options"]))
+                if step["unnest"]:
+                    nested.append(step["column"])
         # Frame-level unnest puts each block's fields in its place, in one step; the
         # `struct.unnest()` expression would expand field by field, in quadratic time.
         out = lf.select(exprs).unnest(nested) if nested else lf.select(exprs)
-        return out if isinstance(data, pl.LazyFrame) else out.collect()
+        if isinstance(data, pl.LazyFrame):
+            return out
+        return _one_chunk(out, matrix) if layout == "matrix" else out.collect()
 
+    @overload
     def decode(
         self,
         data: Frame,
+        method: DecodeMethod = ...,
+        tau: float = ...,
+        seed: int | None = ...,
+        key: str | None = ...,
+        *,
+        matrix: str | None = ...,
+    ) -> Frame: ...
+
+    @overload
+    def decode(
+        self,
+        data: Any,
+        method: DecodeMethod = ...,
+        tau: float = ...,
+        seed: int | None = ...,
+        key: str | None = ...,
+        *,
+        matrix: str | None = ...,
+    ) -> pl.DataFrame: ...
+
+    def decode(
+        self,
+        data: Any,
         method: DecodeMethod = "argmax",
         tau: float = 1.0,
         seed: int | None = None,
         key: str | None = None,
-    ) -> Frame:
+        *,
+        matrix: str | None = None,
+    ) -> Any:
         """The original columns, dtypes and order from their blocks.
 
         Parameters
@@ -307,7 +380,12 @@ class Codec:
         data
             Each column's block as flat feature columns (any scores: one-hot,
             probabilities or logits), or as one Struct / Array column named after the
-            variable. Other columns pass through in place.
+            variable, or every block in one matrix column (see ``matrix``). Other
+            columns pass through in place. Also a generator's N x D matrix itself: a
+            2-D numpy array (or anything with ``__array__``), wrapped without a copy
+            when it is C-contiguous (a Fortran-ordered one is copied once), or an Arrow
+            ``FixedSizeList`` array or a table holding one; the result is then a
+            DataFrame of the codec's columns.
         method
             ``"argmax"``, or ``"sample"``: a draw from ``softmax(scores / tau)`` per row,
             each column from its own noise stream derived from ``seed``.
@@ -319,6 +397,13 @@ class Codec:
             ``seed``, its key and its scores: batches, files and workers decoded apart
             agree with one whole-table decode. Without it the row's position is the key
             (the decode still streams).
+        matrix
+            The name of an ``Array(_, D)`` column holding every block of the row side by
+            side, as ``encode(layout="matrix")`` writes it: each block is read in place
+            from its span of the row. By default a column named ``"features"`` is taken
+            for it when the data holds none of the codec's columns and feature columns.
+            The matrix, the variables' own columns and their feature columns are
+            alternatives: a frame holding two of them is an error.
 
         Examples
         --------
@@ -333,15 +418,19 @@ class Codec:
         ... )
         >>> whole.columns, parts.equals(whole)
         (['id', 'sex'], True)
+        >>> import numpy as np
+        >>> codec.decode(np.array([[0.1, 0.9], [0.8, 0.2]], dtype=np.float32))["sex"].to_list()
+        ['M', 'F']
         """
 
         _validate.choice("method", method, ("argmax", "sample"))
+        data, matrix = self._matrix_input(data, matrix)
         lf = data.lazy()
         schema = lf.collect_schema()
-        if key is not None and not isinstance(key, str):
-            raise TypeError(f"key must be a column name (str), got {type(key).__name__}")
+        if key is not None:
+            _validate.column_name("key", key)
         plan = self._plan(
-            _internal.codec_decode_plan, schema, method, _tau(tau), _unsigned(seed), key
+            _internal.codec_decode_plan, schema, method, _tau(tau), _unsigned(seed), key, matrix
         )
         self._check_key("decode", key, schema)
         seeded = method == "sample" and seed is not None
@@ -353,8 +442,9 @@ class Codec:
                 continue
             var = step["column"]
             (source, where), *_ = step["scores"].items()
-            if source == "column":
-                scores = pl.col(where)
+            if source in ("column", "span"):
+                # A span is read in place from the matrix column (`options` say where).
+                scores = pl.col(where if source == "column" else where[0])
             elif source == "fields":
                 # Fields by name, in the codec's order, whatever order the data has.
                 block, fields = where
@@ -377,12 +467,56 @@ class Codec:
         out = lf.select(exprs)
         return out if isinstance(data, pl.LazyFrame) else out.collect()
 
+    def _matrix_input(self, data: Any, matrix: str | None) -> tuple[Any, str | None]:
+        """A frame as it is; a 2-D array or an Arrow matrix as a one-column DataFrame
+        named `matrix` (or ``"features"``), sharing its memory. A DataFrame's matrix
+        column in several chunks is made one once, not once per block."""
+        if matrix is not None:
+            _validate.column_name("matrix", matrix)
+        if isinstance(data, (pl.DataFrame, pl.LazyFrame)):
+            if isinstance(data, pl.DataFrame):
+                name = matrix if matrix is not None else MATRIX
+                if name in data.columns and data[name].n_chunks() > 1:
+                    data = data.with_columns(data[name].rechunk())
+            return data, matrix
+        name = matrix if matrix is not None else MATRIX
+        if type(data).__module__.split(".")[0] == "pyarrow":
+            converted = pl.from_arrow(data, rechunk=False)
+            if isinstance(converted, pl.Series):
+                return converted.alias(name).to_frame(), name
+            return self._matrix_input(converted, matrix)
+        if not hasattr(data, "__array__"):
+            raise TypeError(
+                "expected a DataFrame, a LazyFrame, a 2-D array or an Arrow FixedSizeList "
+                f"matrix, got {type(data).__name__}"
+            )
+        array = np.asarray(data)
+        if array.ndim != 2:
+            raise ValueError(
+                f"expected a matrix of N rows by {self.width} features (a 2-D array), got an "
+                f"array of shape {array.shape}"
+            )
+        if array.shape[1] != self.width:
+            raise ValueError(
+                f"the matrix has {array.shape[1]} scores per row, but the codec has "
+                f"{self.width} features"
+            )
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"expected a matrix of numbers, got dtype {array.dtype}")
+        if array.dtype == np.float16:
+            # Scores are computed in Float32 or Float64; Polars cannot hand Float16 over.
+            array = array.astype(np.float32)
+        # Polars wraps a C-contiguous array without a copy; other orders are copied once.
+        return pl.Series(name, np.ascontiguousarray(array)).to_frame(), name
+
     def _plan(self, planner: Any, schema: pl.Schema, *args: Any) -> list[tuple[str, Any]]:
         """A plan of the Rust codec over the frame's columns: ``(kind, step)`` pairs."""
         columns = [
             {
                 "name": name,
                 "fields": [f.name for f in dtype.fields] if isinstance(dtype, pl.Struct) else None,
+                "width": _array_width(dtype),
+                "dtype": str(dtype),
             }
             for name, dtype in schema.items()
         ]
@@ -401,16 +535,41 @@ class Codec:
                 f"column, got {dtype}"
             )
 
+    @overload
     def gumbel_softmax(
         self,
         data: Frame,
+        *,
+        tau: float = ...,
+        hard: bool = ...,
+        seed: int | None = ...,
+        key: str | None = ...,
+        matrix: str | None = ...,
+    ) -> Frame: ...
+
+    @overload
+    def gumbel_softmax(
+        self,
+        data: Any,
+        *,
+        tau: float = ...,
+        hard: bool = ...,
+        seed: int | None = ...,
+        key: str | None = ...,
+        matrix: str | None = ...,
+    ) -> np.ndarray[Any, Any]: ...
+
+    def gumbel_softmax(
+        self,
+        data: Any,
         *,
         tau: float = 1.0,
         hard: bool = False,
         seed: int | None = None,
         key: str | None = None,
-    ) -> Frame:
-        """The per-block Gumbel-Softmax of a generator's whole flat output, in one plan.
+        matrix: str | None = None,
+    ) -> Any:
+        """The per-block Gumbel-Softmax of a generator's whole output, in one plan.
 
         Each codec column's feature columns form one block; the block's
         :func:`~polars_gumbel.gumbel_softmax` is written back into the same columns, in
@@ -418,10 +577,16 @@ class Codec:
         per-block Gumbel-Softmax activation over a generator's output. Float32 blocks
         stay Float32; other numbers become Float64. A LazyFrame stays lazy.
 
+        A matrix column (``matrix``, found as :meth:`decode` finds one) is activated span
+        by span in place, into one new matrix column of one chunk; a 2-D numpy array
+        comes back as a numpy array of the same shape (Float32 stays Float32, other
+        numbers become Float64), the matrix's own memory, without a further copy.
+
         Parameters
         ----------
         data
-            A frame holding every column of ``feature_names`` (any other columns too).
+            A frame holding every column of ``feature_names`` (any other columns too),
+            or a matrix column, or a 2-D array (see :meth:`decode`).
         tau, hard
             As in :func:`~polars_gumbel.gumbel_softmax`.
         seed
@@ -434,6 +599,8 @@ class Codec:
             (it passes through unchanged): each row's result is then a pure function of
             ``seed``, its key and its logits, whatever the batches. Without it the row's
             position is the key.
+        matrix
+            As in :meth:`decode`.
 
         Examples
         --------
@@ -448,17 +615,23 @@ class Codec:
         ['age', 'sex_F', 'sex_M', 'race_a', 'race_b']
         >>> out.select(pl.sum_horizontal("sex_F", "sex_M"))["sex_F"].to_list()
         [1.0, 1.0]
+        >>> import numpy as np
+        >>> codec.gumbel_softmax(np.zeros((2, 4), np.float32), hard=True, seed=7).sum(axis=1)
+        array([2., 2.], dtype=float32)
         """
+        array_in = not isinstance(data, (pl.DataFrame, pl.LazyFrame))
+        data, matrix = self._matrix_input(data, matrix)
         lf = data.lazy()
         schema = lf.collect_schema()
         hard = _validate.flag("hard", hard)
-        if key is not None and not isinstance(key, str):
-            raise TypeError(f"key must be a column name (str), got {type(key).__name__}")
+        if key is not None:
+            _validate.column_name("key", key)
         plan = self._plan(
-            _internal.codec_gumbel_plan, schema, _tau(tau), hard, _unsigned(seed), key
+            _internal.codec_gumbel_plan, schema, _tau(tau), hard, _unsigned(seed), key, matrix
         )
         self._check_key("gumbel_softmax", key, schema)
         noise_key = None if seed is None else (_ROW if key is None else key)
+        keyed = [] if noise_key is None else [pl.col(noise_key)]
         # Each block becomes one Struct column (temporarily named), which `unnest` turns
         # back into the flat columns; the last `select` restores the input's order.
         staged: list[pl.Expr] = []
@@ -467,13 +640,19 @@ class Codec:
             if kind == "pass":
                 staged.append(pl.col(step))
                 continue
-            name = f"__polars_gumbel_block_{len(nested)}__"
-            nested.append(name)
+            if kind == "relax_matrix":
+                args, name = [pl.col(step["column"]), *keyed], step["column"]
+                function = "gumbel_softmax_spans"
+            else:
+                name = f"__polars_gumbel_block_{len(nested)}__"
+                nested.append(name)
+                # The block is named after its codec column, which errors then name.
+                args = [pl.struct(step["columns"]).alias(step["column"]), *keyed]
+                function = "gumbel_softmax"
             staged.append(
                 _plugin(
-                    "gumbel_softmax",
-                    [pl.struct(step["columns"])]
-                    + ([] if noise_key is None else [pl.col(noise_key)]),
+                    function,
+                    args,
                     step["options"],
                     elementwise=True,
                     deterministic=seed is not None,
@@ -481,8 +660,14 @@ class Codec:
             )
         if noise_key == _ROW:
             lf = lf.with_row_index(_ROW)
-        out = lf.select(staged).unnest(nested).select(schema.names())
-        return out if isinstance(data, pl.LazyFrame) else out.collect()
+        out = lf.select(staged)
+        out = (out.unnest(nested) if nested else out).select(schema.names())
+        if isinstance(data, pl.LazyFrame):
+            return out
+        if not any(kind == "relax_matrix" for kind, _ in plan):
+            return out.collect()
+        relaxed = _one_chunk(out, next(s["column"] for k, s in plan if k == "relax_matrix"))
+        return relaxed.to_series().to_numpy() if array_in else relaxed
 
     def to_json(self) -> str:
         """The codec as its versioned JSON document."""
@@ -512,4 +697,4 @@ class Codec:
         return cls(document)
 
 
-__all__ = ["Block", "Codec", "EncodeLayout", "Order"]
+__all__ = ["MATRIX", "Block", "Codec", "EncodeLayout", "Order"]

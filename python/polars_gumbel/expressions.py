@@ -49,10 +49,16 @@ def _dtype_name(dtype: Any, table: dict[Any, str]) -> str | None:
     return next((name for known, name in table.items() if dtype == known), None)
 
 
-def _expr(value: IntoExpr) -> pl.Expr:
+def _expr(value: IntoExpr, what: str = "column") -> pl.Expr:
+    """An input as an expression; every column name it reads is checked here, once,
+    before a plan is built (Polars cannot carry a NUL character in a name)."""
     if isinstance(value, str):
-        return pl.col(value)
+        return pl.col(_validate.column_name(what, value))
     if isinstance(value, pl.Expr):
+        names = value.meta.root_names()
+        output = value.meta.output_name(raise_if_undetermined=False)
+        for name in [*names, *([] if output is None else [output])]:
+            _validate.column_name(what, name)
         return value
     raise TypeError(f"expected an expression or a column name, got {type(value).__name__}")
 
@@ -197,7 +203,7 @@ def _seed(seed: Any) -> int | None:
 
 
 def _random_args(expr: IntoExpr, key: IntoExpr | None) -> list[pl.Expr]:
-    return [_expr(expr)] if key is None else [_expr(expr), _expr(key)]
+    return [_expr(expr)] if key is None else [_expr(expr), _expr(key, "key")]
 
 
 def softmax(scores: IntoExpr, *, tau: float = 1.0) -> pl.Expr:

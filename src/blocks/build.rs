@@ -10,6 +10,7 @@ use polars_arrow::array::{FixedSizeListArray, ListArray};
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::offset::OffsetsBuffer;
 
+use super::read::and_validity;
 use super::{Blocks, Layout};
 use crate::par::{par_tasks, ROWS_PER_TASK};
 use crate::real::Real;
@@ -55,12 +56,15 @@ pub fn array_from_flat(
     let inner = values.dtype().clone();
     let values = values.rechunk();
     // The values of a null row are null too, so that `arr.get` and `explode` agree
-    // with the row's validity in every Polars version.
+    // with the row's validity in every Polars version; nulls the values have already
+    // stay.
     let values = match &validity {
         None => values.chunks()[0].clone(),
         Some(rows) => {
             let expanded: Bitmap = (0..len * width).map(|i| rows.get_bit(i / width)).collect();
-            values.chunks()[0].with_validity(Some(expanded))
+            let own = values.chunks()[0].validity();
+            let expanded = and_validity(Some(expanded), own);
+            values.chunks()[0].with_validity(expanded)
         }
     };
     let arrow_dtype = inner
@@ -134,7 +138,9 @@ impl<T: Real> Blocks<'_, T> {
                 Ok(ListChunked::with_chunk(self.name.clone(), arr).into_series())
             }
             // Only a table has the flat layout; `read` never makes it.
-            Layout::Flat => polars_bail!(ComputeError: "a score column is never flat"),
+            Layout::Flat | Layout::Matrix => {
+                polars_bail!(ComputeError: "a score column is one variable's block, never {:?}", self.layout)
+            }
             Layout::Array => {
                 let width = self.width.unwrap_or(0);
                 let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, values);

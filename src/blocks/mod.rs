@@ -39,6 +39,9 @@ pub enum Layout {
     /// K plain columns of a frame, a Struct unnested: a whole table's form (the
     /// codec's), never one column's.
     Flat,
+    /// Every variable's block side by side in one `Array(dtype, D)` row: a whole
+    /// table's form (the codec's), never one column's.
+    Matrix,
 }
 
 /// The scores of one column as row-major values.
@@ -109,10 +112,16 @@ pub fn compute_dtype(dtype: &DataType, expr: &str) -> PolarsResult<RealDtype> {
                 | DataType::Float64
         )
     };
-    if let Some(bad) = inner.iter().find(|d| !readable(d)) {
+    if let Some(at) = inner.iter().position(|d| !readable(d)) {
+        let bad = inner[at];
+        // A Struct's field is named rather than the whole dtype: its fields may be many.
+        let place = match dtype {
+            DataType::Struct(fields) => format!("the Struct field '{}'", fields[at].name()),
+            other => other.to_string(),
+        };
         polars_bail!(
             InvalidOperation: "{} expects numeric scores, got {} inside {}: scores are Boolean, \
-            integers of up to 64 bits, Float32 or Float64", expr, bad, dtype
+            integers of up to 64 bits, Float32 or Float64", expr, bad, place
         );
     }
     let all_f32 = !inner.is_empty() && inner.iter().all(|d| **d == DataType::Float32);

@@ -4,6 +4,7 @@
 //! Imports [`crate::real`] and [`crate::par`] (the Struct transpose runs in tasks).
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, FixedSizeListArray, ListArray, PrimitiveArray};
@@ -185,27 +186,74 @@ pub fn struct_columns<'b, T: Real>(
     Ok((columns, validity))
 }
 
-/// The scores of an Array block row after row (borrowed when the column already holds
-/// them as `T` in one chunk), and its row validity: `false` for a null row or a row
-/// holding a null score.
+/// Where a fixed-width block's scores are among an Array column's values: row `r`'s
+/// are `values[r * stride + offset..][..width]`. A whole Array block has `stride ==
+/// width` and `offset == 0`; one variable's span of the codec's matrix (every
+/// variable's scores side by side in one row) is read in place, with the matrix's
+/// width as the stride.
+pub struct Strided<'a, T: Clone> {
+    pub values: Cow<'a, [T]>,
+    pub stride: usize,
+    pub offset: usize,
+    pub width: usize,
+}
+
+impl<T: Copy> Strided<'_, T> {
+    /// Category `j` of row `r`.
+    #[inline(always)]
+    pub fn at(&self, r: usize, j: usize) -> T {
+        self.values[r * self.stride + self.offset + j]
+    }
+
+    /// The scores of row `r`.
+    #[inline(always)]
+    pub fn row(&self, r: usize) -> &[T] {
+        let at = r * self.stride + self.offset;
+        &self.values[at..at + self.width]
+    }
+}
+
+/// The scores of an Array block as they are stored (borrowed when the column already
+/// holds them as `T` in one chunk), either every score of a row or the columns `span`
+/// of it, and the validity of those rows: `false` for a null row or a null score among
+/// the ones read.
 pub fn array_rows<T: Real>(
     s: &Series,
-    width: usize,
-) -> PolarsResult<(Cow<'_, [T]>, Option<Bitmap>)> {
+    span: Option<Range<usize>>,
+) -> PolarsResult<(Strided<'_, T>, Option<Bitmap>)> {
+    let DataType::Array(_, stride) = s.dtype() else {
+        polars_bail!(InvalidOperation: "expected an Array column, got {} (column '{}')", s.dtype(), s.name());
+    };
+    let stride = *stride;
+    let span = span.unwrap_or(0..stride);
+    polars_ensure!(
+        span.start <= span.end && span.end <= stride,
+        InvalidOperation: "the scores {}..{} are not within the {} scores of each row of column '{}'",
+        span.start, span.end, stride, s.name()
+    );
     let ca = s.array()?;
     if ca.chunks().len() != 1 {
         let owned = ca.rechunk().into_owned().into_series();
-        let (values, validity) = array_rows::<T>(&owned, width)?;
-        return Ok((Cow::Owned(values.into_owned()), validity));
+        let (rows, validity) = array_rows::<T>(&owned, Some(span))?;
+        let rows = Strided {
+            values: Cow::Owned(rows.values.into_owned()),
+            ..rows
+        };
+        return Ok((rows, validity));
     }
     let arr = ca.downcast_as_array();
     let values = arr.values().as_ref();
-    let inner = (values.null_count() > 0).then(|| {
-        let offsets: Vec<usize> = (0..=arr.len()).map(|i| i * width).collect();
-        inner_null_rows(values, &offsets)
+    let inner = null_rows(values, arr.len(), |r| {
+        r * stride + span.start..r * stride + span.end
     });
-    let validity = and_validity(arr.validity().cloned(), inner.flatten().as_ref());
-    Ok((primitive_values(values)?, validity))
+    let validity = and_validity(arr.validity().cloned(), inner.as_ref());
+    let rows = Strided {
+        values: primitive_values(values)?,
+        stride,
+        offset: span.start,
+        width: span.end - span.start,
+    };
+    Ok((rows, validity))
 }
 
 /// The values of a primitive arrow array as `T`: borrowed when they already are.
@@ -222,13 +270,20 @@ fn primitive_values<T: Real>(values: &dyn Array) -> PolarsResult<Cow<'_, [T]>> {
 
 /// `false` for the rows that hold a null value, when any does.
 fn inner_null_rows(values: &dyn Array, offsets: &[usize]) -> Option<Bitmap> {
+    null_rows(values, offsets.len() - 1, |r| offsets[r]..offsets[r + 1])
+}
+
+/// `false` for the rows `r < len` whose values `range(r)` hold a null, when any does.
+fn null_rows(
+    values: &dyn Array,
+    len: usize,
+    range: impl Fn(usize) -> Range<usize>,
+) -> Option<Bitmap> {
     let nulls = values.validity().filter(|_| values.null_count() > 0)?;
-    Some(
-        offsets
-            .windows(2)
-            .map(|w| (w[0]..w[1]).all(|k| nulls.get_bit(k)))
-            .collect(),
-    )
+    let rows: Bitmap = (0..len)
+        .map(|r| range(r).all(|k| nulls.get_bit(k)))
+        .collect();
+    (rows.unset_bits() > 0).then_some(rows)
 }
 
 /// Row-major copy of K columns of `len` values each.

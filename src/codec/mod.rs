@@ -28,7 +28,7 @@ mod plan;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use self::plan::{FrameColumn, Scores, Step};
+pub use self::plan::{FrameColumn, Scores, Step, MATRIX};
 
 use crate::blocks::Layout;
 use crate::decode::{DecodeOptions, LabelDtype, Method};
@@ -257,6 +257,7 @@ impl ColumnCodec {
                 _ => None,
             },
             null_labels: self.null_labels(),
+            span: None,
         }
     }
 
@@ -311,8 +312,9 @@ impl ColumnCodec {
         ] {
             let Some(values) = values else { continue };
             for label in values.labels() {
+                // Only a category becomes a field name; an infrequent value joins `other`.
                 polars_ensure!(
-                    !label.contains('\0'),
+                    field == "infrequent" || !label.contains('\0'),
                     ComputeError: "`{}` holds {:?}, with a NUL character, which a Polars field name cannot",
                     field, label
                 );
@@ -363,6 +365,18 @@ impl ColumnCodec {
             .iter()
             .map(|l| format!("{}{separator}{l}", self.name))
             .collect()
+    }
+}
+
+/// What a JSON value is, for error messages.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a map",
     }
 }
 
@@ -422,6 +436,13 @@ impl Codec {
             polars_ensure!(
                 separator.is_string(),
                 ComputeError: "malformed codec JSON: `separator` is {}; expected a string", separator
+            );
+        }
+        if let Some(columns) = value.get("columns") {
+            polars_ensure!(
+                columns.is_array(),
+                ComputeError: "malformed codec JSON: `columns` is {}; expected a list of column entries",
+                json_kind(columns)
             );
         }
         // A column that does not parse is named by its place in the document.

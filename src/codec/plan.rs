@@ -10,15 +10,20 @@ use super::{Codec, SourceDtype};
 use crate::blocks::Layout;
 use crate::decode::{self, DecodeOptions, Method};
 use crate::dispatch::IndicatorDtype;
-use crate::gumbel::GumbelOptions;
-use crate::onehot::{self, OneHotOptions};
+use crate::gumbel::{self, GumbelOptions, SpanNoise, SpansOptions};
+use crate::onehot::{self, MatrixOptions, OneHotOptions};
 
-/// A column of a frame as a plan sees it: its name, and its field names when it is a
-/// Struct.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// A column of a frame as a plan sees it: its name, its field names when it is a
+/// Struct, its width when it is an Array, and its dtype as Polars shows it (for
+/// messages).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct FrameColumn {
     pub name: String,
     pub fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub width: Option<usize>,
+    #[serde(default)]
+    pub dtype: Option<String>,
 }
 
 impl FrameColumn {
@@ -27,12 +32,21 @@ impl FrameColumn {
             DataType::Struct(fields) => Some(fields.iter().map(|f| f.name().to_string()).collect()),
             _ => None,
         };
+        let width = match column.dtype() {
+            DataType::Array(_, width) => Some(*width),
+            _ => None,
+        };
         Self {
             name: column.name().to_string(),
             fields,
+            width,
+            dtype: Some(column.dtype().to_string()),
         }
     }
 }
+
+/// The name of the matrix column (`Layout::Matrix`) unless another is given.
+pub const MATRIX: &str = "features";
 
 /// Where a decoded column's scores come from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -44,6 +58,9 @@ pub enum Scores {
     Fields(String, Vec<String>),
     /// The flat feature columns, gathered into one Struct.
     Columns(Vec<String>),
+    /// The variable's span `start..stop` of every row of the matrix column, read in
+    /// place.
+    Span(String, usize, usize),
 }
 
 /// One output column of a codec's operation on a frame; a plan lists them in output
@@ -67,10 +84,25 @@ pub enum Step {
         options: DecodeOptions,
         categorical: bool,
     },
-    /// `gumbel_softmax(struct(columns), key, **options)`, its fields unnested in place.
+    /// `gumbel_softmax(struct(columns), key, **options)` of the codec column `column`,
+    /// its fields unnested in place.
     Relax {
+        column: String,
         columns: Vec<String>,
         options: GumbelOptions,
+    },
+    /// `one_hot_matrix(*inputs, **options)` named `column`: every codec column's block
+    /// side by side in one Array row.
+    EncodeMatrix {
+        column: String,
+        inputs: Vec<String>,
+        options: MatrixOptions,
+    },
+    /// `gumbel_softmax_spans(column, key, **options)`: every block of the matrix column
+    /// relaxed in place.
+    RelaxMatrix {
+        column: String,
+        options: SpansOptions,
     },
 }
 
@@ -103,18 +135,73 @@ impl Codec {
         Ok(())
     }
 
+    /// The matrix column a plan reads: `matrix` when given; otherwise [`MATRIX`] when
+    /// the frame has such a column and none of the codec's own columns or feature
+    /// columns. A matrix column must be an Array of one score per feature, and the
+    /// only source of the codec's blocks.
+    fn matrix_source<'c>(
+        &self,
+        operation: &str,
+        columns: &'c [FrameColumn],
+        matrix: Option<&str>,
+    ) -> PolarsResult<Option<&'c FrameColumn>> {
+        let owner = self.feature_owners();
+        let source = columns
+            .iter()
+            .find(|c| self.column(&c.name).is_some() || owner.contains_key(&c.name));
+        let name = match matrix {
+            Some(name) => name,
+            None if source.is_none() => MATRIX,
+            None => return Ok(None),
+        };
+        let Some(found) = columns.iter().find(|c| c.name == name) else {
+            if matrix.is_none() {
+                return Ok(None);
+            }
+            polars_bail!(InvalidOperation: "Codec.{}: no matrix column '{}' in the data", operation, name);
+        };
+        let width = self.feature_count();
+        let shown = found.dtype.as_deref().unwrap_or("not an Array");
+        match found.width {
+            Some(w) if w == width => {}
+            Some(w) => polars_bail!(
+                InvalidOperation: "Codec.{}: the matrix column '{}' has {} scores per row, but \
+                the codec has {} features", operation, name, w, width
+            ),
+            None => polars_bail!(
+                InvalidOperation: "Codec.{}: the matrix column '{}' is {}; expected an \
+                Array of {} scores per row", operation, name, shown, width
+            ),
+        }
+        if let Some(other) = source {
+            polars_bail!(
+                InvalidOperation: "Codec.{}: the data holds two sources of the codec's blocks: \
+                the matrix column '{}' and the column '{}'; drop or rename one",
+                operation, name, other.name
+            );
+        }
+        Ok(Some(found))
+    }
+
+    /// The number of feature columns: the width of a matrix row.
+    pub fn feature_count(&self) -> usize {
+        self.columns.iter().map(|c| c.labels().len()).sum()
+    }
+
     /// The plan of [`Codec::encode`]: each codec column one-hot encoded in its place
     /// (unnested into its feature columns when `layout` is flat), the other columns
-    /// passed through.
+    /// passed through. With the matrix layout every block goes into one Array column
+    /// named `matrix`, in the place of the first codec column of the frame.
     pub fn encode_plan(
         &self,
         columns: &[FrameColumn],
         layout: Layout,
         dtype: IndicatorDtype,
+        matrix: &str,
     ) -> PolarsResult<Vec<Step>> {
         polars_ensure!(
             layout != Layout::List,
-            InvalidOperation: "Codec.encode: the layout is flat, struct or array, got list"
+            InvalidOperation: "Codec.encode: the layout is flat, struct, array or matrix, got list"
         );
         let present = names(columns);
         if let Some(c) = self
@@ -137,6 +224,9 @@ impl Codec {
             }
         }
         let index = self.column_index();
+        if layout == Layout::Matrix {
+            return self.encode_matrix_plan(columns, dtype, matrix);
+        }
         Ok(columns
             .iter()
             .map(
@@ -152,9 +242,56 @@ impl Codec {
             .collect())
     }
 
+    /// The matrix layout's plan: every block in one Array column named `matrix`.
+    fn encode_matrix_plan(
+        &self,
+        columns: &[FrameColumn],
+        dtype: IndicatorDtype,
+        matrix: &str,
+    ) -> PolarsResult<Vec<Step>> {
+        polars_ensure!(
+            !matrix.is_empty() && !matrix.contains('\0'),
+            InvalidOperation: "Codec.encode: the matrix column's name {:?} is not a column name \
+            Polars can carry", matrix
+        );
+        let index = self.column_index();
+        if let Some(clash) = columns
+            .iter()
+            .find(|c| c.name == matrix && !index.contains_key(c.name.as_str()))
+        {
+            polars_bail!(
+                InvalidOperation: "Codec.encode: the data's column '{}' has the name of the matrix \
+                column; name the matrix otherwise (matrix=...)", clash.name
+            );
+        }
+        let options = MatrixOptions {
+            blocks: self
+                .columns
+                .iter()
+                .map(|c| c.one_hot_options(Layout::Struct, dtype, &self.separator))
+                .collect(),
+            dtype,
+        };
+        let mut step = Some(Step::EncodeMatrix {
+            column: matrix.into(),
+            inputs: self.columns.iter().map(|c| c.name.clone()).collect(),
+            options,
+        });
+        Ok(columns
+            .iter()
+            .filter_map(|f| match index.get(f.name.as_str()) {
+                None => Some(Step::Pass(f.name.clone())),
+                Some(_) => step.take(),
+            })
+            .collect())
+    }
+
     /// The plan of [`Codec::decode`]: each codec column decoded in the place of its
     /// block (its own column, or its first feature column present), the other columns
-    /// passed through. `key` names the column that keys the seeded noise.
+    /// passed through. `key` names the column that keys the seeded noise. From a
+    /// matrix column (`matrix`, or [`MATRIX`] when the frame holds no other block; see
+    /// `matrix_source`), every codec column is decoded from its span, in the matrix's
+    /// place.
     pub fn decode_plan(
         &self,
         columns: &[FrameColumn],
@@ -162,11 +299,58 @@ impl Codec {
         tau: f64,
         seed: Option<u64>,
         key: Option<&str>,
+        matrix: Option<&str>,
     ) -> PolarsResult<Vec<Step>> {
         self.check_key("decode", key, columns)?;
+        if let Some(m) = self.matrix_source("decode", columns, matrix)? {
+            polars_ensure!(
+                key != Some(m.name.as_str()),
+                InvalidOperation: "Codec.decode: the key '{}' is the matrix column; name a column \
+                that identifies the rows", m.name
+            );
+            let spans = self.spans();
+            return Ok(columns
+                .iter()
+                .flat_map(|f| {
+                    if f.name != m.name {
+                        return vec![Step::Pass(f.name.clone())];
+                    }
+                    self.columns
+                        .iter()
+                        .zip(&spans)
+                        .map(|(c, span)| {
+                            let mut options = c.decode_options(method, tau, seed, &self.separator);
+                            options.span = Some(span.start..span.stop);
+                            Step::Decode {
+                                column: c.name.clone(),
+                                scores: Scores::Span(m.name.clone(), span.start, span.stop),
+                                options,
+                                categorical: c.dtype == SourceDtype::Categorical,
+                            }
+                        })
+                        .collect()
+                })
+                .collect());
+        }
         let owner = self.feature_owners();
         let index = self.column_index();
         let present = names(columns);
+        // A block comes from one source: the variable's own column or its feature
+        // columns, never both (one of the two would otherwise be dropped).
+        for c in self
+            .columns
+            .iter()
+            .filter(|c| present.contains(c.name.as_str()))
+        {
+            let features = c.feature_names(&self.separator);
+            if let Some(f) = features.iter().find(|f| present.contains(f.as_str())) {
+                polars_bail!(
+                    InvalidOperation: "Codec.decode: the data holds two sources of column '{}': \
+                    the column '{}' itself and its feature column '{}'; drop or rename one",
+                    c.name, c.name, f
+                );
+            }
+        }
         let mut done = vec![false; self.columns.len()];
         let mut steps = Vec::with_capacity(columns.len());
         for frame_column in columns {
@@ -214,6 +398,8 @@ impl Codec {
     /// column's feature columns relaxed as one block, in the place of the first, the
     /// other columns passed through. Each block's noise stream is the one
     /// [`Codec::decode_plan`] gives the column for the same seed.
+    /// From a matrix column (as [`Codec::decode_plan`] finds one), every block of it is
+    /// relaxed in place, each with its column's stream.
     pub fn gumbel_plan(
         &self,
         columns: &[FrameColumn],
@@ -221,8 +407,42 @@ impl Codec {
         hard: bool,
         seed: Option<u64>,
         key: Option<&str>,
+        matrix: Option<&str>,
     ) -> PolarsResult<Vec<Step>> {
         self.check_key("gumbel_softmax", key, columns)?;
+        if let Some(m) = self.matrix_source("gumbel_softmax", columns, matrix)? {
+            polars_ensure!(
+                key != Some(m.name.as_str()),
+                InvalidOperation: "Codec.gumbel_softmax: the key '{}' is the matrix column; name \
+                a column that identifies the rows", m.name
+            );
+            let spans = self
+                .columns
+                .iter()
+                .zip(self.spans())
+                .map(|(c, span)| SpanNoise {
+                    start: span.start,
+                    stop: span.stop,
+                    seed: c
+                        .decode_options(Method::Sample, tau, seed, &self.separator)
+                        .seed,
+                })
+                .collect();
+            let mut step = Some(Step::RelaxMatrix {
+                column: m.name.clone(),
+                options: SpansOptions { tau, hard, spans },
+            });
+            return Ok(columns
+                .iter()
+                .filter_map(|f| {
+                    if f.name == m.name {
+                        step.take()
+                    } else {
+                        Some(Step::Pass(f.name.clone()))
+                    }
+                })
+                .collect());
+        }
         let owner = self.feature_owners();
         let present = names(columns);
         if let Some(f) = self
@@ -254,6 +474,7 @@ impl Codec {
                     .decode_options(Method::Sample, tau, seed, &self.separator)
                     .seed;
                 steps.push(Step::Relax {
+                    column: c.name.clone(),
                     columns: c.feature_names(&self.separator),
                     options: GumbelOptions { tau, hard, seed },
                 });
@@ -282,7 +503,8 @@ impl Codec {
         owner
     }
 
-    /// Encodes the codec's columns of `df` in place; other columns pass through.
+    /// Encodes the codec's columns of `df` in place; other columns pass through. The
+    /// matrix layout's column is named [`MATRIX`].
     pub fn encode(
         &self,
         df: &DataFrame,
@@ -291,8 +513,20 @@ impl Codec {
     ) -> PolarsResult<DataFrame> {
         let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
-        for step in self.encode_plan(&columns, layout, dtype)? {
+        for step in self.encode_plan(&columns, layout, dtype, MATRIX)? {
             match step {
+                Step::EncodeMatrix {
+                    column,
+                    inputs,
+                    options,
+                } => {
+                    let inputs = inputs
+                        .iter()
+                        .map(|c| Ok(df.column(c)?.as_materialized_series().clone()))
+                        .collect::<PolarsResult<Vec<_>>>()?;
+                    let matrix = onehot::one_hot_matrix(&inputs, &options)?;
+                    out.push(matrix.with_name(column.as_str().into()).into());
+                }
                 Step::Encode {
                     column,
                     options,
@@ -318,9 +552,10 @@ impl Codec {
         DataFrame::new_infer_height(out)
     }
 
-    /// Decodes the blocks of `df` (flat feature columns, or one Struct / Array column per
-    /// variable) back to the original columns, dtypes and order; `key` names the column
-    /// that keys the seeded noise (by default the row's position).
+    /// Decodes the blocks of `df` (flat feature columns, one Struct / Array column per
+    /// variable, or a matrix column named [`MATRIX`]) back to the original columns,
+    /// dtypes and order; `key` names the column that keys the seeded noise (by default
+    /// the row's position).
     pub fn decode(
         &self,
         df: &DataFrame,
@@ -334,7 +569,8 @@ impl Codec {
             .map(|k| df.column(k).map(|c| c.as_materialized_series()))
             .transpose()?;
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
-        for step in self.decode_plan(&columns, method, tau, seed, key.map(|k| k.name().as_str()))? {
+        let key_name = key.map(|k| k.name().as_str());
+        for step in self.decode_plan(&columns, method, tau, seed, key_name, None)? {
             let Step::Decode {
                 column,
                 scores,
@@ -347,7 +583,7 @@ impl Codec {
             };
             let series = |name: &str| df.column(name).map(|c| c.as_materialized_series().clone());
             let scores = match scores {
-                Scores::Column(name) => series(&name)?,
+                Scores::Column(name) | Scores::Span(name, _, _) => series(&name)?,
                 Scores::Fields(name, fields) => {
                     let block = series(&name)?;
                     let ca = block.struct_()?;
@@ -379,6 +615,61 @@ impl Codec {
             out.push(decoded.into());
         }
         DataFrame::new_infer_height(out)
+    }
+
+    /// The per-block Gumbel-Softmax of a generator's output in `df` (flat feature
+    /// columns, or a matrix column named [`MATRIX`]), in place; other columns pass
+    /// through. `key` names the column that keys the seeded noise.
+    pub fn gumbel_softmax(
+        &self,
+        df: &DataFrame,
+        tau: f64,
+        hard: bool,
+        seed: Option<u64>,
+        key: Option<&str>,
+    ) -> PolarsResult<DataFrame> {
+        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
+        let key = key
+            .map(|k| df.column(k).map(|c| c.as_materialized_series()))
+            .transpose()?;
+        let key_name = key.map(|k| k.name().as_str());
+        let mut out: Vec<Column> = Vec::with_capacity(df.width());
+        for step in self.gumbel_plan(&columns, tau, hard, seed, key_name, None)? {
+            match step {
+                Step::Relax {
+                    column,
+                    columns,
+                    options,
+                } => {
+                    let fields = columns
+                        .iter()
+                        .map(|f| Ok(df.column(f)?.as_materialized_series().clone()))
+                        .collect::<PolarsResult<Vec<_>>>()?;
+                    let block = StructChunked::from_series(
+                        column.as_str().into(),
+                        df.height(),
+                        fields.iter(),
+                    )?
+                    .into_series();
+                    let relaxed = gumbel::gumbel_softmax(&block, key, &options)?;
+                    out.extend(
+                        relaxed
+                            .struct_()?
+                            .fields_as_series()
+                            .into_iter()
+                            .map(Column::from),
+                    );
+                }
+                Step::RelaxMatrix { column, options } => {
+                    let matrix = df.column(&column)?.as_materialized_series();
+                    out.push(gumbel::gumbel_softmax_spans(matrix, key, &options)?.into());
+                }
+                other => out.push(self.pass(df, other)?),
+            }
+        }
+        // A block stands in the place of its first feature column: back to the input's order.
+        let relaxed = DataFrame::new_infer_height(out)?;
+        relaxed.select(df.get_column_names().into_iter().cloned())
     }
 
     /// A passed-through column of `df`.

@@ -3,13 +3,14 @@
 //! after category, the noise of eight rows from one vectorised Philox call per counter.
 
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use polars::prelude::*;
-use polars_arrow::bitmap::Bitmap;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
 use super::{perturbed, row_is_valid, Relax};
-use crate::blocks::build::{array_from_pieces, struct_from_fields};
-use crate::blocks::read::{and_validity, array_rows, struct_columns};
+use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_fields};
+use crate::blocks::read::{and_validity, array_rows, struct_columns, Strided};
 use crate::par::{column_pieces, par_tasks, row_pieces, tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
@@ -113,17 +114,18 @@ impl<V: FloatV> Relaxed<V> {
     }
 }
 
-/// Where a fixed-width block's scores are: Struct fields, or Array rows.
+/// Where a fixed-width block's scores are: Struct fields, or Array rows (or a span of
+/// them).
 pub(super) enum Fixed<'a, T: Clone> {
     Fields(Vec<std::borrow::Cow<'a, [T]>>),
-    Rows { values: &'a [T], width: usize },
+    Rows(&'a Strided<'a, T>),
 }
 
 impl<T: Real> Fixed<'_, T> {
     pub(super) fn width(&self) -> usize {
         match self {
             Self::Fields(columns) => columns.len(),
-            Self::Rows { width, .. } => *width,
+            Self::Rows(rows) => rows.width,
         }
     }
 
@@ -147,25 +149,23 @@ impl<T: Real> Fixed<'_, T> {
                     *cell = Vector::from_array(a);
                 }
             }
-            Self::Rows { values, width } if full && width % LANES == 0 => {
+            Self::Rows(rows) if full && rows.width % LANES == 0 => {
                 // Eight rows' tiles of eight categories, transposed in registers.
-                let rows = &values[at * width..(at + LANES) * width];
                 for (t, tile) in p.chunks_exact_mut(LANES).enumerate() {
                     let mut r = [T::V::<S>::splat(T::ZERO); LANES];
                     for (l, r) in r.iter_mut().enumerate() {
-                        let start = l * width + t * LANES;
                         let mut a = [T::ZERO; LANES];
-                        a.copy_from_slice(&rows[start..start + LANES]);
+                        a.copy_from_slice(&rows.row(at + l)[t * LANES..(t + 1) * LANES]);
                         *r = Vector::from_array(a);
                     }
                     tile.copy_from_slice(&T::transpose::<S>(r));
                 }
             }
-            Self::Rows { values, width } => {
+            Self::Rows(rows) => {
                 for (j, cell) in p.iter_mut().enumerate() {
                     let mut a = [T::ZERO; LANES];
                     for (l, a) in a.iter_mut().enumerate() {
-                        *a = values[row(l) * width + j];
+                        *a = rows.at(row(l), j);
                     }
                     *cell = Vector::from_array(a);
                 }
@@ -178,13 +178,24 @@ impl<T: Real> Fixed<'_, T> {
 /// as floats, exact below 2²⁴ in `f32`.
 const MAX_LANE_WIDTH: usize = 1 << 24;
 
-/// Reads a Struct or Array block and hands `f` its scores and its row validity; `None`
-/// for a List, a block of no category or of more than [`MAX_LANE_WIDTH`].
+/// Reads a Struct or Array block (or the columns `span` of an Array's rows) and hands
+/// `f` its scores and its row validity; `None` for a List, a block of no category or
+/// of more than [`MAX_LANE_WIDTH`].
 pub(super) fn with_fixed<T: Real, R>(
     s: &Series,
+    span: Option<Range<usize>>,
     f: impl FnOnce(&Fixed<'_, T>, Option<Bitmap>) -> PolarsResult<R>,
 ) -> PolarsResult<Option<R>> {
     let lanes = |width: usize| width > 0 && width < MAX_LANE_WIDTH;
+    if let Some(span) = span {
+        polars_ensure!(
+            lanes(span.len()),
+            InvalidOperation: "a span of {} scores is more than the {} a block may have",
+            span.len(), MAX_LANE_WIDTH - 1
+        );
+        let (rows, validity) = array_rows::<T>(s, Some(span))?;
+        return f(&Fixed::Rows(&rows), validity).map(Some);
+    }
     match s.dtype() {
         DataType::Struct(fields) if lanes(fields.len()) => {
             let fields = s.struct_()?.fields_as_series();
@@ -192,12 +203,8 @@ pub(super) fn with_fixed<T: Real, R>(
             f(&Fixed::Fields(columns), validity).map(Some)
         }
         DataType::Array(_, width) if lanes(*width) => {
-            let (values, validity) = array_rows::<T>(s, *width)?;
-            let source = Fixed::Rows {
-                values: &values,
-                width: *width,
-            };
-            f(&source, validity).map(Some)
+            let (rows, validity) = array_rows::<T>(s, None)?;
+            f(&Fixed::Rows(&rows), validity).map(Some)
         }
         _ => Ok(None),
     }
@@ -347,6 +354,41 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
     }
 }
 
+/// Writes a group's output into `rows` (its rows, `stride` values each) at the columns
+/// `offset..offset + width`: tiles of eight categories transposed back to eight rows
+/// when the tiles are whole, a value at a time otherwise. Returns the group's validity.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn into_rows<T: Real, S: Isa>(
+    group: &RelaxGroup<'_, T>,
+    p: &mut [T::V<S>],
+    at: usize,
+    count: usize,
+    rows: &mut [T],
+    stride: usize,
+    offset: usize,
+) -> u8 {
+    let width = p.len();
+    let mut tile = [T::V::<S>::splat(T::ZERO); LANES];
+    let tiled = count == LANES && width % LANES == 0;
+    group.lanes::<S>(p, at, |j, v| {
+        if tiled {
+            tile[j % LANES] = v;
+            if j % LANES == LANES - 1 {
+                let first = offset + j + 1 - LANES;
+                for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
+                    let start = l * stride + first;
+                    rows[start..start + LANES].copy_from_slice(&r.to_array());
+                }
+            }
+        } else {
+            for (l, v) in v.to_array().into_iter().enumerate().take(count) {
+                rows[l * stride + offset + j] = v;
+            }
+        }
+    })
+}
+
 /// Into Array rows: a task's rows.
 struct IntoRows<'a, T: Real>(RelaxGroup<'a, T>, usize);
 
@@ -363,26 +405,140 @@ impl<'a, T: Real> Group<T> for IntoRows<'a, T> {
     ) -> u8 {
         let width = self.1;
         let rows = &mut piece[off * width..(off + count) * width];
-        let mut tile = [T::V::<S>::splat(T::ZERO); LANES];
-        let tiled = count == LANES && width % LANES == 0;
-        self.0.lanes::<S>(p, at, |j, v| {
-            if tiled {
-                // Tiles of eight categories, transposed back to eight rows.
-                tile[j % LANES] = v;
-                if j % LANES == LANES - 1 {
-                    let first = j + 1 - LANES;
-                    for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
-                        let start = l * width + first;
-                        rows[start..start + LANES].copy_from_slice(&r.to_array());
-                    }
-                }
-            } else {
-                for (l, v) in v.to_array().into_iter().enumerate().take(count) {
-                    rows[l * width + j] = v;
-                }
-            }
-        })
+        into_rows::<T, S>(&self.0, p, at, count, rows, width, 0)
     }
+}
+
+/// Into the spans of matrix rows: every span of a group of rows relaxed, each into its
+/// own columns of the output rows and with its own noise. A task's piece is its rows
+/// and, for each span, the validity bytes of its groups.
+struct IntoSpans<'a, T: Real> {
+    spans: Vec<(RelaxGroup<'a, T>, usize)>,
+    stride: usize,
+}
+
+impl<'a, T: Real> Group<T> for IntoSpans<'a, T> {
+    type Piece = (&'a mut [T], Vec<&'a mut [u8]>);
+    #[inline(always)]
+    fn run<S: Isa>(
+        &self,
+        (rows, bytes): &mut Self::Piece,
+        p: &mut [T::V<S>],
+        at: usize,
+        off: usize,
+        count: usize,
+    ) -> u8 {
+        let stride = self.stride;
+        let rows = &mut rows[off * stride..(off + count) * stride];
+        let mut all = u8::MAX;
+        for ((group, offset), bytes) in self.spans.iter().zip(bytes.iter_mut()) {
+            let p = &mut p[..group.source.width()];
+            let valid = into_rows::<T, S>(group, p, at, count, rows, stride, *offset);
+            bytes[off / LANES] = valid;
+            all &= valid;
+        }
+        all
+    }
+}
+
+/// `gumbel_softmax` of every span of an `Array(_, stride)` column's rows, each span with
+/// its own noise, into one Array column of the same width in one chunk: a span's output
+/// takes its place in the row. The spans cover each row, one after the other; a span
+/// of a row that its scores make null is null in that span only.
+pub(super) fn relax_spans<T: Real>(
+    s: &Series,
+    spans: &[(Range<usize>, Noise)],
+    relax: Relax,
+    ids: &RowIds,
+) -> PolarsResult<Series> {
+    let DataType::Array(_, stride) = s.dtype() else {
+        polars_bail!(InvalidOperation: "expected an Array column, got {} (column '{}')", s.dtype(), s.name());
+    };
+    let (stride, len) = (*stride, s.len());
+    let mut next = 0;
+    for (span, _) in spans {
+        polars_ensure!(
+            span.start == next && span.end > span.start,
+            InvalidOperation: "the spans must cover each row one after the other: got {}..{} after {}",
+            span.start, span.end, next
+        );
+        next = span.end;
+    }
+    polars_ensure!(
+        next == stride,
+        InvalidOperation: "the spans cover {} scores, but the rows of column '{}' have {}",
+        next, s.name(), stride
+    );
+    // Read once as one chunk of `T`; every span is then a view of it.
+    let target = DataType::Array(Box::new(T::Polars::get_static_dtype()), stride);
+    let s = if s.dtype() != &target || s.n_chunks() > 1 {
+        std::borrow::Cow::Owned(s.cast(&target)?.rechunk())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
+    let views = spans
+        .iter()
+        .map(|(span, _)| array_rows::<T>(&s, Some(span.clone())))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let sources: Vec<Fixed<'_, T>> = views.iter().map(|(rows, _)| Fixed::Rows(rows)).collect();
+    let groups = sources
+        .iter()
+        .zip(spans)
+        .map(|(source, (span, noise))| {
+            let group = RelaxGroup {
+                source,
+                relax,
+                noise,
+                ids,
+                len,
+            };
+            (group, span.start)
+        })
+        .collect();
+    let widest = spans.iter().map(|(span, _)| span.len()).max().unwrap_or(0);
+    let mut out = vec![T::ZERO; len * stride];
+    let mut bytes: Vec<Vec<u8>> = spans
+        .iter()
+        .map(|_| vec![0u8; len.div_ceil(LANES)])
+        .collect();
+    let mut span_bytes: Vec<Vec<&mut [u8]>> = (0..tasks(len)).map(|_| Vec::new()).collect();
+    for b in bytes.iter_mut() {
+        for (t, piece) in row_pieces(b, len, |r| r.div_ceil(LANES))
+            .into_iter()
+            .enumerate()
+        {
+            span_bytes[t].push(piece);
+        }
+    }
+    let pieces = row_pieces(&mut out, len, |r| r * stride)
+        .into_iter()
+        .zip(span_bytes)
+        .collect();
+    let group = IntoSpans {
+        spans: groups,
+        stride,
+    };
+    for_groups(len, widest, pieces, &group);
+    drop(group);
+    drop(sources);
+    // Each span's rows that are null: unset in that span's columns.
+    let mut inner: Option<MutableBitmap> = None;
+    for ((span, _), (bytes, (_, input))) in spans.iter().zip(bytes.into_iter().zip(views)) {
+        let Some(valid) = validity(bytes, len, input) else {
+            continue;
+        };
+        let inner = inner.get_or_insert_with(|| MutableBitmap::from_len_set(len * stride));
+        for r in (0..len).filter(|&r| !valid.get_bit(r)) {
+            (r * stride + span.start..r * stride + span.end).for_each(|k| inner.set(k, false));
+        }
+    }
+    let values = ChunkedArray::<T::Polars>::from_vec(PlSmallStr::EMPTY, out);
+    let values = match inner {
+        None => values.into_series(),
+        Some(inner) => values.with_validity(Some(inner.into())).into_series(),
+    };
+    let outer = s.array()?.downcast_as_array().validity().cloned();
+    array_from_flat(s.name().clone(), values, stride, len, outer)
 }
 
 /// Gumbel-max draws of fixed-width rows, into each row's index.

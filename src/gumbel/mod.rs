@@ -23,13 +23,13 @@
 //! functions. Imports [`crate::blocks`] and the leaves
 //! ([`crate::real`], [`crate::rng`], [`crate::simd`], [`crate::par`], [`crate::tau`]).
 
-use std::ops::{Add, Mul, Sub};
+use std::ops::{Add, Mul, Range, Sub};
 
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use serde::{Deserialize, Serialize};
 
-use self::lanes::{for_groups, relax_fixed, validity, with_fixed, SampleGroup};
+use self::lanes::{for_groups, relax_fixed, relax_spans, validity, with_fixed, SampleGroup};
 use self::rows::{RelaxList, SampleList};
 use crate::blocks::{compute_dtype, Blocks};
 use crate::dispatch::with_match_real;
@@ -50,6 +50,25 @@ pub struct GumbelOptions {
     /// `None`: fresh operating-system entropy at every call.
     #[serde(with = "crate::rng::seed_bits")]
     pub seed: Option<u64>,
+}
+
+/// One span of a row of scores and the seed of its noise stream.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SpanNoise {
+    pub start: usize,
+    pub stop: usize,
+    /// `None`: fresh operating-system entropy at every call.
+    #[serde(with = "crate::rng::seed_bits")]
+    pub seed: Option<u64>,
+}
+
+/// Options of [`gumbel_softmax_spans`]: `tau` and `hard` as in [`GumbelOptions`], and
+/// the spans that cover each row, one after the other.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SpansOptions {
+    pub tau: f64,
+    pub hard: bool,
+    pub spans: Vec<SpanNoise>,
 }
 
 /// The perturbed score of one cell, or of a vector of cells: `(x − max) · s + g`.
@@ -98,7 +117,7 @@ pub fn gumbel_softmax(
         } else {
             Relax::Soft(inv_tau::<T>(o.tau).widen())
         };
-        let fixed = with_fixed::<T, _>(s, |source, validity| {
+        let fixed = with_fixed::<T, _>(s, None, |source, validity| {
             relax_fixed(s, source, validity, relax, noise, ids)
         })?;
         match fixed {
@@ -119,17 +138,45 @@ pub fn gumbel_softmax(
     })
 }
 
-/// Every row's Gumbel-max draw from `softmax(scores / tau)`: its index and the rows'
-/// validity, with the noise `gumbel_softmax` uses for the same seed and key.
+/// Gumbel-Softmax of every span of each row of an Array column (the codec's matrix:
+/// every variable's scores side by side), each span with its own noise stream, in
+/// place: one Array column of the same width, in one chunk. A span is relaxed exactly
+/// as `gumbel_softmax` relaxes the same scores given as a block of their own.
+pub fn gumbel_softmax_spans(
+    s: &Series,
+    key: Option<&Series>,
+    options: &SpansOptions,
+) -> PolarsResult<Series> {
+    check_tau(options.tau)?;
+    let ids = RowIds::from_key(key, s.len())?;
+    let spans: Vec<(Range<usize>, Noise)> = options
+        .spans
+        .iter()
+        .map(|span| (span.start..span.stop, Noise::seeded_or_fresh(span.seed)))
+        .collect();
+    with_match_real!(compute_dtype(s.dtype(), "gumbel_softmax")?, |$T| {
+        let relax = if options.hard {
+            Relax::Hard
+        } else {
+            Relax::Soft(inv_tau::<$T>(options.tau).widen())
+        };
+        relax_spans::<$T>(s, &spans, relax, &ids)
+    })
+}
+
+/// Every row's Gumbel-max draw from `softmax(scores / tau)` (of the scores `span` of
+/// each Array row, when given): its index and the rows' validity, with the noise
+/// `gumbel_softmax` uses for the same seed and key.
 pub fn sample<T: Real>(
     s: &Series,
+    span: Option<Range<usize>>,
     tau: f64,
     noise: &Noise,
     ids: &RowIds,
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
     let scale = inv_tau::<T>(tau);
     let len = s.len();
-    let fixed = with_fixed::<T, _>(s, |source, input_validity| {
+    let fixed = with_fixed::<T, _>(s, span, |source, input_validity| {
         let mut idx = vec![0u32; len];
         let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
         let group = SampleGroup {

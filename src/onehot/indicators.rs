@@ -124,23 +124,36 @@ where
         .collect()
 }
 
-/// Row-major indicators, `out[row * width + slot] = one`, filled in parallel.
-pub(super) fn indicator_rows<P>(slots: &[u32], width: usize) -> Series
+/// One block's slots, and where its fields start in a row of indicators.
+pub(super) struct SlotBlock<'a> {
+    pub(super) slots: &'a [u32],
+    pub(super) offset: usize,
+    pub(super) width: usize,
+}
+
+/// Row-major indicators, `len` rows of `stride` values: for every block,
+/// `out[row * stride + offset + slot] = one` where its slot is a field. One block of
+/// `stride` fields is an Array block; several side by side, the codec's matrix. Each
+/// task writes its rows once, every block of a row before the next row.
+pub(super) fn indicator_rows<P>(blocks: &[SlotBlock<'_>], stride: usize, len: usize) -> Series
 where
     P: PolarsNumericType,
     P::Native: Indicator,
 {
     let (zero, one) = (P::Native::indicator(false), P::Native::indicator(true));
-    let mut out = vec![zero; slots.len() * width];
-    if width > 0 {
+    let mut out = vec![zero; len * stride];
+    if stride > 0 {
         par_tasks(
-            row_pieces(&mut out, slots.len(), |r| r * width),
+            row_pieces(&mut out, len, |r| r * stride),
             #[inline(always)]
             |task, out| {
-                let slots = &slots[task * ROWS_PER_TASK..];
-                for (row, &slot) in out.chunks_exact_mut(width).zip(slots) {
-                    if let Some(v) = row.get_mut(slot as usize) {
-                        *v = one;
+                let first = task * ROWS_PER_TASK;
+                for (i, row) in out.chunks_exact_mut(stride).enumerate() {
+                    for b in blocks {
+                        let slot = b.slots[first + i] as usize;
+                        if slot < b.width {
+                            row[b.offset + slot] = one;
+                        }
                     }
                 }
             },

@@ -17,10 +17,10 @@ mod slots;
 mod str_index;
 
 use polars::prelude::*;
-use polars_arrow::bitmap::Bitmap;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use serde::{Deserialize, Serialize};
 
-use self::indicators::{as_dtype, indicator_columns, indicator_rows};
+use self::indicators::{as_dtype, indicator_columns, indicator_rows, SlotBlock};
 use self::slots::{direct_fields, slots, UNKNOWN};
 use crate::blocks::build::{array_from_flat, struct_from_fields};
 pub use crate::blocks::Layout;
@@ -293,10 +293,106 @@ pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
         .null
         .then(|| slots.iter().map(|&s| s != NULL_ROW).collect::<Bitmap>());
     if plan.layout == Layout::Array {
-        let values = with_match_indicator!(options.dtype, |$P| indicator_rows::<$P>(&slots, width));
+        let block = [SlotBlock {
+            slots: &slots,
+            offset: 0,
+            width,
+        }];
+        let values = with_match_indicator!(options.dtype, |$P| indicator_rows::<$P>(&block, width, slots.len()));
         let values = as_dtype(values, options.dtype)?;
         return array_from_flat(name, values, width, slots.len(), validity);
     }
     let fields = with_match_indicator!(options.dtype, |$P| indicator_columns::<$P>(&slots, width));
     struct_from_fields(name, slots.len(), named(fields)?, validity)
+}
+
+/// Options of [`one_hot_matrix`]: the `one_hot` options of each input column, in
+/// order, and the indicators' dtype (the blocks' own layouts and dtypes are not read).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MatrixOptions {
+    pub blocks: Vec<OneHotOptions>,
+    pub dtype: IndicatorDtype,
+}
+
+/// Every input's plan, one block of options each.
+fn matrix_plans(fields: &[Field], options: &MatrixOptions) -> PolarsResult<Vec<Plan>> {
+    polars_ensure!(
+        !fields.is_empty() && fields.len() == options.blocks.len(),
+        InvalidOperation: "one_hot_matrix expects one input column per block: got {} columns \
+        for {} blocks", fields.len(), options.blocks.len()
+    );
+    fields
+        .iter()
+        .zip(&options.blocks)
+        .map(|(f, o)| {
+            let o = OneHotOptions {
+                layout: Layout::Struct,
+                ..o.clone()
+            };
+            plan(f, &o)
+        })
+        .collect()
+}
+
+/// The output field of [`one_hot_matrix`]: `Array(dtype, D)`, D the blocks' fields
+/// together, named after the first input.
+pub fn one_hot_matrix_field(fields: &[Field], options: &MatrixOptions) -> PolarsResult<Field> {
+    let width: usize = matrix_plans(fields, options)?
+        .iter()
+        .map(|p| p.names.len())
+        .sum();
+    let dtype = DataType::Array(Box::new(options.dtype.dtype()), width);
+    Ok(Field::new(fields[0].name().clone(), dtype))
+}
+
+/// Every input one-hot encoded, its block beside the previous input's, into one row of
+/// one `Array(dtype, D)` column: the codec's matrix, one row-major buffer in one chunk,
+/// so that it reaches numpy as an N × D array without a copy. A null row of a block
+/// (`nulls="null"`) is null in that block's span of the row only.
+pub fn one_hot_matrix(inputs: &[Series], options: &MatrixOptions) -> PolarsResult<Series> {
+    let fields: Vec<Field> = inputs.iter().map(|s| s.field().into_owned()).collect();
+    let plans = matrix_plans(&fields, options)?;
+    let len = inputs[0].len();
+    if let Some(s) = inputs.iter().find(|s| s.len() != len) {
+        polars_bail!(
+            ShapeMismatch: "one_hot_matrix expects columns of one length: '{}' has {} rows, \
+            '{}' has {}", inputs[0].name(), len, s.name(), s.len()
+        );
+    }
+    let mut all_slots = Vec::with_capacity(plans.len());
+    let mut with_nulls = Vec::new();
+    for (i, (s, plan)) in inputs.iter().zip(&plans).enumerate() {
+        let (slots, seen) = slots(s, plan)?;
+        if seen.null {
+            with_nulls.push(i);
+        }
+        all_slots.push(slots);
+    }
+    let mut blocks = Vec::with_capacity(plans.len());
+    let mut stride = 0;
+    for (slots, plan) in all_slots.iter().zip(&plans) {
+        let width = plan.names.len();
+        blocks.push(SlotBlock {
+            slots,
+            offset: stride,
+            width,
+        });
+        stride += width;
+    }
+    let values =
+        with_match_indicator!(options.dtype, |$P| indicator_rows::<$P>(&blocks, stride, len));
+    let mut values = as_dtype(values, options.dtype)?.rechunk();
+    if !with_nulls.is_empty() {
+        let mut valid = MutableBitmap::from_len_set(len * stride);
+        for b in with_nulls.iter().map(|&i| &blocks[i]) {
+            for (r, _) in b.slots.iter().enumerate().filter(|(_, &s)| s == NULL_ROW) {
+                let at = r * stride + b.offset;
+                (at..at + b.width).for_each(|k| valid.set(k, false));
+            }
+        }
+        let chunk = values.chunks()[0].with_validity(Some(valid.into()));
+        values = Series::try_from((PlSmallStr::EMPTY, chunk))?;
+    }
+    array_from_flat(inputs[0].name().clone(), values, stride, len, None)
 }
