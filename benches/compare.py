@@ -5,7 +5,7 @@ print seconds and the ratio of polars-gumbel's time to each contender's (< 1 = f
 PyTorch and JAX are optional: their rows appear when ``import torch`` / ``import jax``
 work (``make bench WITH_PEERS=1`` installs both).
 
-    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode|codec]
+    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode|codec|matrix]
                               [--markdown]
 """
 
@@ -24,6 +24,7 @@ import polars as pl
 from sklearn.preprocessing import OneHotEncoder
 
 import polars_gumbel as pg
+from polars_gumbel.data import ADULT
 
 try:
     import torch
@@ -470,10 +471,156 @@ def bench_codec_wide(markdown: bool) -> None:
     )
 
 
+# ---------------------------------------------------------------- the codec's matrix
+
+
+def _adult(n: int) -> pl.DataFrame:
+    """The bundled Adult table resampled to `n` rows."""
+    real = pl.read_parquet(ADULT)
+    return real.sample(n, with_replacement=True, seed=0)
+
+
+def bench_matrix(n: int, markdown: bool) -> None:
+    """A generator's N x D matrix to a table and back, against the frame a user would
+    otherwise build, and scikit-learn on the same matrix."""
+    table = _adult(n)
+    codec = pg.Codec.fit(table)
+    blocks = codec.blocks
+    onehot = codec.encode(table, layout="matrix")["features"].to_numpy()
+    rng = np.random.default_rng(0)
+    logits = (2.0 * onehot + rng.standard_normal(onehot.shape)).astype(np.float32)
+    flat = pl.DataFrame(logits, schema=codec.feature_names)
+    enc = OneHotEncoder(categories=[labels for _, _, _, labels in blocks], sparse_output=False).fit(
+        np.array([[labels[0] for _, _, _, labels in blocks]], dtype=object)
+    )
+    shape = f"{n:,} x {codec.width}, Float32"
+    ours_argmax = best(lambda: codec.decode(logits), 3)
+    report(
+        f"matrix -> table, argmax: {shape}",
+        [
+            ("polars-gumbel", "Codec.decode(numpy matrix)", ours_argmax),
+            (
+                "polars-gumbel",
+                "Codec.decode(flat frame), frame prebuilt",
+                best(lambda: codec.decode(flat), 3),
+            ),
+            (
+                "polars-gumbel",
+                "pl.DataFrame(matrix, schema=feature_names) + decode",
+                best(lambda: codec.decode(pl.DataFrame(logits, schema=codec.feature_names)), 2),
+            ),
+            (
+                "scikit-learn",
+                "OneHotEncoder.inverse_transform",
+                best(lambda: enc.inverse_transform(logits), 2),
+            ),
+        ],
+        markdown,
+    )
+    report(
+        f"matrix -> table, sampled: {shape}",
+        [
+            (
+                "polars-gumbel",
+                "Codec.decode(numpy matrix, method='sample')",
+                best(lambda: codec.decode(logits, method="sample", seed=1), 3),
+            ),
+            (
+                "polars-gumbel",
+                "Codec.decode(flat frame, method='sample')",
+                best(lambda: codec.decode(flat, method="sample", seed=1), 3),
+            ),
+        ],
+        markdown,
+    )
+    report(
+        f"table -> matrix: {shape}",
+        [
+            (
+                "polars-gumbel",
+                "encode(layout='matrix')['features'].to_numpy()",
+                best(lambda: codec.encode(table, layout="matrix")["features"].to_numpy(), 3),
+            ),
+            (
+                "polars-gumbel",
+                "encode(layout='flat').to_numpy()",
+                best(lambda: codec.encode(table).select(codec.feature_names).to_numpy(), 3),
+            ),
+            (
+                "numpy",
+                "np.full of a fresh buffer of the same size",
+                best(lambda: np.full(onehot.shape, 1.0, np.float32), 3),
+            ),
+        ],
+        markdown,
+    )
+    arrays = pl.DataFrame({name: logits[:, a:b] for name, a, b, _ in blocks})
+    seeds = {name: pg._internal.derive_seed(1, name) for name, _, _, _ in blocks}
+    per_block = [pg.gumbel_softmax(name, tau=0.5, seed=seeds[name]) for name in arrays.columns]
+    matrix_frame = pl.DataFrame({"features": logits})
+    report(
+        f"Gumbel-Softmax of every block, tau = 0.5: {shape}",
+        [
+            (
+                "polars-gumbel",
+                "Codec.gumbel_softmax(matrix column)",
+                best(lambda: codec.gumbel_softmax(matrix_frame, tau=0.5, seed=1), 3),
+            ),
+            (
+                "polars-gumbel",
+                "gumbel_softmax of each block as an Array column",
+                best(lambda: arrays.select(per_block), 3),
+            ),
+            (
+                "polars-gumbel",
+                "Codec.gumbel_softmax(flat frame)",
+                best(lambda: codec.gumbel_softmax(flat, tau=0.5, seed=1), 3),
+            ),
+        ],
+        markdown,
+    )
+    # One column of 100,000 categories, 1,000 rows: the wide codec of CTGAN #52.
+    rows, k = 1_000, 100_000
+    cats = [f"v{j}" for j in range(k)]
+    wide = pg.Codec.from_json(
+        json.dumps(
+            {
+                "format": "polars-gumbel-codec",
+                "version": 1,
+                "columns": [
+                    {
+                        "name": "c",
+                        "dtype": "string",
+                        "categories": {"string": cats},
+                        "null_category": False,
+                        "infrequent": None,
+                    }
+                ],
+            }
+        )
+    )
+    scores = rng.standard_normal((rows, k)).astype(np.float32)
+    sk = OneHotEncoder(categories=[cats], sparse_output=False).fit(
+        np.array([[cats[0]]], dtype=object)
+    )
+    report(
+        f"wide matrix -> table: {rows:,} x {k:,}, one column",
+        [
+            ("polars-gumbel", "Codec.decode(numpy matrix)", best(lambda: wide.decode(scores), 3)),
+            (
+                "scikit-learn",
+                "OneHotEncoder.inverse_transform",
+                best(lambda: sk.inverse_transform(scores), 3),
+            ),
+        ],
+        markdown,
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--only", choices=("one_hot", "gumbel", "sample", "decode", "codec"))
+    p.add_argument("--only", choices=("one_hot", "gumbel", "sample", "decode", "codec", "matrix"))
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
     print(
@@ -492,6 +639,8 @@ def main() -> None:
         bench_decode(args.rows, args.markdown)
     if args.only in (None, "codec"):
         bench_codec_wide(args.markdown)
+    if args.only in (None, "matrix"):
+        bench_matrix(args.rows, args.markdown)
 
 
 if __name__ == "__main__":

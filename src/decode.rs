@@ -7,6 +7,7 @@
 //! An operation: imports [`crate::blocks`], [`crate::gumbel`], the kernels of
 //! [`crate::argmax`] and the leaves.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use polars::prelude::*;
@@ -14,12 +15,13 @@ use polars_arrow::bitmap::Bitmap;
 use polars_core::prelude::FrozenCategories;
 use serde::{Deserialize, Serialize};
 
-use crate::argmax::{argmax_lanes, argmax_row, lanes_of, Argmax, LANES};
-use crate::blocks::read::{and_validity, array_rows, struct_columns};
+use crate::argmax::{argmax_lanes, argmax_row, Argmax, LANES};
+use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Columns, Strided};
 use crate::blocks::{compute_dtype, Blocks};
 use crate::dispatch::with_match_real;
 use crate::gumbel;
-use crate::par::{par_tasks, row_pieces, ROWS_PER_TASK};
+use crate::par::{par_tasks, row_pieces, tasks, ROWS_PER_TASK};
+use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::tau::check_tau;
 
@@ -173,7 +175,7 @@ fn labels_from_fields(
 }
 
 /// The labels of a score column, known without data.
-pub fn labels(field: &Field, options: &DecodeOptions) -> PolarsResult<Vec<String>> {
+pub fn labels<'a>(field: &Field, options: &'a DecodeOptions) -> PolarsResult<Cow<'a, [String]>> {
     compute_dtype(field.dtype(), "decode")?;
     let width = match (field.dtype(), &options.span) {
         (DataType::Array(_, w), Some(span)) => {
@@ -193,10 +195,10 @@ pub fn labels(field: &Field, options: &DecodeOptions) -> PolarsResult<Vec<String
         _ => None,
     };
     let labels = match (&options.labels, field.dtype()) {
-        (Some(labels), _) => labels.clone(),
+        (Some(labels), _) => Cow::Borrowed(&labels[..]),
         (None, DataType::Struct(fields)) => {
             let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
-            labels_from_fields(field, &names, options)?
+            Cow::Owned(labels_from_fields(field, &names, options)?)
         }
         (None, d) => polars_bail!(
             InvalidOperation: "decode of column '{}' of dtype {} needs `labels`: only Struct \
@@ -263,10 +265,16 @@ pub fn label_values(labels: &[String], options: &DecodeOptions) -> PolarsResult<
     }
 }
 
-/// The output field of [`decode`]: the labels' dtype.
+/// The output field of [`decode`]: the labels' dtype, known without building them
+/// where the dtype alone says (String; an Enum needs its categories, Boolean and
+/// integer labels their parse).
 pub fn decode_field(field: &Field, options: &DecodeOptions) -> PolarsResult<Field> {
     let labels = labels(field, options)?;
-    let dtype = label_values(&labels, options)?.dtype().clone();
+    let dtype = match options.dtype {
+        LabelDtype::String => DataType::String,
+        LabelDtype::Enum => enum_dtype(&labels, options)?,
+        _ => label_values(&labels, options)?.dtype().clone(),
+    };
     Ok(Field::new(field.name().clone(), dtype))
 }
 
@@ -316,137 +324,194 @@ fn choices(
         let b = Blocks::<$T>::read(s, expr)?;
         Ok(b.map_rows(
             #[inline(always)]
-            |_, x| {
-                let i = argmax_row(x)?;
-                let all_zero = x[i] == 0.0 && x.iter().all(|&v| v == 0.0);
-                (!(zero_is_null && all_zero)).then_some(i as u32)
-            },
+            |_, x| row_argmax(x, zero_is_null),
         ))
     })
 }
 
-/// The index of every row's largest score, lowest on ties, for the fixed-width layouts,
-/// [`LANES`] rows at a time (see [`argmax_lanes`]): Struct fields are read in place,
-/// Array rows with a stride (a span of them too). The path of `argmax` and argmax
-/// `decode`; `None` for List blocks, whose rows vary in width, and for long whole
-/// Array rows, faster row by row.
+/// Where one fixed-width block's scores are read from, for [`lanes_argmax`].
+trait Scores<T>: Sync {
+    fn width(&self) -> usize;
+    /// Category `j` of rows `row..row + LANES`.
+    fn lanes(&self, row: usize, j: usize) -> [T; LANES];
+    /// Category `j` of one row.
+    fn one(&self, row: usize, j: usize) -> T;
+    /// The scores of one row, when they are contiguous and so many that one row at a
+    /// time is faster than [`LANES`] side by side.
+    fn long_row(&self, _row: usize) -> Option<&[T]> {
+        None
+    }
+}
+
+/// A Struct block's fields, read in place.
+struct Fields<'a, T: Clone>(Columns<'a, T>);
+
+impl<T: Real> Scores<T> for Fields<'_, T> {
+    fn width(&self) -> usize {
+        self.0.len()
+    }
+
+    #[inline(always)]
+    fn lanes(&self, row: usize, j: usize) -> [T; LANES] {
+        let column = &self.0[j];
+        // Many fields are read side by side: fetch each a little ahead, into L2 (into
+        // L1 the many lines in flight evict each other).
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ahead) = column.get(row + PREFETCH_ROWS) {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+            // SAFETY: a prefetch of an address inside the column.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>((ahead as *const T).cast()) }
+        }
+        column[row..row + LANES]
+            .try_into()
+            .unwrap_or([T::ZERO; LANES])
+    }
+
+    #[inline(always)]
+    fn one(&self, row: usize, j: usize) -> T {
+        self.0[j][row]
+    }
+}
+
+impl<T: Real> Scores<T> for Strided<'_, T> {
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    #[inline(always)]
+    fn lanes(&self, row: usize, j: usize) -> [T; LANES] {
+        // SAFETY: `lanes_argmax` asks for whole groups of rows below the rows read and
+        // categories below the width.
+        unsafe { self.lanes_unchecked::<LANES>(row, j) }
+    }
+
+    #[inline(always)]
+    fn one(&self, row: usize, j: usize) -> T {
+        self.at(row, j)
+    }
+
+    #[inline(always)]
+    fn long_row(&self, row: usize) -> Option<&[T]> {
+        (self.width >= 2 * LANES).then(|| self.row(row))
+    }
+}
+
+/// The argmax of one row given whole, with the rules of [`argmax_lanes`].
+#[inline(always)]
+fn row_argmax<T: Argmax>(x: &[T], zero_is_null: bool) -> Option<u32> {
+    let i = argmax_row(x)?;
+    let all_zero = x[i] == T::ZERO && x.iter().all(|&v| v == T::ZERO);
+    (!(zero_is_null && all_zero)).then_some(i as u32)
+}
+
+/// The index of every row's largest score, lowest on ties, for fixed-width blocks:
+/// Struct fields read in place, Array rows (or a span of each) with a stride. The path
+/// of `argmax` and argmax `decode`; `None` for List blocks, whose rows vary in width.
 fn fixed_width_argmax<T: Argmax>(
     s: &Series,
     span: Option<Range<usize>>,
     zero_is_null: bool,
 ) -> PolarsResult<Option<(Vec<u32>, Option<Bitmap>)>> {
-    Ok(match s.dtype() {
-        DataType::Struct(fields) => {
-            let width = fields.len();
+    let (found, validity) = match s.dtype() {
+        DataType::Struct(_) => {
             let fields = s.struct_()?.fields_as_series();
             let (columns, validity) = struct_columns::<T>(s, &fields)?;
-            Some(lanes_argmax(
-                s.len(),
-                width,
+            (
+                lanes_argmax(s.len(), &[Fields(columns)], zero_is_null),
                 validity,
-                zero_is_null,
-                #[inline(always)]
-                |row, j| {
-                    let column = &columns[j];
-                    // Many fields are read side by side: fetch each a little ahead, into
-                    // L2 (into L1 the many lines in flight evict each other).
-                    #[cfg(target_arch = "x86_64")]
-                    if let Some(ahead) = column.get(row + PREFETCH_ROWS) {
-                        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-                        // SAFETY: a prefetch of an address inside the column.
-                        unsafe { _mm_prefetch::<_MM_HINT_T1>((ahead as *const T).cast()) }
-                    }
-                    column[row..row + LANES]
-                        .try_into()
-                        .unwrap_or([T::ZERO; LANES])
-                },
-                #[inline(always)]
-                |row, j| columns[j][row],
-            ))
+            )
         }
-        // Long rows are faster row by row, where their scores are contiguous.
-        DataType::Array(_, width) if *width < 2 * LANES || span.is_some() => {
+        DataType::Array(_, _) => {
             let (rows, validity) = array_rows::<T>(s, span)?;
-            let (values, stride, offset, width) =
-                (&rows.values[..], rows.stride, rows.offset, rows.width);
-            let len = s.len();
-            assert!(len == 0 || values.len() >= (len - 1) * stride + offset + width);
-            Some(lanes_argmax(
-                len,
-                width,
-                validity,
-                zero_is_null,
-                #[inline(always)]
-                // SAFETY: `lanes_argmax` reads rows `row..row + LANES` below `len` and
-                // categories below `width`: inside `values` (asserted above).
-                |row, j| {
-                    lanes_of(|l| unsafe { *values.get_unchecked((row + l) * stride + offset + j) })
-                },
-                #[inline(always)]
-                |row, j| rows.at(row, j),
-            ))
+            (lanes_argmax(s.len(), &[rows], zero_is_null), validity)
         }
-        _ => None,
-    })
+        _ => return Ok(None),
+    };
+    let [(idx, found)] =
+        <[_; 1]>::try_from(found).map_err(|_| polars_err!(ComputeError: "one block was read"))?;
+    Ok(Some((idx, validity_of(found, s.len(), validity))))
 }
 
-/// Runs [`argmax_lanes`] over every group of [`LANES`] rows, in parallel; `lanes(row, j)`
-/// reads category `j` of rows `row..row + LANES`, `one(row, j)` that of one row (for
-/// the rows left over). Both are called only with rows below `len` and categories
-/// below `width`. A group's rows are one byte of the validity bitmap, written as
-/// the kernel gives it, then combined with the input's `validity`.
-fn lanes_argmax<T, L, O>(
+/// The rows' validity: the groups' bytes and the input's, `None` when every row is valid.
+fn validity_of(found: Vec<u8>, len: usize, input: Option<Bitmap>) -> Option<Bitmap> {
+    let found = Bitmap::from_u8_vec(found, len);
+    and_validity(Some(found), input.as_ref()).filter(|v| v.unset_bits() > 0)
+}
+
+/// The argmax of every row of every block in `sources`, in one parallel pass over the
+/// rows: a group of [`LANES`] rows runs every block before the next group, so a matrix
+/// of blocks side by side is read once. A block runs its group's rows side by side
+/// ([`argmax_lanes`]), or one at a time when its rows are long; the rows left over
+/// after the last whole group run one at a time. Returns each block's indices and the
+/// validity bytes of its groups (a row a bit).
+fn lanes_argmax<T: Argmax, S: Scores<T>>(
     len: usize,
-    width: usize,
-    validity: Option<Bitmap>,
+    sources: &[S],
     zero_is_null: bool,
-    lanes: L,
-    one: O,
-) -> (Vec<u32>, Option<Bitmap>)
-where
-    T: Argmax,
-    L: Fn(usize, usize) -> [T; LANES] + Sync,
-    O: Fn(usize, usize) -> T + Sync,
-{
-    let mut idx = vec![0u32; len];
-    let mut found = vec![0u8; len.div_ceil(LANES)];
-    let pieces = row_pieces(&mut idx, len, |r| r)
-        .into_iter()
-        .zip(row_pieces(&mut found, len, |r| r.div_ceil(LANES)))
+) -> Vec<(Vec<u32>, Vec<u8>)> {
+    let mut out: Vec<(Vec<u32>, Vec<u8>)> = sources
+        .iter()
+        .map(|_| (vec![0u32; len], vec![0u8; len.div_ceil(LANES)]))
         .collect();
+    let mut pieces: Vec<Vec<(&mut [u32], &mut [u8])>> =
+        (0..tasks(len)).map(|_| Vec::new()).collect();
+    for (idx, found) in out.iter_mut() {
+        let idx = row_pieces(idx, len, |r| r);
+        let found = row_pieces(found, len, |r| r.div_ceil(LANES));
+        for (t, piece) in idx.into_iter().zip(found).enumerate() {
+            pieces[t].push(piece);
+        }
+    }
     par_tasks(
         pieces,
         #[inline(always)]
-        |task, (idx, found): (&mut [u32], &mut [u8])| {
+        |task, mut pieces: Vec<(&mut [u32], &mut [u8])>| {
             let start = task * ROWS_PER_TASK;
-            let full = idx.len() / LANES * LANES;
-            let groups = idx.chunks_exact_mut(LANES).zip(found.iter_mut());
-            for (g, (out, mask)) in groups.enumerate() {
-                let at = start + g * LANES;
-                let (i, m) = argmax_lanes(
-                    width,
-                    zero_is_null,
-                    #[inline(always)]
-                    |j| lanes(at, j),
-                );
-                out.copy_from_slice(&i);
-                *mask = m;
+            let rows = pieces.first().map_or(0, |(idx, _)| idx.len());
+            let full = rows / LANES * LANES;
+            for g in 0..full / LANES {
+                let (at, off) = (start + g * LANES, g * LANES);
+                for (source, (idx, found)) in sources.iter().zip(pieces.iter_mut()) {
+                    let out = &mut idx[off..off + LANES];
+                    found[g] = match source.long_row(at) {
+                        Some(_) => {
+                            let mut mask = 0u8;
+                            for (l, o) in out.iter_mut().enumerate() {
+                                let row = source.long_row(at + l).unwrap_or_default();
+                                let i = row_argmax(row, zero_is_null);
+                                *o = i.unwrap_or(0);
+                                mask |= u8::from(i.is_some()) << l;
+                            }
+                            mask
+                        }
+                        None => {
+                            let (i, m) = argmax_lanes(
+                                source.width(),
+                                zero_is_null,
+                                #[inline(always)]
+                                |j| source.lanes(at, j),
+                            );
+                            out.copy_from_slice(&i);
+                            m
+                        }
+                    };
+                }
             }
-            for at in full..idx.len() {
-                let (i, m) = argmax_lanes(
-                    width,
-                    zero_is_null,
-                    #[inline(always)]
-                    |j| [one(start + at, j); LANES],
-                );
-                idx[at] = i[0];
-                found[at / LANES] |= (m & 1) << (at % LANES);
+            for r in full..rows {
+                for (source, (idx, found)) in sources.iter().zip(pieces.iter_mut()) {
+                    let (i, m) = argmax_lanes(
+                        source.width(),
+                        zero_is_null,
+                        #[inline(always)]
+                        |j| [source.one(start + r, j); LANES],
+                    );
+                    idx[r] = i[0];
+                    found[r / LANES] |= (m & 1) << (r % LANES);
+                }
             }
         },
     );
-    let found = Bitmap::from_u8_vec(found, len);
-    let valid = and_validity(Some(found), validity.as_ref()).filter(|v| v.unset_bits() > 0);
-    (idx, valid)
+    out
 }
 
 /// Every row's label: by argmax or by a Gumbel-max draw, as String or Enum.
@@ -485,4 +550,130 @@ pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> Pola
     let values = label_values(&labels, options)?;
     let idx = IdxCa::from_vec_validity(s.name().clone(), idx, valid);
     Ok(values.take(&idx)?.with_name(s.name().clone()))
+}
+
+/// Options of [`decode_matrix`]: the name of each decoded column and the options of its
+/// block, whose `span` says where its scores are in the matrix's row. Every block has
+/// the same `method` and `tau`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MatrixDecodeOptions {
+    pub names: Vec<String>,
+    pub blocks: Vec<DecodeOptions>,
+}
+
+impl MatrixDecodeOptions {
+    /// The method, tau and spans of the blocks, checked.
+    fn checked(&self) -> PolarsResult<(Method, f64, Vec<Range<usize>>)> {
+        polars_ensure!(
+            !self.blocks.is_empty() && self.names.len() == self.blocks.len(),
+            InvalidOperation: "decode_matrix expects one name per block: got {} names for {} blocks",
+            self.names.len(), self.blocks.len()
+        );
+        let (method, tau) = (self.blocks[0].method, self.blocks[0].tau);
+        let mut spans = Vec::with_capacity(self.blocks.len());
+        for (name, block) in self.names.iter().zip(&self.blocks) {
+            let Some(span) = block.span.clone() else {
+                polars_bail!(InvalidOperation: "decode_matrix: the block '{}' has no span", name);
+            };
+            polars_ensure!(
+                block.method == method && block.tau == tau,
+                InvalidOperation: "decode_matrix: every block is decoded with one method and tau"
+            );
+            spans.push(span);
+        }
+        Ok((method, tau, spans))
+    }
+}
+
+/// The output field of [`decode_matrix`]: a Struct of the decoded columns.
+pub fn decode_matrix_field(field: &Field, options: &MatrixDecodeOptions) -> PolarsResult<Field> {
+    options.checked()?;
+    let fields = options
+        .names
+        .iter()
+        .zip(&options.blocks)
+        .map(|(name, block)| {
+            let dtype = decode_field(field, block)?.dtype().clone();
+            Ok(Field::new(name.as_str().into(), dtype))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok(Field::new(field.name().clone(), DataType::Struct(fields)))
+}
+
+/// Every block of a matrix column (an `Array(_, D)` of every variable's scores side by
+/// side: the codec's matrix) decoded to its labels, as [`decode`] decodes each block
+/// given alone, in one parallel pass over the rows: a Struct of the decoded columns.
+/// Each block's scores are read in place from its span of the row.
+pub fn decode_matrix(
+    s: &Series,
+    key: Option<&Series>,
+    options: &MatrixDecodeOptions,
+) -> PolarsResult<Series> {
+    let (method, tau, spans) = options.checked()?;
+    check_tau(tau)?;
+    let field = s.field();
+    let labels = options
+        .blocks
+        .iter()
+        .map(|b| labels(&field, b))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let ids = RowIds::from_key(key, s.len())?;
+    let noises: Vec<Noise> = options
+        .blocks
+        .iter()
+        .map(|b| Noise::seeded_or_fresh(b.seed))
+        .collect();
+    let choices = with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
+        span_choices::<$T>(s, &spans, method, tau, &noises, &ids)?
+    });
+    // Each column's labels gathered in a task of its own, as separate expressions would.
+    let work = options
+        .names
+        .iter()
+        .zip(&options.blocks)
+        .zip(labels.iter().zip(choices))
+        .collect();
+    let fields = par_tasks(
+        work,
+        #[inline(always)]
+        |_, ((name, block), (labels, (idx, valid)))| {
+            let idx = IdxCa::from_vec_validity(name.as_str().into(), idx, valid);
+            Ok(label_values(labels, block)?
+                .take(&idx)?
+                .with_name(name.as_str().into()))
+        },
+    )
+    .into_iter()
+    .collect::<PolarsResult<Vec<_>>>()?;
+    Ok(StructChunked::from_series(s.name().clone(), s.len(), fields.iter())?.into_series())
+}
+
+/// Every span's chosen index and validity, for every row of the matrix `s`: argmax, or
+/// a Gumbel-max draw with each span's own noise. The matrix is read once, as one chunk
+/// of `T`; every span is a view of it.
+fn span_choices<T: Argmax>(
+    s: &Series,
+    spans: &[Range<usize>],
+    method: Method,
+    tau: f64,
+    noises: &[Noise],
+    ids: &RowIds,
+) -> PolarsResult<Vec<(Vec<u32>, Option<Bitmap>)>> {
+    let s = array_of::<T>(s)?;
+    let (rows, validity): (Vec<Strided<'_, T>>, Vec<Option<Bitmap>>) = spans
+        .iter()
+        .map(|span| array_rows::<T>(&s, Some(span.clone())))
+        .collect::<PolarsResult<Vec<_>>>()?
+        .into_iter()
+        .unzip();
+    let len = s.len();
+    if method == Method::Sample {
+        return Ok(gumbel::sample_spans(len, &rows, validity, tau, noises, ids));
+    }
+    Ok(lanes_argmax(len, &rows, true)
+        .into_iter()
+        .zip(validity)
+        .map(|((idx, found), input)| (idx, validity_of(found, len, input)))
+        .collect())
 }

@@ -19,7 +19,7 @@ use pyo3_polars::export::polars_ffi::version_0::SeriesExport;
 use serde::Deserialize;
 
 use crate::blocks::{block_dtype, compute_dtype};
-use crate::decode::{self, DecodeOptions};
+use crate::decode::{self, DecodeOptions, MatrixDecodeOptions};
 use crate::ffi;
 use crate::gumbel::{self, GumbelOptions, SpansOptions};
 use crate::onehot::{self, MatrixOptions, OneHotOptions};
@@ -208,6 +208,18 @@ fn decode(inputs: &[Series], options: DecodeOptions) -> PolarsResult<Series> {
     })
 }
 
+fn decode_matrix_output(fields: &[Field], options: MatrixDecodeOptions) -> PolarsResult<Field> {
+    let (scores, key) = scores_and_key(fields, "decode")?;
+    check_key(key, "decode")?;
+    scores_dtype(scores, "decode")?;
+    decode::decode_matrix_field(scores, &options)
+}
+
+fn decode_matrix(inputs: &[Series], options: MatrixDecodeOptions) -> PolarsResult<Series> {
+    let (scores, key) = scores_and_key(inputs, "decode")?;
+    decode::decode_matrix(scores, key, &options)
+}
+
 /// The two C entry points of each expression: `$field` (its output field, at plan
 /// time) and `$compute` (its result), around the functions named after it.
 macro_rules! expressions {
@@ -266,4 +278,7 @@ expressions! {
         _polars_plugin_field_argmax => argmax_output, _polars_plugin_argmax => argmax;
     "decode": DecodeOptions,
         _polars_plugin_field_decode => decode_output, _polars_plugin_decode => decode;
+    "decode_matrix": MatrixDecodeOptions,
+        _polars_plugin_field_decode_matrix => decode_matrix_output,
+        _polars_plugin_decode_matrix => decode_matrix;
 }

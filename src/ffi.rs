@@ -230,13 +230,21 @@ mod entry {
         } else {
             unsafe { std::slice::from_raw_parts(kwargs.0, kwargs.1) }
         };
-        // Polars passes no bytes at all for an empty dict of options.
-        let parsed = if bytes.is_empty() {
-            serde_json::from_str("{}").map_err(|e| polars_err!(ComputeError: "{}", e))
+        // The Python package sends the options as one JSON string (`{"json": "…"}`):
+        // pickle then reads one string however many labels there are, not one memoised
+        // object per label. Polars passes no bytes at all for an empty dict.
+        #[derive(serde::Deserialize)]
+        struct Transport {
+            json: String,
+        }
+        let json = if bytes.is_empty() {
+            "{}".to_string()
         } else {
-            _parse_kwargs(bytes)
+            _parse_kwargs::<Transport>(bytes)
+                .map_err(|e| polars_err!(InvalidOperation: "{}: could not read the options: {}", expr, e))?
+                .json
         };
-        parsed.map_err(
+        serde_json::from_str(&json).map_err(
             |e| polars_err!(InvalidOperation: "{}: could not read the options: {}", expr, e),
         )
     }

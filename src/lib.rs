@@ -55,12 +55,7 @@ mod module {
         m.add_function(wrap_pyfunction!(philox_words, m)?)?;
         m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
         m.add_function(wrap_pyfunction!(codec_from_columns, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_normalize, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_encode_plan, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_decode_plan, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_gumbel_plan, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_spans, m)?)?;
-        m.add_function(wrap_pyfunction!(codec_feature_names, m)?)?;
+        m.add_class::<CodecDocument>()?;
         Ok(())
     }
 }

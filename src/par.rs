@@ -111,6 +111,45 @@ where
     result
 }
 
+/// A vector of `n` values, every one of them written by `fill` (as [`fill_spare`]
+/// says), in memory Linux is asked to back with transparent huge pages, as numpy asks
+/// for its large arrays: a fresh output of hundreds of megabytes then takes 512 times
+/// fewer page faults when its tasks first write it.
+pub fn fresh<T, R>(
+    n: usize,
+    poison: T,
+    fill: impl FnOnce(&mut [MaybeUninit<T>]) -> R,
+) -> (Vec<T>, R)
+where
+    T: Copy + PartialEq + Debug,
+{
+    let mut v = Vec::with_capacity(n);
+    advise_huge_pages(&mut v.spare_capacity_mut()[..n]);
+    let result = fill_spare(&mut v, n, poison, fill);
+    (v, result)
+}
+
+/// Asks for huge pages behind the whole 2 MiB pages of `buffer`, before any is touched;
+/// a hint only, without effect where the kernel does not take it.
+fn advise_huge_pages<T>(buffer: &mut [MaybeUninit<T>]) {
+    const HUGE: usize = 2 << 20;
+    let start = buffer.as_mut_ptr() as usize;
+    let end = start + std::mem::size_of_val(buffer);
+    let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+    if last > first {
+        #[cfg(target_os = "linux")]
+        // SAFETY: the range lies inside the buffer, which this call does not read or
+        // write; the advice changes how its pages are backed, never their contents.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+    }
+}
+
 /// [`fill_spares`] of one vector.
 pub fn fill_spare<T, R>(
     v: &mut Vec<T>,

@@ -73,10 +73,95 @@ pub fn codec_from_columns(columns: &str, separator: &str) -> PyResult<String> {
         .to_json())
 }
 
-/// A codec document checked and re-serialised.
-#[pyfunction]
-pub fn codec_normalize(json: &str) -> PyResult<String> {
-    Ok(parse_codec(json)?.to_json())
+/// A codec document, checked once when it is read; its names, spans and plans after,
+/// without reading it again.
+#[pyclass(frozen, module = "polars_gumbel._internal")]
+pub struct CodecDocument {
+    codec: Codec,
+}
+
+/// `(column, start, stop, labels)`: a block's span over the flat feature columns.
+type SpanTuple = (String, usize, usize, Vec<String>);
+
+#[pymethods]
+impl CodecDocument {
+    #[new]
+    fn new(json: &str) -> PyResult<Self> {
+        Ok(Self {
+            codec: parse_codec(json)?,
+        })
+    }
+
+    /// The document, checked and re-serialised.
+    fn to_json(&self) -> String {
+        self.codec.to_json()
+    }
+
+    /// Every block's span over the flat feature columns.
+    fn spans(&self) -> Vec<SpanTuple> {
+        self.codec
+            .spans()
+            .into_iter()
+            .map(|b| (b.column, b.start, b.stop, b.labels))
+            .collect()
+    }
+
+    /// The flat feature columns of every block, in order.
+    fn feature_names(&self) -> Vec<String> {
+        self.codec.feature_names()
+    }
+
+    /// [`Codec::encode_plan`] as JSON.
+    #[pyo3(signature = (columns, layout, dtype, matrix=MATRIX))]
+    fn encode_plan(
+        &self,
+        columns: &str,
+        layout: &str,
+        dtype: &str,
+        matrix: &str,
+    ) -> PyResult<String> {
+        let layout: Layout = option("layout", layout)?;
+        let dtype: IndicatorDtype = option("dtype", dtype)?;
+        plan_json(
+            self.codec
+                .encode_plan(&frame_columns(columns)?, layout, dtype, matrix),
+        )
+    }
+
+    /// [`Codec::decode_plan`] as JSON.
+    #[pyo3(signature = (columns, method, tau, seed=None, key=None, matrix=None))]
+    fn decode_plan(
+        &self,
+        columns: &str,
+        method: &str,
+        tau: f64,
+        seed: Option<u64>,
+        key: Option<&str>,
+        matrix: Option<&str>,
+    ) -> PyResult<String> {
+        let method: Method = option("method", method)?;
+        plan_json(
+            self.codec
+                .decode_plan(&frame_columns(columns)?, method, tau, seed, key, matrix),
+        )
+    }
+
+    /// [`Codec::gumbel_plan`] as JSON.
+    #[pyo3(signature = (columns, tau, hard, seed=None, key=None, matrix=None))]
+    fn gumbel_plan(
+        &self,
+        columns: &str,
+        tau: f64,
+        hard: bool,
+        seed: Option<u64>,
+        key: Option<&str>,
+        matrix: Option<&str>,
+    ) -> PyResult<String> {
+        plan_json(
+            self.codec
+                .gumbel_plan(&frame_columns(columns)?, tau, hard, seed, key, matrix),
+        )
+    }
 }
 
 /// A frame's columns given as JSON: `[{"name": …, "fields": [… or null]}, …]`.
@@ -84,74 +169,15 @@ fn frame_columns(columns: &str) -> PyResult<Vec<FrameColumn>> {
     serde_json::from_str(columns).map_err(value_error)
 }
 
+/// A plan as JSON, each step's `options` as the JSON text the plugin reads: Python
+/// passes them on without reading them (a block's options may hold 100,000 labels).
 fn plan_json(plan: PolarsResult<Vec<Step>>) -> PyResult<String> {
-    serde_json::to_string(&plan.map_err(value_error)?).map_err(value_error)
-}
-
-/// [`Codec::encode_plan`] as JSON.
-#[pyfunction]
-#[pyo3(signature = (json, columns, layout, dtype, matrix=MATRIX))]
-pub fn codec_encode_plan(
-    json: &str,
-    columns: &str,
-    layout: &str,
-    dtype: &str,
-    matrix: &str,
-) -> PyResult<String> {
-    let codec = parse_codec(json)?;
-    let layout: Layout = option("layout", layout)?;
-    let dtype: IndicatorDtype = option("dtype", dtype)?;
-    plan_json(codec.encode_plan(&frame_columns(columns)?, layout, dtype, matrix))
-}
-
-/// [`Codec::decode_plan`] as JSON.
-#[pyfunction]
-#[pyo3(signature = (json, columns, method, tau, seed=None, key=None, matrix=None))]
-pub fn codec_decode_plan(
-    json: &str,
-    columns: &str,
-    method: &str,
-    tau: f64,
-    seed: Option<u64>,
-    key: Option<&str>,
-    matrix: Option<&str>,
-) -> PyResult<String> {
-    let codec = parse_codec(json)?;
-    let method: Method = option("method", method)?;
-    plan_json(codec.decode_plan(&frame_columns(columns)?, method, tau, seed, key, matrix))
-}
-
-/// [`Codec::gumbel_plan`] as JSON.
-#[pyfunction]
-#[pyo3(signature = (json, columns, tau, hard, seed=None, key=None, matrix=None))]
-pub fn codec_gumbel_plan(
-    json: &str,
-    columns: &str,
-    tau: f64,
-    hard: bool,
-    seed: Option<u64>,
-    key: Option<&str>,
-    matrix: Option<&str>,
-) -> PyResult<String> {
-    let codec = parse_codec(json)?;
-    plan_json(codec.gumbel_plan(&frame_columns(columns)?, tau, hard, seed, key, matrix))
-}
-
-/// `(column, start, stop, labels)`: a block's span over the flat feature columns.
-type SpanTuple = (String, usize, usize, Vec<String>);
-
-/// Every block's span over the flat feature columns.
-#[pyfunction]
-pub fn codec_spans(json: &str) -> PyResult<Vec<SpanTuple>> {
-    Ok(parse_codec(json)?
-        .spans()
-        .into_iter()
-        .map(|b| (b.column, b.start, b.stop, b.labels))
-        .collect())
-}
-
-/// The flat feature columns of every block, in order.
-#[pyfunction]
-pub fn codec_feature_names(json: &str) -> PyResult<Vec<String>> {
-    Ok(parse_codec(json)?.feature_names())
+    let mut plan = serde_json::to_value(plan.map_err(value_error)?).map_err(value_error)?;
+    for step in plan.as_array_mut().into_iter().flatten() {
+        let inner = step.as_object_mut().and_then(|s| s.values_mut().next());
+        if let Some(options) = inner.and_then(|i| i.get_mut("options")) {
+            *options = serde_json::Value::String(options.to_string());
+        }
+    }
+    Ok(plan.to_string())
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ _ACCEPTS_DETERMINISM = "is_deterministic" in inspect.signature(register_plugin_f
 def _plugin(
     name: str,
     args: list[pl.Expr],
-    kwargs: dict[str, Any],
+    kwargs: dict[str, Any] | str,
     *,
     elementwise: bool = True,
     deterministic: bool = True,
 ) -> pl.Expr:
-    """Call the Rust function `name` on `args` with keyword arguments `kwargs`.
+    """Call the Rust function `name` on `args` with keyword arguments `kwargs`: a dict,
+    or the JSON text of one (as a codec plan gives them), sent as JSON.
 
     `elementwise=False` makes Polars hand over the whole column at once (positional
     seeding needs row positions); `deterministic=False` keeps the optimizer from
@@ -35,7 +37,8 @@ def _plugin(
         plugin_path=LIB,
         function_name=name,
         args=args,
-        kwargs=kwargs,
+        # One JSON string: the plugin reads it in one piece, however many labels it holds.
+        kwargs={"json": kwargs if isinstance(kwargs, str) else json.dumps(kwargs)},
         is_elementwise=elementwise,
         **extra,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
@@ -126,7 +127,9 @@ class Codec:
     def __init__(self, document: str) -> None:
         if not isinstance(document, str):
             raise TypeError(f"a codec document is a JSON str, got {type(document).__name__}")
-        self._json = _internal.codec_normalize(document)
+        # Checked once here; names, spans and plans then come from the parsed document.
+        self._core = _internal.CodecDocument(document)
+        self._json = self._core.to_json()
         self._doc: dict[str, Any] = json.loads(self._json)
 
     def __repr__(self) -> str:
@@ -136,6 +139,10 @@ class Codec:
         return isinstance(other, Codec) and self._doc == other._doc
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """A codec pickles as its document (Ray ships batch functions by pickle)."""
+        return (Codec, (self._json,))
 
     @classmethod
     def fit(
@@ -202,7 +209,9 @@ class Codec:
             raise ValueError(f"max_categories must be an int >= 1, got {max_categories!r}")
         for c in columns:
             if not _validate.column_name("Codec.fit: column", c):
-                raise ValueError("Codec.fit: column name '' cannot be encoded: expected a non-empty str")
+                raise ValueError(
+                    "Codec.fit: column name '' cannot be encoded: expected a non-empty str"
+                )
         if not columns:
             raise ValueError("Codec.fit: no columns to encode")
         dtypes = {c: _source_dtype(c, schema[c]) for c in columns}
@@ -268,17 +277,25 @@ class Codec:
     @property
     def blocks(self) -> list[Block]:
         """``(column, start, stop, labels)``: each column's span of ``feature_names``."""
-        return [(c, a, b, list(labels)) for c, a, b, labels in _internal.codec_spans(self._json)]
+        return [(c, a, b, list(labels)) for c, a, b, labels in self._spans]
 
     @property
     def feature_names(self) -> list[str]:
         """The flat columns ``encode`` produces for the categorical columns, in order."""
-        return list(_internal.codec_feature_names(self._json))
+        return list(self._feature_names)
+
+    @cached_property
+    def _spans(self) -> list[Block]:
+        return self._core.spans()
+
+    @cached_property
+    def _feature_names(self) -> list[str]:
+        return self._core.feature_names()
 
     @property
     def width(self) -> int:
         """The number of feature columns: the width ``D`` of a matrix row."""
-        return len(self.feature_names)
+        return len(self._feature_names)
 
     def encode(
         self,
@@ -319,7 +336,7 @@ class Codec:
                 f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}"
             )
         lf = data.lazy()
-        plan = self._plan(_internal.codec_encode_plan, lf.collect_schema(), layout, name, matrix)
+        plan = self._plan(self._core.encode_plan, lf.collect_schema(), layout, name, matrix)
         exprs: list[pl.Expr] = []
         nested: list[str] = []
         for kind, step in plan:
@@ -327,7 +344,9 @@ class Codec:
                 exprs.append(pl.col(step))
             elif kind == "encode_matrix":
                 inputs = [pl.col(c) for c in step["inputs"]]
-                exprs.append(_plugin("one_hot_matrix", inputs, step["options"]).alias(step["column"]))
+                exprs.append(
+                    _plugin("one_hot_matrix", inputs, step["options"]).alias(step["column"])
+                )
             else:
                 exprs.append(_plugin("one_hot", [pl.col(step["column"])], step["options"]))
                 if step["unnest"]:
@@ -430,21 +449,38 @@ class Codec:
         if key is not None:
             _validate.column_name("key", key)
         plan = self._plan(
-            _internal.codec_decode_plan, schema, method, _tau(tau), _unsigned(seed), key, matrix
+            self._core.decode_plan, schema, method, _tau(tau), _unsigned(seed), key, matrix
         )
         self._check_key("decode", key, schema)
         seeded = method == "sample" and seed is not None
         noise_key = None if not seeded else pl.col(_ROW if key is None else key)
         exprs: list[pl.Expr] = []
+        nested: list[str] = []
+        categorical: list[str] = []
+        args = [] if noise_key is None else [noise_key]
         for kind, step in plan:
             if kind == "pass":
                 exprs.append(pl.col(step))
                 continue
+            if kind == "decode_matrix":
+                # Every block read in place from its span of the matrix, in one pass: a
+                # Struct of the decoded columns, unnested in the matrix's place.
+                name = f"__polars_gumbel_block_{len(nested)}__"
+                nested.append(name)
+                categorical.extend(step["categorical"])
+                matrix_expr = _plugin(
+                    "decode_matrix",
+                    [pl.col(step["column"]), *args],
+                    step["options"],
+                    elementwise=True,
+                    deterministic=method == "argmax" or seed is not None,
+                )
+                exprs.append(matrix_expr.alias(name))
+                continue
             var = step["column"]
             (source, where), *_ = step["scores"].items()
-            if source in ("column", "span"):
-                # A span is read in place from the matrix column (`options` say where).
-                scores = pl.col(where if source == "column" else where[0])
+            if source == "column":
+                scores = pl.col(where)
             elif source == "fields":
                 # Fields by name, in the codec's order, whatever order the data has.
                 block, fields = where
@@ -454,7 +490,7 @@ class Codec:
             # Seeded noise is keyed (by a column or by the row index): elementwise.
             expr = _plugin(
                 "decode",
-                [scores] if noise_key is None else [scores, noise_key],
+                [scores, *args],
                 step["options"],
                 elementwise=True,
                 deterministic=method == "argmax" or seed is not None,
@@ -465,6 +501,10 @@ class Codec:
         if seeded and key is None:
             lf = lf.with_row_index(_ROW)
         out = lf.select(exprs)
+        if nested:
+            out = out.unnest(nested)
+        if categorical:
+            out = out.with_columns(pl.col(categorical).cast(pl.Categorical))
         return out if isinstance(data, pl.LazyFrame) else out.collect()
 
     def _matrix_input(self, data: Any, matrix: str | None) -> tuple[Any, str | None]:
@@ -520,7 +560,7 @@ class Codec:
             }
             for name, dtype in schema.items()
         ]
-        steps = json.loads(planner(self._json, json.dumps(columns), *args))
+        steps = json.loads(planner(json.dumps(columns), *args))
         return [next(iter(step.items())) for step in steps]
 
     def _check_key(self, operation: str, key: str | None, schema: pl.Schema) -> None:
@@ -627,7 +667,7 @@ class Codec:
         if key is not None:
             _validate.column_name("key", key)
         plan = self._plan(
-            _internal.codec_gumbel_plan, schema, _tau(tau), hard, _unsigned(seed), key, matrix
+            self._core.gumbel_plan, schema, _tau(tau), hard, _unsigned(seed), key, matrix
         )
         self._check_key("gumbel_softmax", key, schema)
         noise_key = None if seed is None else (_ROW if key is None else key)

@@ -186,6 +186,19 @@ pub fn struct_columns<'b, T: Real>(
     Ok((columns, validity))
 }
 
+/// An Array column as one chunk of `T` values: the column itself when it already is.
+pub fn array_of<T: Real>(s: &Series) -> PolarsResult<Cow<'_, Series>> {
+    let DataType::Array(_, width) = s.dtype() else {
+        polars_bail!(InvalidOperation: "expected an Array column, got {} (column '{}')", s.dtype(), s.name());
+    };
+    let target = DataType::Array(Box::new(T::Polars::get_static_dtype()), *width);
+    Ok(if s.dtype() != &target || s.n_chunks() > 1 {
+        Cow::Owned(s.cast(&target)?.rechunk())
+    } else {
+        Cow::Borrowed(s)
+    })
+}
+
 /// Where a fixed-width block's scores are among an Array column's values: row `r`'s
 /// are `values[r * stride + offset..][..width]`. A whole Array block has `stride ==
 /// width` and `offset == 0`; one variable's span of the codec's matrix (every
@@ -203,6 +216,19 @@ impl<T: Copy> Strided<'_, T> {
     #[inline(always)]
     pub fn at(&self, r: usize, j: usize) -> T {
         self.values[r * self.stride + self.offset + j]
+    }
+
+    /// Category `j` of rows `r..r + LANES`, in the hottest loops: unchecked loads.
+    ///
+    /// # Safety
+    /// The rows must be below `rows` and `j` below `width`, with `rows` the number of
+    /// rows the values were read for: `array_rows` checks that every such index is
+    /// inside `values`.
+    #[inline(always)]
+    pub unsafe fn lanes_unchecked<const LANES: usize>(&self, r: usize, j: usize) -> [T; LANES] {
+        let base = r * self.stride + self.offset + j;
+        // SAFETY: as the caller promises, every index is that of a value read.
+        std::array::from_fn(|l| unsafe { *self.values.get_unchecked(base + l * self.stride) })
     }
 
     /// The scores of row `r`.
@@ -253,6 +279,11 @@ pub fn array_rows<T: Real>(
         offset: span.start,
         width: span.end - span.start,
     };
+    // What `lanes_unchecked` relies on: every row's span lies inside the values.
+    polars_ensure!(
+        arr.len() == 0 || rows.values.len() >= (arr.len() - 1) * stride + span.end,
+        ComputeError: "an Array of {} rows of {} holds only {} values", arr.len(), stride, rows.values.len()
+    );
     Ok((rows, validity))
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Codec, SourceDtype};
 use crate::blocks::Layout;
-use crate::decode::{self, DecodeOptions, Method};
+use crate::decode::{self, DecodeOptions, MatrixDecodeOptions, Method};
 use crate::dispatch::IndicatorDtype;
 use crate::gumbel::{self, GumbelOptions, SpanNoise, SpansOptions};
 use crate::onehot::{self, MatrixOptions, OneHotOptions};
@@ -58,9 +58,6 @@ pub enum Scores {
     Fields(String, Vec<String>),
     /// The flat feature columns, gathered into one Struct.
     Columns(Vec<String>),
-    /// The variable's span `start..stop` of every row of the matrix column, read in
-    /// place.
-    Span(String, usize, usize),
 }
 
 /// One output column of a codec's operation on a frame; a plan lists them in output
@@ -97,6 +94,14 @@ pub enum Step {
         column: String,
         inputs: Vec<String>,
         options: MatrixOptions,
+    },
+    /// `decode_matrix(column, key, **options)`: every codec column decoded from its span
+    /// of the matrix column, into a Struct of them unnested in place; the columns named
+    /// in `categorical` cast to Categorical after.
+    DecodeMatrix {
+        column: String,
+        options: MatrixDecodeOptions,
+        categorical: Vec<String>,
     },
     /// `gumbel_softmax_spans(column, key, **options)`: every block of the matrix column
     /// relaxed in place.
@@ -308,27 +313,39 @@ impl Codec {
                 InvalidOperation: "Codec.decode: the key '{}' is the matrix column; name a column \
                 that identifies the rows", m.name
             );
-            let spans = self.spans();
+            let blocks = self
+                .columns
+                .iter()
+                .zip(self.spans())
+                .map(|(c, span)| {
+                    let mut options = c.decode_options(method, tau, seed, &self.separator);
+                    options.span = Some(span.start..span.stop);
+                    options
+                })
+                .collect();
+            let options = MatrixDecodeOptions {
+                names: self.columns.iter().map(|c| c.name.clone()).collect(),
+                blocks,
+            };
+            let categorical = self
+                .columns
+                .iter()
+                .filter(|c| c.dtype == SourceDtype::Categorical)
+                .map(|c| c.name.clone())
+                .collect();
+            let mut step = Some(Step::DecodeMatrix {
+                column: m.name.clone(),
+                options,
+                categorical,
+            });
             return Ok(columns
                 .iter()
-                .flat_map(|f| {
-                    if f.name != m.name {
-                        return vec![Step::Pass(f.name.clone())];
+                .filter_map(|f| {
+                    if f.name == m.name {
+                        step.take()
+                    } else {
+                        Some(Step::Pass(f.name.clone()))
                     }
-                    self.columns
-                        .iter()
-                        .zip(&spans)
-                        .map(|(c, span)| {
-                            let mut options = c.decode_options(method, tau, seed, &self.separator);
-                            options.span = Some(span.start..span.stop);
-                            Step::Decode {
-                                column: c.name.clone(),
-                                scores: Scores::Span(m.name.clone(), span.start, span.stop),
-                                options,
-                                categorical: c.dtype == SourceDtype::Categorical,
-                            }
-                        })
-                        .collect()
                 })
                 .collect());
         }
@@ -571,6 +588,20 @@ impl Codec {
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
         let key_name = key.map(|k| k.name().as_str());
         for step in self.decode_plan(&columns, method, tau, seed, key_name, None)? {
+            if let Step::DecodeMatrix {
+                column,
+                options,
+                categorical,
+            } = step
+            {
+                let matrix = df.column(&column)?.as_materialized_series();
+                let decoded = decode::decode_matrix(matrix, key, &options)?;
+                for field in decoded.struct_()?.fields_as_series() {
+                    let cast = categorical.iter().any(|c| c == field.name().as_str());
+                    out.push(if cast { categorical_of(field)? } else { field }.into());
+                }
+                continue;
+            }
             let Step::Decode {
                 column,
                 scores,
@@ -583,7 +614,7 @@ impl Codec {
             };
             let series = |name: &str| df.column(name).map(|c| c.as_materialized_series().clone());
             let scores = match scores {
-                Scores::Column(name) | Scores::Span(name, _, _) => series(&name)?,
+                Scores::Column(name) => series(&name)?,
                 Scores::Fields(name, fields) => {
                     let block = series(&name)?;
                     let ca = block.struct_()?;
@@ -606,9 +637,7 @@ impl Codec {
             };
             let decoded = decode::decode(&scores, key, &options)?.with_name(column.as_str().into());
             let decoded = if categorical {
-                decoded.cast(&DataType::from_categories(
-                    polars_core::prelude::Categories::global(),
-                ))?
+                categorical_of(decoded)?
             } else {
                 decoded
             };
@@ -681,4 +710,11 @@ impl Codec {
             }
         }
     }
+}
+
+/// Decoded labels as the global Categorical they were before encoding.
+fn categorical_of(decoded: Series) -> PolarsResult<Series> {
+    decoded.cast(&DataType::from_categories(
+        polars_core::prelude::Categories::global(),
+    ))
 }

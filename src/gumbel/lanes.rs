@@ -10,8 +10,8 @@ use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
 use super::{perturbed, row_is_valid, Relax};
 use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_fields};
-use crate::blocks::read::{and_validity, array_rows, struct_columns, Strided};
-use crate::par::{column_pieces, par_tasks, row_pieces, tasks, ROWS_PER_TASK};
+use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Strided};
+use crate::par::{column_pieces, fresh, par_tasks, row_pieces, tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
@@ -159,6 +159,13 @@ impl<T: Real> Fixed<'_, T> {
                         *r = Vector::from_array(a);
                     }
                     tile.copy_from_slice(&T::transpose::<S>(r));
+                }
+            }
+            Self::Rows(rows) if full => {
+                for (j, cell) in p.iter_mut().enumerate() {
+                    // SAFETY: a whole group of rows below `len`, the rows read, and
+                    // categories below the width (`p` has one cell per category).
+                    *cell = Vector::from_array(unsafe { rows.lanes_unchecked::<LANES>(at, j) });
                 }
             }
             Self::Rows(rows) => {
@@ -470,12 +477,7 @@ pub(super) fn relax_spans<T: Real>(
         next, s.name(), stride
     );
     // Read once as one chunk of `T`; every span is then a view of it.
-    let target = DataType::Array(Box::new(T::Polars::get_static_dtype()), stride);
-    let s = if s.dtype() != &target || s.n_chunks() > 1 {
-        std::borrow::Cow::Owned(s.cast(&target)?.rechunk())
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    };
+    let s = array_of::<T>(s)?;
     let views = spans
         .iter()
         .map(|(span, _)| array_rows::<T>(&s, Some(span.clone())))
@@ -496,7 +498,14 @@ pub(super) fn relax_spans<T: Real>(
         })
         .collect();
     let widest = spans.iter().map(|(span, _)| span.len()).max().unwrap_or(0);
-    let mut out = vec![T::ZERO; len * stride];
+    // One buffer for the whole output, zeroed by the tasks that then write it.
+    let (mut out, ()) = fresh(len * stride, T::ONE, |spare| {
+        par_tasks(
+            row_pieces(spare, len, |r| r * stride),
+            #[inline(always)]
+            |_, piece| piece.fill(std::mem::MaybeUninit::new(T::ZERO)),
+        );
+    });
     let mut bytes: Vec<Vec<u8>> = spans
         .iter()
         .map(|_| vec![0u8; len.div_ceil(LANES)])
@@ -570,6 +579,76 @@ impl<'a, T: Real> Group<T> for SampleGroup<'a, T> {
         }
         valid
     }
+}
+
+/// Gumbel-max draws of every span of matrix rows: each span's [`SampleGroup`] on a
+/// group of rows before the next group. A task's piece is, for each span, its indices
+/// and the validity bytes of its groups.
+struct SampleSpans<'a, T: Real>(Vec<SampleGroup<'a, T>>);
+
+impl<'a, T: Real> Group<T> for SampleSpans<'a, T> {
+    type Piece = Vec<(&'a mut [u32], &'a mut [u8])>;
+    #[inline(always)]
+    fn run<S: Isa>(
+        &self,
+        piece: &mut Self::Piece,
+        p: &mut [T::V<S>],
+        at: usize,
+        off: usize,
+        count: usize,
+    ) -> u8 {
+        let mut all = u8::MAX;
+        for (group, (idx, bytes)) in self.0.iter().zip(piece.iter_mut()) {
+            let p = &mut p[..group.source.width()];
+            let valid = group.run::<S>(idx, p, at, off, count);
+            bytes[off / LANES] = valid;
+            all &= valid;
+        }
+        all
+    }
+}
+
+/// Every span's Gumbel-max draw from `softmax(scores / tau)` for every row (see
+/// [`super::sample_spans`]).
+pub(super) fn sample_spans<T: Real>(
+    len: usize,
+    rows: &[Strided<'_, T>],
+    validity: Vec<Option<Bitmap>>,
+    s: T,
+    noises: &[Noise],
+    ids: &RowIds,
+) -> Vec<(Vec<u32>, Option<Bitmap>)> {
+    let sources: Vec<Fixed<'_, T>> = rows.iter().map(Fixed::Rows).collect();
+    let groups = sources
+        .iter()
+        .zip(noises)
+        .map(|(source, noise)| SampleGroup {
+            source,
+            s,
+            noise,
+            ids,
+            len,
+        })
+        .collect();
+    let mut out: Vec<(Vec<u32>, Vec<u8>)> = rows
+        .iter()
+        .map(|_| (vec![0u32; len], vec![0u8; len.div_ceil(LANES)]))
+        .collect();
+    let mut pieces: Vec<Vec<(&mut [u32], &mut [u8])>> =
+        (0..tasks(len)).map(|_| Vec::new()).collect();
+    for (idx, bytes) in out.iter_mut() {
+        let idx = row_pieces(idx, len, |r| r);
+        let bytes = row_pieces(bytes, len, |r| r.div_ceil(LANES));
+        for (t, piece) in idx.into_iter().zip(bytes).enumerate() {
+            pieces[t].push(piece);
+        }
+    }
+    let widest = rows.iter().map(|r| r.width).max().unwrap_or(0);
+    for_groups(len, widest, pieces, &SampleSpans(groups));
+    out.into_iter()
+        .zip(validity)
+        .map(|((idx, bytes), input)| (idx, super::lanes::validity(bytes, len, input)))
+        .collect()
 }
 
 /// `gumbel_softmax` of a Struct or Array block.

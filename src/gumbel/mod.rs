@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use self::lanes::{for_groups, relax_fixed, relax_spans, validity, with_fixed, SampleGroup};
 use self::rows::{RelaxList, SampleList};
+use crate::blocks::read::Strided;
 use crate::blocks::{compute_dtype, Blocks};
 use crate::dispatch::with_match_real;
 use crate::par::ROWS_PER_TASK;
@@ -201,4 +202,19 @@ pub fn sample<T: Real>(
             }))
         }
     }
+}
+
+/// Every span's Gumbel-max draw from `softmax(scores / tau)` for the `len` rows of a
+/// matrix whose spans are `rows` (with their validity), each with its own noise: its
+/// indices and validity. The same draws as [`sample`] of each span given alone; the
+/// matrix is read once, every span of a group of rows before the next group.
+pub fn sample_spans<T: Real>(
+    len: usize,
+    rows: &[Strided<'_, T>],
+    validity: Vec<Option<Bitmap>>,
+    tau: f64,
+    noises: &[Noise],
+    ids: &RowIds,
+) -> Vec<(Vec<u32>, Option<Bitmap>)> {
+    lanes::sample_spans(len, rows, validity, inv_tau::<T>(tau), noises, ids)
 }

@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 use polars::prelude::*;
 
 use crate::dispatch::IndicatorDtype;
-use crate::par::{column_pieces, fill_spares, par_tasks, row_pieces, ROWS_PER_TASK};
+use crate::par::{column_pieces, fill_spares, fresh, par_tasks, row_pieces, ROWS_PER_TASK};
 
 /// A value type of indicator fields: 1 for true and 0 for false.
 pub(super) trait Indicator: Copy + Send + Sync + PartialEq + std::fmt::Debug {
@@ -141,23 +141,26 @@ where
     P::Native: Indicator,
 {
     let (zero, one) = (P::Native::indicator(false), P::Native::indicator(true));
-    let mut out = vec![zero; len * stride];
-    if stride > 0 {
+    let (out, ()) = fresh(len * stride, P::Native::POISON, |spare| {
+        if stride == 0 {
+            return;
+        }
         par_tasks(
-            row_pieces(&mut out, len, |r| r * stride),
+            row_pieces(spare, len, |r| r * stride),
             #[inline(always)]
             |task, out| {
                 let first = task * ROWS_PER_TASK;
                 for (i, row) in out.chunks_exact_mut(stride).enumerate() {
+                    row.fill(MaybeUninit::new(zero));
                     for b in blocks {
                         let slot = b.slots[first + i] as usize;
                         if slot < b.width {
-                            row[b.offset + slot] = one;
+                            row[b.offset + slot] = MaybeUninit::new(one);
                         }
                     }
                 }
             },
         );
-    }
+    });
     ChunkedArray::<P>::from_vec(PlSmallStr::EMPTY, out).into_series()
 }
