@@ -292,9 +292,9 @@ def test_bad_keys_are_clear_errors(
     codec: Codec, logits: pl.DataFrame, key: object, error: type[Exception], match: str
 ) -> None:
     with pytest.raises(error, match=match):
-        codec.decode(logits, method="sample", seed=1, key=key)  # type: ignore[arg-type]
+        codec.decode(logits, method="sample", seed=1, key=key)  # type: ignore[call-overload]
     with pytest.raises(error, match=match):
-        codec.gumbel_softmax(logits, seed=1, key=key)  # type: ignore[arg-type]
+        codec.gumbel_softmax(logits, seed=1, key=key)  # type: ignore[call-overload]
 
 
 def test_null_key_is_a_clear_error(codec: Codec, logits: pl.DataFrame) -> None:

@@ -1604,7 +1604,10 @@ def matrix_cases() -> Iterator[Case]:
             """,
         "null-rows": """
             frame = pl.DataFrame({"features": m}).with_columns(
-                pl.when(pl.int_range(4) == 2).then(None).otherwise(pl.col("features")).alias("features")
+                pl.when(pl.int_range(4) == 2)
+                .then(None)
+                .otherwise(pl.col("features"))
+                .alias("features")
             )
             out = c.decode(frame)
             assert out.row(2) == (None, None), out
@@ -1618,7 +1621,8 @@ def matrix_cases() -> Iterator[Case]:
                 assert got.equals(ref.select(c.columns)), (method, got, ref)
             """,
         "multi-chunk": """
-            frame = pl.concat([pl.DataFrame({"features": m[:1]}), pl.DataFrame({"features": m[1:]})], rechunk=False)
+            parts = [pl.DataFrame({"features": m[:1]}), pl.DataFrame({"features": m[1:]})]
+            frame = pl.concat(parts, rechunk=False)
             assert frame["features"].n_chunks() == 2
             got = c.decode(frame, method="sample", seed=3)
             ref = c.decode(c.encode(df), method="sample", seed=3)
@@ -1664,15 +1668,18 @@ def matrix_cases() -> Iterator[Case]:
             """,
         "key-is-the-matrix": """
             frame = pl.DataFrame({"features": m})
-            error(lambda: c.decode(frame, method="sample", seed=1, key="features"), "key", "matrix", kinds=ValueError)
+            keyed = lambda: c.decode(frame, method="sample", seed=1, key="features")
+            error(keyed, "key", "matrix", kinds=ValueError)
             """,
         "matrix-and-features-both": """
             frame = c.encode(df).with_columns(m.alias("features"))
-            error(lambda: c.decode(frame, matrix="features"), "two sources", "'features'", kinds=ValueError)
-            error(lambda: c.gumbel_softmax(frame, matrix="features"), "two sources", kinds=ValueError)
+            two = "two sources"
+            error(lambda: c.decode(frame, matrix="features"), two, "'features'", kinds=ValueError)
+            error(lambda: c.gumbel_softmax(frame, matrix="features"), two, kinds=ValueError)
             """,
         "matrix-name-clash": """
-            error(lambda: c.encode(df, layout="matrix", matrix="n"), "'n'", "matrix", kinds=ValueError)
+            clash = lambda: c.encode(df, layout="matrix", matrix="n")
+            error(clash, "'n'", "matrix", kinds=ValueError)
             error(lambda: c.encode(df, layout="matrix", matrix="x\\x00"), "NUL", kinds=ValueError)
             """,
         "no-matrix-column": """

@@ -208,7 +208,7 @@ def _decode(args: argparse.Namespace) -> None:
     codec = Codec.load(args.codec)
     # Scores are read as Float64 wherever the file keeps no dtype, so that a file of no
     # rows decodes to no rows, as a Parquet file does.
-    scores = dict.fromkeys(codec.feature_names, pl.Float64)
+    scores: dict[str, pl.DataType] = dict.fromkeys(codec.feature_names, pl.Float64())
     lf = codec.decode(
         scan(args.data, scores), method=args.method, tau=args.tau, seed=args.seed, key=args.key
     )
