@@ -451,3 +451,110 @@ fn the_separator_comes_from_the_document() {
     let message = Codec::from_json(&empty).unwrap_err().to_string();
     assert!(message.contains("`separator`"), "{message}");
 }
+
+/// `df`'s feature columns as one matrix column named `features`, row-major.
+fn as_matrix(codec: &Codec, flat: &DataFrame) -> DataFrame {
+    let names = codec.feature_names();
+    let columns: Vec<Vec<f32>> = names
+        .iter()
+        .map(|n| {
+            let c = flat
+                .column(n)
+                .expect("a feature column")
+                .cast(&DataType::Float32);
+            let c = c.expect("numeric");
+            c.f32().expect("f32").into_no_null_iter().collect()
+        })
+        .collect();
+    let values: Vec<f32> = (0..flat.height())
+        .flat_map(|r| columns.iter().map(move |c| c[r]))
+        .collect();
+    let values = Series::new("".into(), values);
+    let matrix = polars_gumbel::blocks::build::array_from_flat(
+        "features".into(),
+        values,
+        names.len(),
+        flat.height(),
+        None,
+    )
+    .expect("an Array column");
+    DataFrame::new_infer_height(vec![matrix.into()]).expect("a frame")
+}
+
+#[test]
+fn matrix_round_trips_in_every_dtype() {
+    let codec = small_codec();
+    let df = small_rows();
+    for dtype in DTYPES {
+        let encoded = codec.encode(&df, Layout::Matrix, dtype).expect("encode");
+        assert_eq!(encoded.get_column_names(), ["id", "features"]);
+        let width = codec.feature_count();
+        assert_eq!(
+            encoded.column("features").expect("matrix").dtype(),
+            &DataType::Array(Box::new(dtype.dtype()), width)
+        );
+        let decoded = codec
+            .decode(&encoded, Method::Argmax, 1.0, None, None)
+            .expect("decode");
+        assert_same(&decoded, &df);
+    }
+}
+
+#[test]
+fn matrix_holds_the_flat_features_row_by_row() {
+    let codec = adult_codec();
+    let df = adult_rows();
+    let flat = codec
+        .encode(&df, Layout::Flat, IndicatorDtype::Float32)
+        .expect("flat");
+    let matrix = codec
+        .encode(&df, Layout::Matrix, IndicatorDtype::Float32)
+        .expect("matrix");
+    let want = as_matrix(&codec, &flat);
+    let got = matrix.column("features").expect("matrix");
+    assert!(got.equals_missing(want.column("features").expect("matrix")));
+}
+
+#[test]
+fn matrix_decode_and_gumbel_softmax_equal_the_flat_layout() {
+    let codec = adult_codec();
+    let names = codec.feature_names();
+    // Deterministic logits, rows x features, from a small linear congruential sequence.
+    let rows = 300;
+    let mut state = 12345u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 6.0 - 3.0
+    };
+    let columns: Vec<Column> = names
+        .iter()
+        .map(|n| {
+            Column::new(
+                n.as_str().into(),
+                (0..rows).map(|_| next()).collect::<Vec<f32>>(),
+            )
+        })
+        .collect();
+    let flat = DataFrame::new_infer_height(columns).expect("a frame");
+    let matrix = as_matrix(&codec, &flat);
+    for method in [Method::Argmax, Method::Sample] {
+        let want = codec
+            .decode(&flat, method, 0.7, Some(3), None)
+            .expect("flat");
+        let got = codec
+            .decode(&matrix, method, 0.7, Some(3), None)
+            .expect("matrix");
+        assert_same(&got, &want);
+    }
+    for hard in [false, true] {
+        let want = codec
+            .gumbel_softmax(&flat, 0.5, hard, Some(5), None)
+            .expect("flat");
+        let got = codec
+            .gumbel_softmax(&matrix, 0.5, hard, Some(5), None)
+            .expect("matrix");
+        assert_same(&as_matrix(&codec, &want), &got);
+    }
+}

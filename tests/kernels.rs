@@ -3,8 +3,12 @@
 
 use polars::prelude::*;
 use polars_gumbel::blocks::build::array_from_flat;
-use polars_gumbel::decode::{argmax, decode, DecodeOptions, LabelDtype, Method};
-use polars_gumbel::gumbel::{gumbel_softmax, GumbelOptions};
+use polars_gumbel::decode::{
+    argmax, decode, decode_matrix, DecodeOptions, LabelDtype, MatrixDecodeOptions, Method,
+};
+use polars_gumbel::gumbel::{
+    gumbel_softmax, gumbel_softmax_spans, GumbelOptions, SpanNoise, SpansOptions,
+};
 use polars_gumbel::onehot::{one_hot, Categories, IndicatorDtype, Nulls, OneHotOptions, Unknown};
 use polars_gumbel::rng::Noise;
 use polars_gumbel::softmax::{log_softmax, softmax, SoftmaxOptions};
@@ -437,4 +441,154 @@ fn blocks_of_no_category_give_null_rows() {
     )
     .expect("decode");
     assert_eq!(sampled.null_count(), 3);
+}
+
+/// The columns `start..stop` of every row of `rows`, as an Array column of their own.
+fn span_column(rows: &[Vec<f64>], start: usize, stop: usize) -> Series {
+    let cut: Vec<Vec<f64>> = rows.iter().map(|r| r[start..stop].to_vec()).collect();
+    array_f64(&cut)
+}
+
+/// Decoding every span of a matrix in one pass (strided, unchecked loads) gives what
+/// decoding each span cut out as its own Array column gives: spans of every width from
+/// 1 to 40 at every offset, whole, sliced and in two chunks, argmax and sampled, with
+/// special values in some rows.
+#[test]
+fn matrix_spans_decode_as_their_own_blocks() {
+    let widths: Vec<usize> = (1..=40).collect();
+    let stride: usize = widths.iter().sum();
+    let len = 203; // whole groups of eight and a remainder
+    let mut state = 99u64;
+    let mut rows: Vec<Vec<f64>> = (0..len)
+        .map(|_| {
+            (0..stride)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    ((state >> 11) as f64 / (1u64 << 53) as f64) * 8.0 - 4.0
+                })
+                .collect()
+        })
+        .collect();
+    rows[3][0] = f64::NAN;
+    rows[17][5] = f64::INFINITY;
+    rows[40][1..3].fill(f64::NEG_INFINITY);
+    rows[41][10..15].fill(0.0);
+    let matrix = array_f64(&rows);
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for w in &widths {
+        spans.push(start..start + w);
+        start += w;
+    }
+    for method in [Method::Argmax, Method::Sample] {
+        let blocks: Vec<DecodeOptions> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| DecodeOptions {
+                labels: Some((0..span.len()).map(|j| format!("l{j}")).collect()),
+                method,
+                tau: 0.9,
+                seed: Some(1000 + i as u64),
+                span: Some(span.clone()),
+                ..Default::default()
+            })
+            .collect();
+        let options = MatrixDecodeOptions {
+            names: (0..spans.len()).map(|i| format!("c{i}")).collect(),
+            blocks: blocks.clone(),
+        };
+        let two_chunks = {
+            let mut head = matrix.slice(0, 100);
+            head.append(&matrix.slice(100, len - 100)).expect("append");
+            head
+        };
+        for (input, first) in [
+            (matrix.clone(), 0),
+            (two_chunks, 0),
+            (matrix.slice(9, 150), 9),
+        ] {
+            assert!(first + input.len() <= len);
+            let decoded = decode_matrix(&input, None, &options).expect("decode_matrix");
+            let fields = decoded.struct_().expect("a struct").fields_as_series();
+            for ((span, block), got) in spans.iter().zip(&blocks).zip(&fields) {
+                let own = span_column(&rows[first..first + input.len()], span.start, span.end);
+                let alone = DecodeOptions {
+                    span: None,
+                    ..block.clone()
+                };
+                let want = decode(&own, None, &alone).expect("decode");
+                assert!(
+                    got.equals_missing(&want),
+                    "{method:?}, span {span:?}, from row {first}: {got} != {want}"
+                );
+            }
+        }
+    }
+}
+
+/// The Gumbel-Softmax of every span of a matrix, in place, equals the Gumbel-Softmax of
+/// each span cut out as its own Array column, soft and hard, at every width from 1 to
+/// 24 (whole tiles of eight among them); a span a row makes null is null in that span
+/// only.
+#[test]
+fn matrix_spans_relax_as_their_own_blocks() {
+    let widths: Vec<usize> = (1..=24).collect();
+    let stride: usize = widths.iter().sum();
+    let len = 77;
+    let mut state = 7u64;
+    let mut rows: Vec<Vec<f64>> = (0..len)
+        .map(|_| {
+            (0..stride)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(3);
+                    ((state >> 11) as f64 / (1u64 << 53) as f64) * 6.0 - 3.0
+                })
+                .collect()
+        })
+        .collect();
+    rows[5][2] = f64::NAN; // the span of width 2 (columns 1..3) of row 5
+    let matrix = array_f64(&rows);
+    let mut spans = Vec::new();
+    let mut start = 0;
+    for (i, w) in widths.iter().enumerate() {
+        spans.push(SpanNoise {
+            start,
+            stop: start + w,
+            seed: Some(50 + i as u64),
+        });
+        start += w;
+    }
+    for hard in [false, true] {
+        let options = SpansOptions {
+            tau: 0.6,
+            hard,
+            spans: spans.clone(),
+        };
+        let relaxed = gumbel_softmax_spans(&matrix, None, &options).expect("spans");
+        let got: Vec<Vec<Option<f64>>> = relaxed
+            .array()
+            .expect("array")
+            .amortized_iter()
+            .map(|row| {
+                let row = row.expect("matrix rows are never null as a whole");
+                row.as_ref().f64().expect("f64").iter().collect()
+            })
+            .collect();
+        for span in &spans {
+            let own = span_column(&rows, span.start, span.stop);
+            let alone = GumbelOptions {
+                tau: 0.6,
+                hard,
+                seed: span.seed,
+            };
+            let want = rows_f64(&gumbel_softmax(&own, None, &alone).expect("gumbel"));
+            for (r, want) in want.iter().enumerate() {
+                let got = &got[r][span.start..span.stop];
+                match want {
+                    Some(w) => assert!(got.iter().zip(w).all(|(g, w)| *g == Some(*w)), "row {r}"),
+                    None => assert!(got.iter().all(Option::is_none), "row {r}: {got:?}"),
+                }
+            }
+        }
+    }
 }

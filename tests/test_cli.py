@@ -107,6 +107,42 @@ def test_round_trip(tmp_path: Path, table: pl.DataFrame, fmt: str, layout: str) 
     assert_frame_equal(READERS[fmt](decoded), table)
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "ndjson"])
+def test_matrix_round_trip(tmp_path: Path, table: pl.DataFrame, fmt: str) -> None:
+    """encode --layout matrix writes one Array column in the first codec column's place;
+    decode reads it back (found by its name, or named with --matrix), and argmax and
+    keyed sampling give what the same decode gives in one process."""
+    data = tmp_path / "in.parquet"
+    original = table.with_row_index("id").with_columns(pl.col("id").cast(pl.Int64))
+    original.write_parquet(data)
+    codec_path = tmp_path / "codec.json"
+    encoded = tmp_path / f"matrix.{fmt}"
+    ok("fit", data, "-o", codec_path)
+    codec = Codec.load(codec_path)
+    named = ["--matrix", "g"] if fmt == "ndjson" else []
+    ok("encode", data, "--codec", codec_path, "-o", encoded, "--layout", "matrix", *named)
+    if fmt == "parquet":
+        matrix = pl.read_parquet(encoded)
+        assert matrix.schema["features"] == pl.Array(pl.Float32, codec.width)
+        np.testing.assert_array_equal(
+            matrix["features"].to_numpy(),
+            codec.encode(table).select(codec.feature_names).to_numpy(),
+        )
+    decoded = tmp_path / "decoded.parquet"
+    ok("decode", encoded, "--codec", codec_path, "-o", decoded, *named)
+    assert_frame_equal(pl.read_parquet(decoded).select(original.columns), original)
+    sampled = tmp_path / "sampled.parquet"
+    keyed = ["--method", "sample", "--seed", "5", "--key", "id"]
+    ok("decode", encoded, "--codec", codec_path, "-o", sampled, *named, *keyed)
+    scores = pl.read_parquet(encoded) if fmt == "parquet" else pl.read_ndjson(encoded)
+    if fmt == "ndjson":  # NDJSON keeps no dtype: the command reads an Array of Float64
+        scores = scores.with_columns(pl.col("g").cast(pl.Array(pl.Float64, codec.width)))
+    want = codec.decode(
+        scores, method="sample", seed=5, key="id", matrix=named[1] if named else None
+    )
+    assert_frame_equal(pl.read_parquet(sampled), want)
+
+
 def test_encode_writes_sklearn_indicators(
     tmp_path: Path, table: pl.DataFrame, adult_categorical: tuple[str, ...]
 ) -> None:
@@ -330,7 +366,7 @@ def test_unknown_extension_is_one_line_error(tmp_path: Path) -> None:
     assert_one_line_error(run("fit", data, "-o", tmp_path / "c.json"), "'.xlsx'")
 
 
-@pytest.mark.parametrize("layout", ["struct", "array"])
+@pytest.mark.parametrize("layout", ["struct", "array", "matrix"])
 def test_nested_layout_to_csv_is_one_line_error(
     tmp_path: Path, table: pl.DataFrame, layout: str
 ) -> None:

@@ -11,6 +11,9 @@ Gumbel-Softmax, in memory and streaming), and no copy is made of a C-contiguous 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -266,3 +269,12 @@ def test_hard_matrix_activation_decodes_to_the_sampled_labels(
     # DESIGN §3: at tau = 1 the hard sample's argmax is the label sampling draws.
     hard = codec.gumbel_softmax(logits, hard=True, seed=8)
     assert_frame_equal(codec.decode(hard), codec.decode(logits, method="sample", seed=8))
+
+
+def test_the_ctgan_style_example_runs() -> None:
+    example = Path(__file__).parents[1] / "examples" / "ctgan_style.py"
+    done = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "dtypes kept: True" in done.stdout

@@ -150,6 +150,34 @@ def test_keyed_soft_gumbel_softmax_equals_one_process(
     assert_frame_equal(out, relaxed)
 
 
+@pytest.fixture(scope="module")
+def matrix(codec: Codec, logits: pl.DataFrame) -> pl.DataFrame:
+    """The same logits as one matrix column (an Arrow FixedSizeList on Ray)."""
+    return logits.select("id", pl.Series("features", logits.select(codec.feature_names).to_numpy()))
+
+
+@pytest.mark.usefixtures("cluster")
+@pytest.mark.parametrize(("blocks", "shuffle"), SPLITTINGS, ids=SPLIT_IDS)
+def test_matrix_batches_equal_one_process(
+    codec: Codec,
+    real: pl.DataFrame,
+    matrix: pl.DataFrame,
+    decoded: pl.DataFrame,
+    relaxed: pl.DataFrame,
+    blocks: int,
+    shuffle: bool,
+) -> None:
+    encoded = gathered(pgr.encode(dataset(real, blocks, shuffle), codec, layout="matrix"))
+    assert_frame_equal(encoded, codec.encode(real, layout="matrix").sort("id"))
+    ds = dataset(matrix, blocks, shuffle)
+    out = gathered(pgr.decode(ds, codec, method="sample", seed=SEED, key="id"))
+    assert_frame_equal(out, decoded)
+    soft = gathered(pgr.gumbel_softmax(ds, codec, tau=0.5, seed=SEED, key="id"))
+    np.testing.assert_array_equal(
+        soft["features"].to_numpy(), relaxed.select(codec.feature_names).to_numpy()
+    )
+
+
 @pytest.mark.usefixtures("cluster")
 def test_argmax_decode_with_small_batches(codec: Codec, logits: pl.DataFrame) -> None:
     """Batches smaller than blocks (``batch_size`` passed through to ``map_batches``)."""

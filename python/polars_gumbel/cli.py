@@ -199,7 +199,9 @@ def _fit(args: argparse.Namespace) -> None:
 
 def _encode(args: argparse.Namespace) -> None:
     codec = Codec.load(args.codec)
-    lf = codec.encode(scan(args.data), layout=args.layout, dtype=_DTYPES[args.dtype])
+    lf = codec.encode(
+        scan(args.data), layout=args.layout, dtype=_DTYPES[args.dtype], matrix=args.matrix
+    )
     with progress(f"encoding {args.data} into {args.output}"):
         sink(lf, args.output)
 
@@ -207,10 +209,17 @@ def _encode(args: argparse.Namespace) -> None:
 def _decode(args: argparse.Namespace) -> None:
     codec = Codec.load(args.codec)
     # Scores are read as Float64 wherever the file keeps no dtype, so that a file of no
-    # rows decodes to no rows, as a Parquet file does.
+    # rows decodes to no rows, as a Parquet file does; a matrix column as an Array.
     scores: dict[str, pl.DataType] = dict.fromkeys(codec.feature_names, pl.Float64())
+    if args.matrix is not None:
+        scores[args.matrix] = pl.Array(pl.Float64, codec.width)
     lf = codec.decode(
-        scan(args.data, scores), method=args.method, tau=args.tau, seed=args.seed, key=args.key
+        scan(args.data, scores),
+        method=args.method,
+        tau=args.tau,
+        seed=args.seed,
+        key=args.key,
+        matrix=args.matrix,
     )
     with progress(f"decoding {args.data} into {args.output}"):
         sink(lf, args.output)
@@ -263,7 +272,19 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("data", help="input table")
     e.add_argument("--codec", required=True, help="codec JSON from 'fit'")
     e.add_argument("-o", "--output", required=True, help="output table")
-    e.add_argument("--layout", choices=("flat", "struct", "array"), default="flat")
+    e.add_argument(
+        "--layout",
+        choices=("flat", "struct", "array", "matrix"),
+        default="flat",
+        help="flat: a column per feature; struct / array: a block column per variable; "
+        "matrix: one Array column of every feature (Parquet or NDJSON)",
+    )
+    e.add_argument(
+        "--matrix",
+        metavar="COLUMN",
+        default="features",
+        help="the matrix column's name, with --layout matrix (default: features)",
+    )
     e.add_argument("--dtype", choices=tuple(_DTYPES), default="float32")
     e.set_defaults(run=_encode)
 
@@ -273,7 +294,15 @@ def parser() -> argparse.ArgumentParser:
         description="Decode blocks of scores back to the original columns, streaming.",
     )
     d.add_argument(
-        "data", help="table of scores (flat feature columns, or one block column per variable)"
+        "data",
+        help="table of scores (flat feature columns, one block column per variable, or "
+        "one matrix column)",
+    )
+    d.add_argument(
+        "--matrix",
+        metavar="COLUMN",
+        help="the Array column holding every feature of the row (a column named "
+        "'features' is found without it)",
     )
     d.add_argument("--codec", required=True, help="codec JSON from 'fit'")
     d.add_argument("-o", "--output", required=True, help="output table")

@@ -42,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - only without the extra
 
 from polars_gumbel import _validate
 from polars_gumbel._typing import DecodeMethod
-from polars_gumbel.codec import Codec, EncodeLayout
+from polars_gumbel.codec import MATRIX, Codec, EncodeLayout
 from polars_gumbel.expressions import _seed, _tau
 
 #: A Ray Data batch function: one Arrow table in, one out.
@@ -82,9 +82,16 @@ def _map(dataset: ray.data.Dataset, fn: BatchFn, options: dict[str, Any]) -> ray
 
 
 def encode_batches(
-    codec: Codec, *, layout: EncodeLayout = "flat", dtype: Any = pl.Float32
+    codec: Codec,
+    *,
+    layout: EncodeLayout = "flat",
+    dtype: Any = pl.Float32,
+    matrix: str = MATRIX,
 ) -> BatchFn:
     """A batch function that one-hot encodes the codec's columns, as `Codec.encode`.
+
+    ``layout="matrix"`` writes every feature of a row into one column named ``matrix``,
+    an Arrow ``FixedSizeList`` that reaches numpy and PyTorch without a copy.
 
     Examples
     --------
@@ -95,8 +102,9 @@ def encode_batches(
     >>> encode_batches(Codec.fit(table))(table.to_arrow()).column_names
     ['id', 'sex_F', 'sex_M']
     """
-    _validate.choice("layout", layout, ("flat", "struct", "array"))
-    return _batches(lambda frame: codec.encode(frame, layout=layout, dtype=dtype))
+    _validate.choice("layout", layout, ("flat", "struct", "array", "matrix"))
+    _validate.column_name("matrix", matrix)
+    return _batches(lambda frame: codec.encode(frame, layout=layout, dtype=dtype, matrix=matrix))
 
 
 def decode_batches(
@@ -106,11 +114,13 @@ def decode_batches(
     tau: float = 1.0,
     seed: int | None = None,
     key: str | None = None,
+    matrix: str | None = None,
 ) -> BatchFn:
     """A batch function that decodes scores back to labels, as `Codec.decode`.
 
     ``method="sample"`` with a ``seed`` requires ``key``: each row's draw then depends on
-    its key alone, never on the batch it arrives in.
+    its key alone, never on the batch it arrives in. ``matrix`` as in `Codec.decode`:
+    a batch may hold the scores as one ``FixedSizeList`` column, read in place.
 
     Examples
     --------
@@ -130,7 +140,11 @@ def decode_batches(
     _tau(tau)
     _seed(seed)
     _needs_key("decode", seed if method == "sample" else None, key)
-    return _batches(lambda frame: codec.decode(frame, method=method, tau=tau, seed=seed, key=key))
+    if matrix is not None:
+        _validate.column_name("matrix", matrix)
+    return _batches(
+        lambda frame: codec.decode(frame, method=method, tau=tau, seed=seed, key=key, matrix=matrix)
+    )
 
 
 def gumbel_softmax_batches(
@@ -140,8 +154,10 @@ def gumbel_softmax_batches(
     hard: bool = False,
     seed: int | None = None,
     key: str | None = None,
+    matrix: str | None = None,
 ) -> BatchFn:
-    """A batch function that applies `Codec.gumbel_softmax` to flat generator output.
+    """A batch function that applies `Codec.gumbel_softmax` to a generator's output:
+    flat feature columns, or one matrix column (``matrix`` as in `Codec.decode`).
 
     A ``seed`` requires ``key``, as for sampled decoding.
 
@@ -168,8 +184,12 @@ def gumbel_softmax_batches(
     _validate.flag("hard", hard)
     _seed(seed)
     _needs_key("gumbel_softmax", seed, key)
+    if matrix is not None:
+        _validate.column_name("matrix", matrix)
     return _batches(
-        lambda frame: codec.gumbel_softmax(frame, tau=tau, hard=hard, seed=seed, key=key)
+        lambda frame: codec.gumbel_softmax(
+            frame, tau=tau, hard=hard, seed=seed, key=key, matrix=matrix
+        )
     )
 
 
@@ -179,6 +199,7 @@ def encode(
     *,
     layout: EncodeLayout = "flat",
     dtype: Any = pl.Float32,
+    matrix: str = MATRIX,
     **map_batches_args: Any,
 ) -> ray.data.Dataset:
     """``dataset`` with the codec's columns one-hot encoded (`encode_batches`).
@@ -186,7 +207,8 @@ def encode(
     ``map_batches_args`` go to ``Dataset.map_batches`` (``batch_size``, ``concurrency``,
     ``num_cpus``, …); batches are whole blocks unless ``batch_size`` says otherwise.
     """
-    return _map(dataset, encode_batches(codec, layout=layout, dtype=dtype), map_batches_args)
+    fn = encode_batches(codec, layout=layout, dtype=dtype, matrix=matrix)
+    return _map(dataset, fn, map_batches_args)
 
 
 def decode(
@@ -197,6 +219,7 @@ def decode(
     tau: float = 1.0,
     seed: int | None = None,
     key: str | None = None,
+    matrix: str | None = None,
     **map_batches_args: Any,
 ) -> ray.data.Dataset:
     """``dataset`` with its score blocks decoded to labels (`decode_batches`).
@@ -204,7 +227,7 @@ def decode(
     ``method="sample"`` with a ``seed`` requires ``key``. ``map_batches_args`` as in
     :func:`encode`.
     """
-    fn = decode_batches(codec, method=method, tau=tau, seed=seed, key=key)
+    fn = decode_batches(codec, method=method, tau=tau, seed=seed, key=key, matrix=matrix)
     return _map(dataset, fn, map_batches_args)
 
 
@@ -216,13 +239,14 @@ def gumbel_softmax(
     hard: bool = False,
     seed: int | None = None,
     key: str | None = None,
+    matrix: str | None = None,
     **map_batches_args: Any,
 ) -> ray.data.Dataset:
     """``dataset`` with each block's Gumbel-Softmax in place (`gumbel_softmax_batches`).
 
     A ``seed`` requires ``key``. ``map_batches_args`` as in :func:`encode`.
     """
-    fn = gumbel_softmax_batches(codec, tau=tau, hard=hard, seed=seed, key=key)
+    fn = gumbel_softmax_batches(codec, tau=tau, hard=hard, seed=seed, key=key, matrix=matrix)
     return _map(dataset, fn, map_batches_args)
 
 
