@@ -20,7 +20,7 @@ use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Co
 use crate::blocks::{compute_dtype, Blocks};
 use crate::dispatch::with_match_real;
 use crate::gumbel;
-use crate::par::{par_tasks, row_pieces, tasks, ROWS_PER_TASK};
+use crate::par::{choice_buffers, choice_pieces, par_tasks, Choices, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::tau::check_tau;
@@ -444,26 +444,10 @@ fn validity_of(found: Vec<u8>, len: usize, input: Option<Bitmap>) -> Option<Bitm
 /// ([`argmax_lanes`]), or one at a time when its rows are long; the rows left over
 /// after the last whole group run one at a time. Returns each block's indices and the
 /// validity bytes of its groups (a row a bit).
-fn lanes_argmax<T: Argmax, S: Scores<T>>(
-    len: usize,
-    sources: &[S],
-    zero_is_null: bool,
-) -> Vec<(Vec<u32>, Vec<u8>)> {
-    let mut out: Vec<(Vec<u32>, Vec<u8>)> = sources
-        .iter()
-        .map(|_| (vec![0u32; len], vec![0u8; len.div_ceil(LANES)]))
-        .collect();
-    let mut pieces: Vec<Vec<(&mut [u32], &mut [u8])>> =
-        (0..tasks(len)).map(|_| Vec::new()).collect();
-    for (idx, found) in out.iter_mut() {
-        let idx = row_pieces(idx, len, |r| r);
-        let found = row_pieces(found, len, |r| r.div_ceil(LANES));
-        for (t, piece) in idx.into_iter().zip(found).enumerate() {
-            pieces[t].push(piece);
-        }
-    }
+fn lanes_argmax<T: Argmax, S: Scores<T>>(len: usize, sources: &[S], zero_is_null: bool) -> Choices {
+    let mut out = choice_buffers(sources.len(), len);
     par_tasks(
-        pieces,
+        choice_pieces(&mut out, len),
         #[inline(always)]
         |task, mut pieces: Vec<(&mut [u32], &mut [u8])>| {
             let start = task * ROWS_PER_TASK;

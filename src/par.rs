@@ -1,8 +1,11 @@
 //! Parallel work over rows: the one task size, the one way work is handed to Polars'
-//! thread pool, and the one way a buffer is cut into the tasks' pieces.
+//! thread pool, the one way a buffer is cut into the tasks' pieces, and the buffers
+//! the tasks fill.
 //!
-//! Owns [`ROWS_PER_TASK`], [`par_tasks`], [`row_pieces`], [`column_pieces`] and
-//! [`fill_spare`]. A leaf: imports only [`crate::simd`] (the best build of each task).
+//! Owns [`ROWS_PER_TASK`], [`par_tasks`], [`row_pieces`], [`column_pieces`],
+//! [`fill_spare`], [`fresh`] (large outputs on huge pages) and [`Choices`] (a choice per
+//! row of each block). A leaf: imports only [`crate::simd`] (the best build of each
+//! task) and, on Linux, `libc` (for `madvise`).
 
 use std::fmt::Debug;
 use std::mem::MaybeUninit;
@@ -56,6 +59,31 @@ pub fn row_pieces<T>(out: &mut [T], len: usize, start: impl Fn(usize) -> usize) 
         pieces.push(piece);
         rest = tail;
         row = end;
+    }
+    pieces
+}
+
+/// One choice per row for each of `blocks` blocks of `len` rows: every block's index
+/// per row and the validity bytes of its groups of [`LANES`] rows (a row a bit).
+pub type Choices = Vec<(Vec<u32>, Vec<u8>)>;
+
+/// [`Choices`] of `blocks` blocks of `len` rows, zeroed.
+pub fn choice_buffers(blocks: usize, len: usize) -> Choices {
+    (0..blocks)
+        .map(|_| (vec![0u32; len], vec![0u8; len.div_ceil(LANES)]))
+        .collect()
+}
+
+/// [`Choices`] cut into the tasks' pieces: `pieces[t][b]` is task `t`'s part of block
+/// `b`'s indices and validity bytes.
+pub fn choice_pieces(out: &mut Choices, len: usize) -> Vec<Vec<(&mut [u32], &mut [u8])>> {
+    let mut pieces: Vec<Vec<_>> = (0..tasks(len)).map(|_| Vec::new()).collect();
+    for (idx, bytes) in out.iter_mut() {
+        let idx = row_pieces(idx, len, |r| r);
+        let bytes = row_pieces(bytes, len, |r| r.div_ceil(LANES));
+        for (t, piece) in idx.into_iter().zip(bytes).enumerate() {
+            pieces[t].push(piece);
+        }
     }
     pieces
 }

@@ -443,6 +443,21 @@ fn blocks_of_no_category_give_null_rows() {
     assert_eq!(sampled.null_count(), 3);
 }
 
+/// `len` rows of `width` scores spread over `(-scale, scale)`, from a linear
+/// congruential sequence started at `seed`.
+fn scattered_rows(len: usize, width: usize, seed: u64, scale: f64) -> Vec<Vec<f64>> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 * scale - scale
+    };
+    (0..len)
+        .map(|_| (0..width).map(|_| next()).collect())
+        .collect()
+}
+
 /// The columns `start..stop` of every row of `rows`, as an Array column of their own.
 fn span_column(rows: &[Vec<f64>], start: usize, stop: usize) -> Series {
     let cut: Vec<Vec<f64>> = rows.iter().map(|r| r[start..stop].to_vec()).collect();
@@ -458,17 +473,7 @@ fn matrix_spans_decode_as_their_own_blocks() {
     let widths: Vec<usize> = (1..=40).collect();
     let stride: usize = widths.iter().sum();
     let len = 203; // whole groups of eight and a remainder
-    let mut state = 99u64;
-    let mut rows: Vec<Vec<f64>> = (0..len)
-        .map(|_| {
-            (0..stride)
-                .map(|_| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    ((state >> 11) as f64 / (1u64 << 53) as f64) * 8.0 - 4.0
-                })
-                .collect()
-        })
-        .collect();
+    let mut rows = scattered_rows(len, stride, 99, 4.0);
     rows[3][0] = f64::NAN;
     rows[17][5] = f64::INFINITY;
     rows[40][1..3].fill(f64::NEG_INFINITY);
@@ -534,18 +539,7 @@ fn matrix_spans_decode_as_their_own_blocks() {
 fn matrix_spans_relax_as_their_own_blocks() {
     let widths: Vec<usize> = (1..=24).collect();
     let stride: usize = widths.iter().sum();
-    let len = 77;
-    let mut state = 7u64;
-    let mut rows: Vec<Vec<f64>> = (0..len)
-        .map(|_| {
-            (0..stride)
-                .map(|_| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(3);
-                    ((state >> 11) as f64 / (1u64 << 53) as f64) * 6.0 - 3.0
-                })
-                .collect()
-        })
-        .collect();
+    let mut rows = scattered_rows(77, stride, 7, 3.0);
     rows[5][2] = f64::NAN; // the span of width 2 (columns 1..3) of row 5
     let matrix = array_f64(&rows);
     let mut spans = Vec::new();

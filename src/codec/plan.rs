@@ -111,6 +111,22 @@ pub enum Step {
     },
 }
 
+/// A plan that puts `step` in the place of the first of `columns` that `replaced`
+/// names, drops the others it names, and passes every other column through.
+fn in_place_of(columns: &[FrameColumn], replaced: impl Fn(&str) -> bool, step: Step) -> Vec<Step> {
+    let mut step = Some(step);
+    columns
+        .iter()
+        .filter_map(|f| {
+            if replaced(&f.name) {
+                step.take()
+            } else {
+                Some(Step::Pass(f.name.clone()))
+            }
+        })
+        .collect()
+}
+
 /// The names of a frame's columns, for lookups in constant time: plans over 100,000
 /// feature columns stay linear.
 fn names(columns: &[FrameColumn]) -> PlHashSet<&str> {
@@ -277,18 +293,12 @@ impl Codec {
                 .collect(),
             dtype,
         };
-        let mut step = Some(Step::EncodeMatrix {
+        let step = Step::EncodeMatrix {
             column: matrix.into(),
             inputs: self.columns.iter().map(|c| c.name.clone()).collect(),
             options,
-        });
-        Ok(columns
-            .iter()
-            .filter_map(|f| match index.get(f.name.as_str()) {
-                None => Some(Step::Pass(f.name.clone())),
-                Some(_) => step.take(),
-            })
-            .collect())
+        };
+        Ok(in_place_of(columns, |c| index.contains_key(c), step))
     }
 
     /// The plan of [`Codec::decode`]: each codec column decoded in the place of its
@@ -333,21 +343,12 @@ impl Codec {
                 .filter(|c| c.dtype == SourceDtype::Categorical)
                 .map(|c| c.name.clone())
                 .collect();
-            let mut step = Some(Step::DecodeMatrix {
+            let step = Step::DecodeMatrix {
                 column: m.name.clone(),
                 options,
                 categorical,
-            });
-            return Ok(columns
-                .iter()
-                .filter_map(|f| {
-                    if f.name == m.name {
-                        step.take()
-                    } else {
-                        Some(Step::Pass(f.name.clone()))
-                    }
-                })
-                .collect());
+            };
+            return Ok(in_place_of(columns, |c| c == m.name, step));
         }
         let owner = self.feature_owners();
         let index = self.column_index();
@@ -445,20 +446,11 @@ impl Codec {
                         .seed,
                 })
                 .collect();
-            let mut step = Some(Step::RelaxMatrix {
+            let step = Step::RelaxMatrix {
                 column: m.name.clone(),
                 options: SpansOptions { tau, hard, spans },
-            });
-            return Ok(columns
-                .iter()
-                .filter_map(|f| {
-                    if f.name == m.name {
-                        step.take()
-                    } else {
-                        Some(Step::Pass(f.name.clone()))
-                    }
-                })
-                .collect());
+            };
+            return Ok(in_place_of(columns, |c| c == m.name, step));
         }
         let owner = self.feature_owners();
         let present = names(columns);
@@ -581,10 +573,7 @@ impl Codec {
         seed: Option<u64>,
         key: Option<&str>,
     ) -> PolarsResult<DataFrame> {
-        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
-        let key = key
-            .map(|k| df.column(k).map(|c| c.as_materialized_series()))
-            .transpose()?;
+        let (columns, key) = columns_and_key(df, key)?;
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
         let key_name = key.map(|k| k.name().as_str());
         for step in self.decode_plan(&columns, method, tau, seed, key_name, None)? {
@@ -657,10 +646,7 @@ impl Codec {
         seed: Option<u64>,
         key: Option<&str>,
     ) -> PolarsResult<DataFrame> {
-        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
-        let key = key
-            .map(|k| df.column(k).map(|c| c.as_materialized_series()))
-            .transpose()?;
+        let (columns, key) = columns_and_key(df, key)?;
         let key_name = key.map(|k| k.name().as_str());
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
         for step in self.gumbel_plan(&columns, tau, hard, seed, key_name, None)? {
@@ -717,4 +703,16 @@ fn categorical_of(decoded: Series) -> PolarsResult<Series> {
     decoded.cast(&DataType::from_categories(
         polars_core::prelude::Categories::global(),
     ))
+}
+
+/// The columns of `df` as a plan sees them, and the `key` column named, if any.
+fn columns_and_key<'d>(
+    df: &'d DataFrame,
+    key: Option<&str>,
+) -> PolarsResult<(Vec<FrameColumn>, Option<&'d Series>)> {
+    let columns = df.columns().iter().map(FrameColumn::of).collect();
+    let key = key
+        .map(|k| df.column(k).map(|c| c.as_materialized_series()))
+        .transpose()?;
+    Ok((columns, key))
 }

@@ -11,7 +11,10 @@ use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use super::{perturbed, row_is_valid, Relax};
 use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_fields};
 use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Strided};
-use crate::par::{column_pieces, fresh, par_tasks, row_pieces, tasks, ROWS_PER_TASK};
+use crate::par::{
+    choice_buffers, choice_pieces, column_pieces, fresh, par_tasks, row_pieces, tasks,
+    ROWS_PER_TASK,
+};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
@@ -630,21 +633,14 @@ pub(super) fn sample_spans<T: Real>(
             len,
         })
         .collect();
-    let mut out: Vec<(Vec<u32>, Vec<u8>)> = rows
-        .iter()
-        .map(|_| (vec![0u32; len], vec![0u8; len.div_ceil(LANES)]))
-        .collect();
-    let mut pieces: Vec<Vec<(&mut [u32], &mut [u8])>> =
-        (0..tasks(len)).map(|_| Vec::new()).collect();
-    for (idx, bytes) in out.iter_mut() {
-        let idx = row_pieces(idx, len, |r| r);
-        let bytes = row_pieces(bytes, len, |r| r.div_ceil(LANES));
-        for (t, piece) in idx.into_iter().zip(bytes).enumerate() {
-            pieces[t].push(piece);
-        }
-    }
+    let mut out = choice_buffers(rows.len(), len);
     let widest = rows.iter().map(|r| r.width).max().unwrap_or(0);
-    for_groups(len, widest, pieces, &SampleSpans(groups));
+    for_groups(
+        len,
+        widest,
+        choice_pieces(&mut out, len),
+        &SampleSpans(groups),
+    );
     out.into_iter()
         .zip(validity)
         .map(|((idx, bytes), input)| (idx, super::lanes::validity(bytes, len, input)))
