@@ -63,14 +63,21 @@ pub fn derive_seed(seed: u64, stream: &str) -> u64 {
 }
 
 /// A codec document around `columns` (a JSON list of column entries), its feature
-/// names joining column and label with `separator`.
+/// names joining column and label with `separator`, and the fitted table's column
+/// order when `table` names it.
 #[pyfunction]
-#[pyo3(signature = (columns, separator="_"))]
-pub fn codec_from_columns(columns: &str, separator: &str) -> PyResult<String> {
+#[pyo3(signature = (columns, separator="_", table=None))]
+pub fn codec_from_columns(
+    columns: &str,
+    separator: &str,
+    table: Option<Vec<String>>,
+) -> PyResult<String> {
     let columns = serde_json::from_str(columns).map_err(value_error)?;
-    Ok(Codec::with_separator(columns, separator)
-        .map_err(value_error)?
-        .to_json())
+    let mut codec = Codec::with_separator(columns, separator).map_err(value_error)?;
+    if let Some(table) = table {
+        codec = codec.with_table(table).map_err(value_error)?;
+    }
+    Ok(codec.to_json())
 }
 
 /// A codec document, checked once when it is read; its names, spans and plans after,

@@ -1528,6 +1528,20 @@ def name_cases() -> Iterator[Case]:
             error(lambda: Codec.from_json(json.dumps(d)), "`columns`", kinds=ValueError)
             """,
         )
+    for name, value, needle in (
+        ("map", "{}", "`table`"),
+        ("numbers", "[1, 2]", "`table`"),
+        ("twice", '["s", "s"]', "twice"),
+        ("lacking", '["x"]', "lacks"),
+    ):
+        yield Case(
+            f"codec-table-{name}",
+            f"""
+            d = json.loads(Codec.fit(pl.DataFrame({{"s": ["a"]}})).to_json())
+            d["table"] = {value}
+            error(lambda: Codec.from_json(json.dumps(d)), "{needle}", kinds=ValueError)
+            """,
+        )
     yield Case(
         "codec-columns-entry-not-a-map",
         """

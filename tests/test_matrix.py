@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+import json
 from typing import Any
 
 import numpy as np
@@ -142,14 +143,37 @@ def test_round_trip_restores_a_table_whose_codec_columns_are_side_by_side() -> N
     assert_frame_equal(codec.decode(codec.encode(df, layout="matrix")), df)
 
 
-def test_round_trip_of_adult_puts_the_codec_columns_in_the_matrix_place(
+def test_round_trip_restores_the_fitted_tables_order(adult: pl.DataFrame, codec: Codec) -> None:
+    # Adult's categorical columns stand between numeric ones: the codec keeps the table's
+    # column order, which the matrix does not.
+    for data in (adult, adult.lazy()):
+        encoded = codec.encode(data, layout="matrix")
+        back = codec.decode(encoded)
+        assert_frame_equal(back.collect() if isinstance(back, pl.LazyFrame) else back, adult)
+
+
+def test_a_column_the_table_lacks_keeps_the_codec_columns_in_the_matrix_place(
     adult: pl.DataFrame, codec: Codec
 ) -> None:
-    back = codec.decode(codec.encode(adult, layout="matrix"))
+    encoded = codec.encode(adult, layout="matrix").with_columns(pl.lit(1).alias("extra"))
+    back = codec.decode(encoded)
     passed = [c for c in adult.columns if c not in codec.columns]
     first = adult.columns.index(codec.columns[0])
-    order = passed[:first] + codec.columns + passed[first:]
-    assert_frame_equal(back, adult.select(order))
+    order = [*passed[:first], *codec.columns, *passed[first:], "extra"]
+    assert_frame_equal(back, adult.with_columns(pl.lit(1).alias("extra")).select(order))
+
+
+def test_documents_without_the_table_order_decode_in_the_matrix_place(
+    adult: pl.DataFrame, codec: Codec
+) -> None:
+    document = json.loads(codec.to_json())
+    assert document["table"] == adult.columns
+    del document["table"]
+    older = Codec.from_json(json.dumps(document))
+    back = older.decode(codec.encode(adult, layout="matrix"))
+    passed = [c for c in adult.columns if c not in codec.columns]
+    first = adult.columns.index(codec.columns[0])
+    assert back.columns == [*passed[:first], *codec.columns, *passed[first:]]
 
 
 # --------------------------------------------------------------------------- decode

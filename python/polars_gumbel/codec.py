@@ -264,7 +264,9 @@ class Codec:
                 }
             )
         try:
-            document = _internal.codec_from_columns(json.dumps(entries), separator)
+            document = _internal.codec_from_columns(
+                json.dumps(entries), separator, schema.names()
+            )
         except ValueError as exc:
             raise ValueError(f"Codec.fit: {exc}") from None
         return cls(document)
@@ -462,6 +464,8 @@ class Codec:
             if kind == "pass":
                 exprs.append(pl.col(step))
                 continue
+            if kind == "order":
+                continue  # applied last, below
             if kind == "decode_matrix":
                 # Every block read in place from its span of the matrix, in one pass: a
                 # Struct of the decoded columns, unnested in the matrix's place.
@@ -505,6 +509,9 @@ class Codec:
             out = out.unnest(nested)
         if categorical:
             out = out.with_columns(pl.col(categorical).cast(pl.Categorical))
+        for kind, step in plan:
+            if kind == "order":  # the fitted table's order, which a matrix does not keep
+                out = out.select(step)
         return out if isinstance(data, pl.LazyFrame) else out.collect()
 
     def _matrix_input(self, data: Any, matrix: str | None) -> tuple[Any, str | None]:

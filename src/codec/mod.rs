@@ -179,6 +179,11 @@ pub struct Codec {
     )]
     pub separator: String,
     pub columns: Vec<ColumnCodec>,
+    /// Every column of the table the codec was fitted on, in order (the codec's and the
+    /// others): the order a matrix decodes back to (see [`Codec::decode_plan`]).
+    /// Documents without it decode a matrix in the matrix's place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Vec<String>>,
 }
 
 fn default_separator() -> String {
@@ -408,9 +413,17 @@ impl Codec {
             version: VERSION,
             separator: separator.into(),
             columns,
+            table: None,
         };
         codec.validate()?;
         Ok(codec)
+    }
+
+    /// The codec with the column order of the table it was fitted on.
+    pub fn with_table(mut self, table: Vec<String>) -> PolarsResult<Self> {
+        self.table = Some(table);
+        self.validate()?;
+        Ok(self)
     }
 
     /// Reads a codec document; an unknown version or a malformed one is an error.
@@ -436,6 +449,14 @@ impl Codec {
             polars_ensure!(
                 separator.is_string(),
                 ComputeError: "malformed codec JSON: `separator` is {}; expected a string", separator
+            );
+        }
+        if let Some(table) = value.get("table") {
+            let names = table.as_array().filter(|t| t.iter().all(|n| n.is_string()));
+            polars_ensure!(
+                names.is_some(),
+                ComputeError: "malformed codec JSON: `table` is {}; expected a list of column names",
+                json_kind(table)
             );
         }
         if let Some(columns) = value.get("columns") {
@@ -499,6 +520,22 @@ impl Codec {
             c.validate(&self.separator).map_err(|e| {
                 e.wrap_msg(|m| format!("invalid codec: columns[{i}] ('{}'): {m}", c.name))
             })?;
+        }
+        if let Some(table) = &self.table {
+            let mut seen = PlHashSet::with_capacity(table.len());
+            for name in table {
+                polars_ensure!(
+                    seen.insert(name.as_str()),
+                    ComputeError: "invalid codec: `table` names the column '{}' twice", name
+                );
+            }
+            if let Some(c) = self
+                .columns
+                .iter()
+                .find(|c| !seen.contains(c.name.as_str()))
+            {
+                polars_bail!(ComputeError: "invalid codec: `table` lacks the codec's column '{}'", c.name);
+            }
         }
         // A flat feature column must name one thing: one column's field, and no codec
         // column (whose block it would otherwise stand for when decoding).

@@ -95,6 +95,9 @@ pub enum Step {
         inputs: Vec<String>,
         options: MatrixOptions,
     },
+    /// The output columns in this order, after every other step: the order of the
+    /// table the codec was fitted on, which a matrix does not keep.
+    Order(Vec<String>),
     /// `decode_matrix(column, key, **options)`: every codec column decoded from its span
     /// of the matrix column, into a Struct of them unnested in place; the columns named
     /// in `categorical` cast to Categorical after.
@@ -202,6 +205,36 @@ impl Codec {
             );
         }
         Ok(Some(found))
+    }
+
+    /// The output columns of `plan` (a matrix decode's) in the fitted table's order,
+    /// when the codec knows that order and every output column is one of the table's;
+    /// `None` otherwise, and when the order is already the table's.
+    fn table_order(&self, plan: &[Step]) -> Option<Vec<String>> {
+        let table = self.table.as_ref()?;
+        let at: PlHashMap<&str, usize> = table
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut names: Vec<String> = Vec::new();
+        for step in plan {
+            match step {
+                Step::Pass(name) => names.push(name.clone()),
+                Step::DecodeMatrix { options, .. } => names.extend(options.names.iter().cloned()),
+                _ => return None,
+            }
+        }
+        let mut places = Vec::with_capacity(names.len());
+        for name in &names {
+            places.push(*at.get(name.as_str())?);
+        }
+        if places.windows(2).all(|w| w[0] < w[1]) {
+            return None;
+        }
+        let mut order: Vec<(usize, String)> = places.into_iter().zip(names).collect();
+        order.sort_unstable();
+        Some(order.into_iter().map(|(_, n)| n).collect())
     }
 
     /// The number of feature columns: the width of a matrix row.
@@ -348,7 +381,11 @@ impl Codec {
                 options,
                 categorical,
             };
-            return Ok(in_place_of(columns, |c| c == m.name, step));
+            let mut plan = in_place_of(columns, |c| c == m.name, step);
+            if let Some(order) = self.table_order(&plan) {
+                plan.push(Step::Order(order));
+            }
+            return Ok(plan);
         }
         let owner = self.feature_owners();
         let index = self.column_index();
@@ -577,6 +614,11 @@ impl Codec {
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
         let key_name = key.map(|k| k.name().as_str());
         for step in self.decode_plan(&columns, method, tau, seed, key_name, None)? {
+            if let Step::Order(order) = step {
+                let frame = DataFrame::new_infer_height(std::mem::take(&mut out))?;
+                out = frame.select(order)?.into_columns();
+                continue;
+            }
             if let Step::DecodeMatrix {
                 column,
                 options,
