@@ -11,10 +11,10 @@ Gumbel-Softmax, in memory and streaming), and no copy is made of a C-contiguous 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
-import json
 from typing import Any
 
 import numpy as np

@@ -264,9 +264,7 @@ class Codec:
                 }
             )
         try:
-            document = _internal.codec_from_columns(
-                json.dumps(entries), separator, schema.names()
-            )
+            document = _internal.codec_from_columns(json.dumps(entries), separator, schema.names())
         except ValueError as exc:
             raise ValueError(f"Codec.fit: {exc}") from None
         return cls(document)
