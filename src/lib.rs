@@ -4,7 +4,7 @@
 //!
 //! Dependencies point one way: the boundary (`expressions`, `ffi`, `python`) → the
 //! operations (`onehot`, `softmax`, `gumbel`, `decode`, `codec`) → [`blocks`] → the kernels
-//! ([`argmax`]) → the leaves (`real`, `simd`, `dispatch`, `par`, `fastmath`, `rng`,
+//! ([`argmax`], [`mixture`]) → the leaves (`real`, `simd`, `dispatch`, `par`, `fastmath`, `rng`,
 //! `tau`). A test fails on any import against that direction or in a cycle.
 
 // Leaves: no import of another module of this crate but leaves.
@@ -18,6 +18,7 @@ pub mod tau;
 
 // Kernels.
 pub mod argmax;
+pub mod mixture;
 
 // Reading, driving and rebuilding score blocks.
 pub mod blocks;
@@ -54,6 +55,7 @@ mod module {
         m.add_function(wrap_pyfunction!(gumbel_noise, m)?)?;
         m.add_function(wrap_pyfunction!(philox_words, m)?)?;
         m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
+        m.add_function(wrap_pyfunction!(fit_mixture, m)?)?;
         m.add_function(wrap_pyfunction!(codec_from_columns, m)?)?;
         m.add_class::<CodecDocument>()?;
         Ok(())

@@ -1,7 +1,8 @@
 //! Plain Python functions of `_internal`: the codec document's logic and its plans, and
 //! test access to the noise, so the Python package keeps no second copy of either.
 //!
-//! The boundary: imports [`crate::codec`] and what its signatures name.
+//! The boundary: imports [`crate::codec`] and what its signatures name, and the
+//! mixture fit ([`crate::mixture`]) for tests.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -13,6 +14,7 @@ use crate::blocks::Layout;
 use crate::codec::{Codec, FrameColumn, Step, MATRIX};
 use crate::decode::Method;
 use crate::dispatch::IndicatorDtype;
+use crate::mixture::{self, MixtureOptions};
 use crate::rng::Noise;
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
@@ -54,6 +56,39 @@ pub fn gumbel_noise(seed: u64, rows: Vec<u64>, k: usize, float32: bool) -> Vec<V
 #[pyfunction]
 pub fn philox_words(seed: u64, row: u64, group: u32) -> [u32; 4] {
     Noise::new(seed).words(row, group)
+}
+
+/// `(modes, iterations, converged, lower_bound)`: the mixture fit of `values` weighted
+/// by `counts`, each mode `(weight, mean, std)`, for tests against other fits.
+type MixtureFit = (Vec<(f64, f64, f64)>, usize, bool, f64);
+
+/// The mixture fit of `values` weighted by `counts` ([`crate::mixture::fit`]).
+#[pyfunction]
+#[pyo3(signature = (values, counts, max_components=10, concentration=0.001, seed=0, n_init=None))]
+pub fn fit_mixture(
+    values: Vec<f64>,
+    counts: Vec<f64>,
+    max_components: usize,
+    concentration: f64,
+    seed: u64,
+    n_init: Option<usize>,
+) -> PyResult<MixtureFit> {
+    let defaults = MixtureOptions::default();
+    let options = MixtureOptions {
+        max_components,
+        concentration,
+        seed,
+        n_init: n_init.unwrap_or(defaults.n_init),
+        ..defaults
+    };
+    let (modes, report) = mixture::fit(&values, &counts, &options).map_err(value_error)?;
+    let modes = modes.iter().map(|m| (m.weight, m.mean, m.std)).collect();
+    Ok((
+        modes,
+        report.iterations,
+        report.converged,
+        report.lower_bound,
+    ))
 }
 
 /// The seed of the named stream of `seed` (one per column in a codec).

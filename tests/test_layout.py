@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("boundary", {"lib", "ffi", "expressions", "python"}),
     ("operations", {"codec", "decode", "gumbel", "onehot", "softmax"}),
     ("blocks", {"blocks"}),
-    ("kernels", {"argmax"}),
+    ("kernels", {"argmax", "mixture"}),
     ("leaves", {"dispatch", "fastmath", "par", "real", "rng", "simd", "tau"}),
 ]
 

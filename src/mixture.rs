@@ -1,0 +1,595 @@
+//! A variational Bayesian Gaussian mixture of one variable, with a Dirichlet-process
+//! (stick-breaking) prior on its weights: the model of mode-specific normalisation
+//! (Xu et al. 2019, CTGAN; RDT's `ClusterBasedNormalizer`), fitted on distinct values
+//! weighted by their counts, which is the likelihood of the values repeated.
+//!
+//! The updates are the variational ones of Bishop, *Pattern Recognition and Machine
+//! Learning* §10.2, in one dimension (the Wishart of eq. 10.59 becomes a Gamma):
+//!
+//! - responsibilities (10.46–10.49): `ln ρ_ik = E[ln π_k] + ½ E[ln Λ_k] − ½ ln 2π
+//!   − ½ E[(x_i − μ_k)² Λ_k]`, with `E[ln Λ_k] = ψ(ν_k / 2) + ln 2 + ln W_k` (10.65) and
+//!   `E[(x − μ_k)² Λ_k] = 1/β_k + ν_k W_k (x − m_k)²` (10.64);
+//! - the Gaussian-Gamma factors (10.58–10.63): `β_k = β₀ + N_k`,
+//!   `m_k = (β₀ m₀ + N_k x̄_k) / β_k`, `ν_k = ν₀ + N_k`,
+//!   `W_k⁻¹ = W₀⁻¹ + N_k S_k + β₀ N_k (x̄_k − m₀)² / β_k`;
+//! - the weights' stick-breaking factors (Blei and Jordan 2006, §3):
+//!   `q(v_k) = Beta(1 + N_k, γ + Σ_{j>k} N_j)`, so that
+//!   `E[ln π_k] = E[ln v_k] + Σ_{j<k} E[ln(1 − v_j)]`;
+//! - the evidence lower bound, up to constants, to decide convergence (10.70–10.77).
+//!
+//! The priors are the usual defaults (those of scikit-learn's
+//! `BayesianGaussianMixture`): `m₀` the data's mean, `β₀ = 1`, `ν₀ = 1`, `W₀⁻¹` the
+//! data's variance (ddof 1); each component's variance gets `reg_covar` added. The
+//! initial responsibilities are a weighted k-means (k-means++ seeding from the crate's
+//! Philox stream, then Lloyd's iterations), so a fit is a pure function of (values,
+//! counts, options). [`fit`] returns plain serde-able modes and a [`FitReport`];
+//! nothing is printed, and not converging is a field of the report.
+//!
+//! A kernel: imports the leaf [`crate::rng`] (the seeded draws) and `statrs`'s special
+//! functions.
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use statrs::function::beta::ln_beta;
+use statrs::function::gamma::{digamma, ln_gamma};
+
+use crate::rng::Noise;
+
+/// Options of [`fit`], checked by [`MixtureOptions::check`] before any value is read.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MixtureOptions {
+    /// At most this many components (CTGAN: 10).
+    pub max_components: usize,
+    /// The stick-breaking concentration `γ` (CTGAN: 0.001): small values leave unused
+    /// components with no weight.
+    pub concentration: f64,
+    pub max_iter: usize,
+    /// Convergence: the change of the lower bound between two iterations.
+    pub tol: f64,
+    /// Added to every component's variance.
+    pub reg_covar: f64,
+    /// Initialisations tried (each its own seeded k-means), the fit of the largest
+    /// lower bound kept. One start can land in a poorer optimum: on Adult's
+    /// hours-per-week, −2.149 nats per value against scikit-learn's −2.102 with one,
+    /// −2.073 with the four of the default.
+    pub n_init: usize,
+    pub seed: u64,
+}
+
+impl Default for MixtureOptions {
+    fn default() -> Self {
+        Self {
+            max_components: 10,
+            concentration: 0.001,
+            max_iter: 100,
+            tol: 1e-3,
+            reg_covar: 1e-6,
+            n_init: 4,
+            seed: 0,
+        }
+    }
+}
+
+impl MixtureOptions {
+    /// Errors naming the first option out of its range.
+    pub fn check(&self) -> PolarsResult<()> {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        polars_ensure!(
+            (1..=1_000).contains(&self.max_components),
+            InvalidOperation: "max_components must be in 1..=1000, got {}", self.max_components
+        );
+        polars_ensure!(
+            positive(self.concentration),
+            InvalidOperation: "the weights' concentration must be finite and > 0, got {}", self.concentration
+        );
+        polars_ensure!(self.max_iter >= 1, InvalidOperation: "max_iter must be >= 1, got 0");
+        polars_ensure!(
+            self.tol.is_finite() && self.tol >= 0.0,
+            InvalidOperation: "tol must be finite and >= 0, got {}", self.tol
+        );
+        polars_ensure!(
+            positive(self.reg_covar),
+            InvalidOperation: "reg_covar must be finite and > 0, got {}", self.reg_covar
+        );
+        polars_ensure!(self.n_init >= 1, InvalidOperation: "n_init must be >= 1, got 0");
+        Ok(())
+    }
+}
+
+/// One component of a fitted mixture.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mode {
+    pub weight: f64,
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// How a fit went.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FitReport {
+    /// Iterations of the kept initialisation (0 for data of one value).
+    pub iterations: usize,
+    pub converged: bool,
+    /// The evidence lower bound, up to constants (0 for data of one value).
+    pub lower_bound: f64,
+}
+
+/// The weighted data: values, their counts, and the priors taken from them.
+struct Data<'a> {
+    x: &'a [f64],
+    c: &'a [f64],
+    mean: f64,
+    var: f64,
+}
+
+/// The variational factors of every component.
+#[derive(Clone)]
+struct Factors {
+    /// Stick-breaking Beta parameters.
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    /// The mean's precision scale `β_k`, the mean `m_k`, the Gamma's degrees of freedom
+    /// `ν_k`, and the normalised variance `1 / (ν_k W_k)`.
+    lambda: Vec<f64>,
+    m: Vec<f64>,
+    nu: Vec<f64>,
+    var: Vec<f64>,
+}
+
+/// Fits the mixture to `values` weighted by `counts` (every count > 0): at most
+/// `max_components` modes, in component order, their weights the expected stick
+/// lengths (summing to 1). Data of one value (or of one count) is one mode of standard
+/// deviation 0, without iterating; NaN, ±inf and counts that are not > 0 are errors.
+pub fn fit(
+    values: &[f64],
+    counts: &[f64],
+    options: &MixtureOptions,
+) -> PolarsResult<(Vec<Mode>, FitReport)> {
+    options.check()?;
+    polars_ensure!(
+        values.len() == counts.len(),
+        ShapeMismatch: "the mixture's values and counts differ in length: {} and {}", values.len(), counts.len()
+    );
+    polars_ensure!(!values.is_empty(), ComputeError: "a mixture needs at least one value");
+    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+        polars_bail!(ComputeError: "a mixture's values must be finite, got {}", v);
+    }
+    if let Some(c) = counts.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
+        polars_bail!(ComputeError: "a mixture's counts must be finite and > 0, got {}", c);
+    }
+    let total: f64 = counts.iter().sum();
+    let mean = values.iter().zip(counts).map(|(x, c)| x * c).sum::<f64>() / total;
+    let ss: f64 = values
+        .iter()
+        .zip(counts)
+        .map(|(x, c)| c * (x - mean) * (x - mean))
+        .sum();
+    let one_value = values.iter().all(|&x| x == values[0]);
+    if one_value || total <= 1.0 || ss <= 0.0 {
+        let mode = Mode {
+            weight: 1.0,
+            mean,
+            std: 0.0,
+        };
+        let report = FitReport {
+            iterations: 0,
+            converged: true,
+            lower_bound: 0.0,
+        };
+        return Ok((vec![mode], report));
+    }
+    let data = Data {
+        x: values,
+        c: counts,
+        mean,
+        var: ss / (total - 1.0),
+    };
+    let distinct = distinct_count(values);
+    let k = options.max_components.min(distinct);
+    let mut best: Option<(Factors, FitReport)> = None;
+    for init in 0..options.n_init {
+        let seed = Noise::derive_seed(options.seed, &format!("mixture init {init}"));
+        let resp = kmeans_resp(&data, k, seed);
+        let fitted = run(&data, resp, k, options);
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| fitted.1.lower_bound > b.lower_bound)
+        {
+            best = Some(fitted);
+        }
+    }
+    let Some((factors, report)) = best else {
+        polars_bail!(ComputeError: "the mixture was not initialised");
+    };
+    Ok((modes(&factors), report))
+}
+
+/// The number of distinct values.
+fn distinct_count(values: &[f64]) -> usize {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    sorted.dedup();
+    sorted.len()
+}
+
+/// Alternating E and M steps from `resp` until the lower bound moves less than `tol`.
+fn run(
+    data: &Data<'_>,
+    resp: Vec<f64>,
+    k: usize,
+    options: &MixtureOptions,
+) -> (Factors, FitReport) {
+    let mut factors = m_step(data, &resp, k, options);
+    let mut resp = resp;
+    let mut lower = f64::NEG_INFINITY;
+    let mut report = FitReport {
+        iterations: 0,
+        converged: false,
+        lower_bound: lower,
+    };
+    for iteration in 1..=options.max_iter {
+        let previous = lower;
+        e_step(data, &factors, k, &mut resp);
+        factors = m_step(data, &resp, k, options);
+        lower = lower_bound(data, &factors, &resp, k);
+        report = FitReport {
+            iterations: iteration,
+            converged: (lower - previous).abs() < options.tol,
+            lower_bound: lower,
+        };
+        if report.converged {
+            break;
+        }
+    }
+    (factors, report)
+}
+
+/// The M step (10.58–10.63 and the stick-breaking factors): the factors from the
+/// responsibilities `resp` (row-major, `k` a value).
+fn m_step(data: &Data<'_>, resp: &[f64], k: usize, options: &MixtureOptions) -> Factors {
+    let (beta0, nu0) = (1.0, 1.0);
+    // A small floor, as usual, keeps an empty component's statistics defined.
+    let floor = 10.0 * f64::EPSILON;
+    let mut nk = vec![floor; k];
+    let mut sx = vec![0.0; k];
+    for ((&x, &c), r) in data.x.iter().zip(data.c).zip(resp.chunks_exact(k)) {
+        for j in 0..k {
+            let w = c * r[j];
+            nk[j] += w;
+            sx[j] += w * x;
+        }
+    }
+    let xk: Vec<f64> = sx.iter().zip(&nk).map(|(s, n)| s / n).collect();
+    let mut ss = vec![0.0; k];
+    for ((&x, &c), r) in data.x.iter().zip(data.c).zip(resp.chunks_exact(k)) {
+        for j in 0..k {
+            let d = x - xk[j];
+            ss[j] += c * r[j] * d * d;
+        }
+    }
+    let mut later = 0.0;
+    let mut beta = vec![0.0; k];
+    for j in (0..k).rev() {
+        beta[j] = options.concentration + later;
+        later += nk[j];
+    }
+    let alpha = nk.iter().map(|n| 1.0 + n).collect();
+    let lambda: Vec<f64> = nk.iter().map(|n| beta0 + n).collect();
+    let m = (0..k)
+        .map(|j| (beta0 * data.mean + nk[j] * xk[j]) / lambda[j])
+        .collect();
+    let nu: Vec<f64> = nk.iter().map(|n| nu0 + n).collect();
+    let var = (0..k)
+        .map(|j| {
+            let sk = ss[j] / nk[j] + options.reg_covar;
+            let d = xk[j] - data.mean;
+            (data.var + nk[j] * sk + nk[j] * beta0 / lambda[j] * d * d) / nu[j]
+        })
+        .collect();
+    Factors {
+        alpha,
+        beta,
+        lambda,
+        m,
+        nu,
+        var,
+    }
+}
+
+/// `E[ln π_k]` of the stick-breaking weights.
+fn log_weights(f: &Factors) -> Vec<f64> {
+    let mut before = 0.0;
+    f.alpha
+        .iter()
+        .zip(&f.beta)
+        .map(|(&a, &b)| {
+            let sum = digamma(a + b);
+            let w = digamma(a) - sum + before;
+            before += digamma(b) - sum;
+            w
+        })
+        .collect()
+}
+
+/// The E step (10.46–10.49, 10.64, 10.65): the responsibilities, in place.
+fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) {
+    let log_w = log_weights(f);
+    let ln_2pi = (2.0 * std::f64::consts::PI).ln();
+    // Per component: everything but the squared distance.
+    let constant: Vec<f64> = (0..k)
+        .map(|j| {
+            let e_ln_lambda =
+                digamma(0.5 * f.nu[j]) + std::f64::consts::LN_2 - (f.nu[j] * f.var[j]).ln();
+            log_w[j] + 0.5 * e_ln_lambda - 0.5 * ln_2pi - 0.5 / f.lambda[j]
+        })
+        .collect();
+    let precision: Vec<f64> = f.var.iter().map(|v| 1.0 / v).collect();
+    for (&x, r) in data.x.iter().zip(resp.chunks_exact_mut(k)) {
+        let mut max = f64::NEG_INFINITY;
+        for j in 0..k {
+            let d = x - f.m[j];
+            r[j] = constant[j] - 0.5 * d * d * precision[j];
+            max = max.max(r[j]);
+        }
+        let mut sum = 0.0;
+        for v in r.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in r.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// The evidence lower bound, up to constants (10.70–10.77): the responsibilities'
+/// entropy, and the normalisers of the Gamma, Gaussian and stick-breaking factors.
+fn lower_bound(data: &Data<'_>, f: &Factors, resp: &[f64], k: usize) -> f64 {
+    let mut entropy = 0.0;
+    for (&c, r) in data.c.iter().zip(resp.chunks_exact(k)) {
+        for &p in r {
+            if p > 0.0 {
+                entropy -= c * p * p.ln();
+            }
+        }
+    }
+    let mut bound = entropy;
+    for j in 0..k {
+        // ln of the Gamma's normaliser, in the normalised variance's terms.
+        let ln_w = -(f.nu[j] * f.var[j]).ln();
+        let log_norm = -(0.5 * f.nu[j] * ln_w
+            + 0.5 * f.nu[j] * std::f64::consts::LN_2
+            + ln_gamma(0.5 * f.nu[j]));
+        bound -= log_norm;
+        bound += ln_beta(f.alpha[j], f.beta[j]);
+        bound -= 0.5 * f.lambda[j].ln();
+    }
+    bound
+}
+
+/// The fitted modes: the expected stick lengths as weights, the means, the standard
+/// deviations of the normalised variances.
+fn modes(f: &Factors) -> Vec<Mode> {
+    let mut rest = 1.0;
+    let mut weights: Vec<f64> = f
+        .alpha
+        .iter()
+        .zip(&f.beta)
+        .map(|(&a, &b)| {
+            let v = a / (a + b);
+            let w = v * rest;
+            rest *= 1.0 - v;
+            w
+        })
+        .collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter_mut().for_each(|w| *w /= total);
+    weights
+        .iter()
+        .zip(&f.m)
+        .zip(&f.var)
+        .map(|((&weight, &mean), &var)| Mode {
+            weight,
+            mean,
+            std: var.sqrt(),
+        })
+        .collect()
+}
+
+/// A uniform draw in `[0, 1)` from the seeded stream, its `i`-th.
+fn uniform(noise: &Noise, i: u64) -> f64 {
+    let w = noise.words(i, 0);
+    let bits = (u64::from(w[0]) << 21) ^ u64::from(w[1] >> 11);
+    bits as f64 / (1u64 << 53) as f64
+}
+
+/// Hard responsibilities of a weighted k-means with `k` clusters: k-means++ seeding
+/// (each centre drawn with probability ∝ count × squared distance to the nearest
+/// centre), then Lloyd's iterations until no value changes cluster.
+fn kmeans_resp(data: &Data<'_>, k: usize, seed: u64) -> Vec<f64> {
+    let noise = Noise::new(seed);
+    let n = data.x.len();
+    let mut centres: Vec<f64> = Vec::with_capacity(k);
+    let mut nearest = vec![f64::INFINITY; n];
+    for draw in 0..k {
+        let weight = |i: usize| {
+            if centres.is_empty() {
+                data.c[i]
+            } else {
+                data.c[i] * nearest[i]
+            }
+        };
+        let total: f64 = (0..n).map(weight).sum();
+        let target = uniform(&noise, draw as u64) * total;
+        let mut acc = 0.0;
+        let mut pick = n - 1;
+        for i in 0..n {
+            acc += weight(i);
+            if acc > target {
+                pick = i;
+                break;
+            }
+        }
+        let centre = data.x[pick];
+        centres.push(centre);
+        for (d, &x) in nearest.iter_mut().zip(data.x) {
+            *d = d.min((x - centre) * (x - centre));
+        }
+    }
+    let assign = |centres: &[f64], x: f64| {
+        let mut best = 0;
+        for (j, &c) in centres.iter().enumerate() {
+            if (x - c).abs() < (x - centres[best]).abs() {
+                best = j;
+            }
+        }
+        best
+    };
+    let mut labels: Vec<usize> = data.x.iter().map(|&x| assign(&centres, x)).collect();
+    for _ in 0..300 {
+        let mut sums = vec![0.0; k];
+        let mut weights = vec![0.0; k];
+        for ((&x, &c), &l) in data.x.iter().zip(data.c).zip(&labels) {
+            sums[l] += c * x;
+            weights[l] += c;
+        }
+        for j in 0..k {
+            if weights[j] > 0.0 {
+                centres[j] = sums[j] / weights[j];
+            }
+        }
+        let next: Vec<usize> = data.x.iter().map(|&x| assign(&centres, x)).collect();
+        if next == labels {
+            break;
+        }
+        labels = next;
+    }
+    let mut resp = vec![0.0; n * k];
+    for (i, &l) in labels.iter().enumerate() {
+        resp[i * k + l] = 1.0;
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` draws of a normal law, by Box–Muller from the crate's stream.
+    fn normal(n: usize, mean: f64, std: f64, seed: u64) -> Vec<f64> {
+        let noise = Noise::new(seed);
+        (0..n as u64)
+            .map(|i| {
+                let u1 = uniform(&noise, 2 * i).max(1e-300);
+                let u2 = uniform(&noise, 2 * i + 1);
+                mean + std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            })
+            .collect()
+    }
+
+    /// Well-separated components are found again: each true component's fitted
+    /// components (the kept ones nearest to it; the stick-breaking prior merges split
+    /// components slowly, as in every implementation of the model) hold its weight, its
+    /// mean and its variance.
+    #[test]
+    fn recovers_well_separated_components() {
+        let truth = [(-10.0, 0.2, 6_000), (0.0, 0.5, 15_000), (10.0, 0.3, 9_000)];
+        let mut x = Vec::new();
+        for (i, &(mean, _, n)) in truth.iter().enumerate() {
+            x.extend(normal(n, mean, 1.0, i as u64 + 1));
+        }
+        let c = vec![1.0; x.len()];
+        let (modes, report) = fit(&x, &c, &MixtureOptions::default()).expect("fit");
+        assert!(
+            report.iterations >= 1 && report.lower_bound.is_finite(),
+            "{report:?}"
+        );
+        let kept: Vec<&Mode> = modes.iter().filter(|m| m.weight > 0.005).collect();
+        for &(mean, weight, _) in &truth {
+            let near: Vec<&&Mode> = kept
+                .iter()
+                .filter(|m| {
+                    let nearest = truth.iter().map(|t| (m.mean - t.0).abs());
+                    nearest.fold(f64::INFINITY, f64::min) == (m.mean - mean).abs()
+                })
+                .collect();
+            let w: f64 = near.iter().map(|m| m.weight).sum();
+            let mu = near.iter().map(|m| m.weight * m.mean).sum::<f64>() / w;
+            assert!((w - weight).abs() < 0.02, "{mean}: weight {w}, {kept:?}");
+            assert!(
+                (mu - mean).abs() < 0.02 * 20.0,
+                "{mean}: mean {mu}, {kept:?}"
+            );
+            // The group's own variance, its second moment about its mean: the true 1.
+            let second = near
+                .iter()
+                .map(|m| m.weight * (m.std * m.std + m.mean * m.mean))
+                .sum::<f64>()
+                / w;
+            let var = second - mu * mu;
+            assert!((var - 1.0).abs() < 0.1, "{mean}: variance {var}, {kept:?}");
+        }
+    }
+
+    #[test]
+    fn counts_weigh_as_repeated_values() {
+        let distinct = [1.0, 2.0, 3.0, 7.0, 8.0, 9.5];
+        let counts = [30.0, 50.0, 20.0, 40.0, 45.0, 15.0];
+        let repeated: Vec<f64> = distinct
+            .iter()
+            .zip(counts)
+            .flat_map(|(&x, c)| std::iter::repeat_n(x, c as usize))
+            .collect();
+        let options = MixtureOptions::default();
+        let (a, _) = fit(&distinct, &counts, &options).expect("weighted");
+        let (b, _) = fit(&repeated, &vec![1.0; repeated.len()], &options).expect("repeated");
+        for (a, b) in a.iter().zip(&b) {
+            assert!((a.weight - b.weight).abs() < 1e-9, "{a:?} {b:?}");
+            assert!((a.mean - b.mean).abs() < 1e-9, "{a:?} {b:?}");
+            assert!((a.std - b.std).abs() < 1e-9, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn a_seed_fixes_the_fit() {
+        let mut x = normal(2_000, 0.0, 1.0, 4);
+        x.extend(normal(2_000, 3.0, 0.5, 5));
+        let c = vec![1.0; x.len()];
+        let options = MixtureOptions {
+            seed: 9,
+            ..Default::default()
+        };
+        assert_eq!(
+            fit(&x, &c, &options).expect("a"),
+            fit(&x, &c, &options).expect("b")
+        );
+    }
+
+    #[test]
+    fn degenerate_data_is_one_mode_or_an_error() {
+        let options = MixtureOptions::default();
+        let (modes, report) = fit(&[4.0, 4.0], &[3.0, 1.0], &options).expect("constant");
+        assert_eq!(
+            modes,
+            vec![Mode {
+                weight: 1.0,
+                mean: 4.0,
+                std: 0.0
+            }]
+        );
+        assert_eq!(report.iterations, 0);
+        let (modes, _) = fit(&[2.5], &[1.0], &options).expect("one row");
+        assert_eq!(modes.len(), 1);
+        assert!(fit(&[1.0, f64::NAN], &[1.0, 1.0], &options).is_err());
+        assert!(fit(&[1.0, f64::INFINITY], &[1.0, 1.0], &options).is_err());
+        assert!(fit(&[1.0, 2.0], &[1.0, 0.0], &options).is_err());
+        assert!(fit(&[], &[], &options).is_err());
+        let bad = MixtureOptions {
+            concentration: 0.0,
+            ..Default::default()
+        };
+        assert!(fit(&[1.0, 2.0], &[1.0, 1.0], &bad).is_err());
+    }
+}
