@@ -289,7 +289,6 @@ pub fn argmax(s: &Series) -> PolarsResult<Series> {
     let no_noise = (Noise::new(0), RowIds::Position);
     let (idx, valid) = choices(
         s,
-        None,
         "argmax",
         Method::Argmax,
         1.0,
@@ -302,11 +301,9 @@ pub fn argmax(s: &Series) -> PolarsResult<Series> {
 
 /// Every row's chosen index and the row validity, read in the cheapest way for the
 /// layout: fixed-width blocks a tile of rows at a time when no noise is needed, row by
-/// row otherwise. `span`: the scores are those columns of each Array row.
-#[allow(clippy::too_many_arguments)]
+/// row otherwise.
 fn choices(
     s: &Series,
-    span: Option<Range<usize>>,
     expr: &str,
     method: Method,
     tau: f64,
@@ -316,9 +313,9 @@ fn choices(
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
     with_match_real!(compute_dtype(s.dtype(), expr)?, |$T| {
         if method == Method::Sample {
-            return gumbel::sample::<$T>(s, span, tau, noise, ids);
+            return gumbel::sample::<$T>(s, tau, noise, ids);
         }
-        if let Some(found) = fixed_width_argmax::<$T>(s, span, zero_is_null)? {
+        if let Some(found) = fixed_width_argmax::<$T>(s, zero_is_null)? {
             return Ok(found);
         }
         let b = Blocks::<$T>::read(s, expr)?;
@@ -405,11 +402,10 @@ fn row_argmax<T: Argmax>(x: &[T], zero_is_null: bool) -> Option<u32> {
 }
 
 /// The index of every row's largest score, lowest on ties, for fixed-width blocks:
-/// Struct fields read in place, Array rows (or a span of each) with a stride. The path
-/// of `argmax` and argmax `decode`; `None` for List blocks, whose rows vary in width.
+/// Struct fields read in place, Array rows with a stride. The path of `argmax` and
+/// argmax `decode`; `None` for List blocks, whose rows vary in width.
 fn fixed_width_argmax<T: Argmax>(
     s: &Series,
-    span: Option<Range<usize>>,
     zero_is_null: bool,
 ) -> PolarsResult<Option<(Vec<u32>, Option<Bitmap>)>> {
     let (found, validity) = match s.dtype() {
@@ -422,7 +418,7 @@ fn fixed_width_argmax<T: Argmax>(
             )
         }
         DataType::Array(_, _) => {
-            let (rows, validity) = array_rows::<T>(s, span)?;
+            let (rows, validity) = array_rows::<T>(s, None)?;
             (lanes_argmax(s.len(), &[rows], zero_is_null), validity)
         }
         _ => return Ok(None),
@@ -501,20 +497,15 @@ fn lanes_argmax<T: Argmax, S: Scores<T>>(len: usize, sources: &[S], zero_is_null
 /// Every row's label: by argmax or by a Gumbel-max draw, as String or Enum.
 pub fn decode(s: &Series, key: Option<&Series>, options: &DecodeOptions) -> PolarsResult<Series> {
     check_tau(options.tau)?;
+    polars_ensure!(
+        options.span.is_none(),
+        InvalidOperation: "decode reads every score of a row; a span of a matrix's rows is \
+        decoded by decode_matrix"
+    );
     let labels = labels(&s.field(), options)?;
     let ids = RowIds::from_key(key, s.len())?;
     let noise = Noise::seeded_or_fresh(options.seed);
-    let span = options.span.clone();
-    let (idx, valid) = choices(
-        s,
-        span,
-        "decode",
-        options.method,
-        options.tau,
-        &noise,
-        &ids,
-        true,
-    )?;
+    let (idx, valid) = choices(s, "decode", options.method, options.tau, &noise, &ids, true)?;
     let valid_at = |r: usize| valid.as_ref().is_none_or(|v| v.get_bit(r));
     // Struct and Array rows have exactly one score per label (`labels` checks); only
     // List rows can have more.
@@ -653,7 +644,7 @@ fn span_choices<T: Argmax>(
         .unzip();
     let len = s.len();
     if method == Method::Sample {
-        return Ok(gumbel::sample_spans(len, &rows, validity, tau, noises, ids));
+        return gumbel::sample_spans(len, &rows, validity, tau, noises, ids);
     }
     Ok(lanes_argmax(len, &rows, true)
         .into_iter()

@@ -188,24 +188,25 @@ impl<T: Real> Fixed<'_, T> {
 /// as floats, exact below 2²⁴ in `f32`.
 const MAX_LANE_WIDTH: usize = 1 << 24;
 
-/// Reads a Struct or Array block (or the columns `span` of an Array's rows) and hands
-/// `f` its scores and its row validity; `None` for a List, a block of no category or
-/// of more than [`MAX_LANE_WIDTH`].
+/// Errors unless every span is narrow enough to run in lanes ([`MAX_LANE_WIDTH`]).
+fn check_span_widths(widths: impl Iterator<Item = usize>) -> PolarsResult<()> {
+    for width in widths {
+        polars_ensure!(
+            width < MAX_LANE_WIDTH,
+            InvalidOperation: "a span of {} scores is more than the {} a block may have",
+            width, MAX_LANE_WIDTH - 1
+        );
+    }
+    Ok(())
+}
+
+/// Reads a Struct or Array block and hands `f` its scores and its row validity; `None`
+/// for a List, a block of no category or of more than [`MAX_LANE_WIDTH`].
 pub(super) fn with_fixed<T: Real, R>(
     s: &Series,
-    span: Option<Range<usize>>,
     f: impl FnOnce(&Fixed<'_, T>, Option<Bitmap>) -> PolarsResult<R>,
 ) -> PolarsResult<Option<R>> {
     let lanes = |width: usize| width > 0 && width < MAX_LANE_WIDTH;
-    if let Some(span) = span {
-        polars_ensure!(
-            lanes(span.len()),
-            InvalidOperation: "a span of {} scores is more than the {} a block may have",
-            span.len(), MAX_LANE_WIDTH - 1
-        );
-        let (rows, validity) = array_rows::<T>(s, Some(span))?;
-        return f(&Fixed::Rows(&rows), validity).map(Some);
-    }
     match s.dtype() {
         DataType::Struct(fields) if lanes(fields.len()) => {
             let fields = s.struct_()?.fields_as_series();
@@ -479,6 +480,7 @@ pub(super) fn relax_spans<T: Real>(
         InvalidOperation: "the spans cover {} scores, but the rows of column '{}' have {}",
         next, s.name(), stride
     );
+    check_span_widths(spans.iter().map(|(span, _)| span.len()))?;
     // Read once as one chunk of `T`; every span is then a view of it.
     let s = array_of::<T>(s)?;
     let views = spans
@@ -620,7 +622,8 @@ pub(super) fn sample_spans<T: Real>(
     s: T,
     noises: &[Noise],
     ids: &RowIds,
-) -> Vec<(Vec<u32>, Option<Bitmap>)> {
+) -> PolarsResult<Vec<(Vec<u32>, Option<Bitmap>)>> {
+    check_span_widths(rows.iter().map(|r| r.width))?;
     let sources: Vec<Fixed<'_, T>> = rows.iter().map(Fixed::Rows).collect();
     let groups = sources
         .iter()
@@ -641,10 +644,11 @@ pub(super) fn sample_spans<T: Real>(
         choice_pieces(&mut out, len),
         &SampleSpans(groups),
     );
-    out.into_iter()
+    Ok(out
+        .into_iter()
         .zip(validity)
         .map(|((idx, bytes), input)| (idx, super::lanes::validity(bytes, len, input)))
-        .collect()
+        .collect())
 }
 
 /// `gumbel_softmax` of a Struct or Array block.

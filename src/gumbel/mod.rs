@@ -97,6 +97,17 @@ enum Relax {
     Hard,
 }
 
+impl Relax {
+    /// The one-hot argmax when `hard`, else the softmax at temperature `tau` in `T`.
+    fn of<T: Real>(hard: bool, tau: f64) -> Self {
+        if hard {
+            Self::Hard
+        } else {
+            Self::Soft(inv_tau::<T>(tau).widen())
+        }
+    }
+}
+
 /// Gumbel-Softmax per row: `softmax((scores + g) / tau)`, or its one-hot argmax when
 /// `hard`, with `g` from [`Noise`] keyed by row position or `key`, in the layout of `s`.
 pub fn gumbel_softmax(
@@ -113,12 +124,8 @@ pub fn gumbel_softmax(
         noise: &Noise,
         o: &GumbelOptions,
     ) -> PolarsResult<Series> {
-        let relax = if o.hard {
-            Relax::Hard
-        } else {
-            Relax::Soft(inv_tau::<T>(o.tau).widen())
-        };
-        let fixed = with_fixed::<T, _>(s, None, |source, validity| {
+        let relax = Relax::of::<T>(o.hard, o.tau);
+        let fixed = with_fixed::<T, _>(s, |source, validity| {
             relax_fixed(s, source, validity, relax, noise, ids)
         })?;
         match fixed {
@@ -156,28 +163,22 @@ pub fn gumbel_softmax_spans(
         .map(|span| (span.start..span.stop, Noise::seeded_or_fresh(span.seed)))
         .collect();
     with_match_real!(compute_dtype(s.dtype(), "gumbel_softmax")?, |$T| {
-        let relax = if options.hard {
-            Relax::Hard
-        } else {
-            Relax::Soft(inv_tau::<$T>(options.tau).widen())
-        };
+        let relax = Relax::of::<$T>(options.hard, options.tau);
         relax_spans::<$T>(s, &spans, relax, &ids)
     })
 }
 
-/// Every row's Gumbel-max draw from `softmax(scores / tau)` (of the scores `span` of
-/// each Array row, when given): its index and the rows' validity, with the noise
-/// `gumbel_softmax` uses for the same seed and key.
+/// Every row's Gumbel-max draw from `softmax(scores / tau)`: its index and the rows'
+/// validity, with the noise `gumbel_softmax` uses for the same seed and key.
 pub fn sample<T: Real>(
     s: &Series,
-    span: Option<Range<usize>>,
     tau: f64,
     noise: &Noise,
     ids: &RowIds,
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
     let scale = inv_tau::<T>(tau);
     let len = s.len();
-    let fixed = with_fixed::<T, _>(s, span, |source, input_validity| {
+    let fixed = with_fixed::<T, _>(s, |source, input_validity| {
         let mut idx = vec![0u32; len];
         let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
         let group = SampleGroup {
@@ -215,6 +216,6 @@ pub fn sample_spans<T: Real>(
     tau: f64,
     noises: &[Noise],
     ids: &RowIds,
-) -> Vec<(Vec<u32>, Option<Bitmap>)> {
+) -> PolarsResult<Vec<(Vec<u32>, Option<Bitmap>)>> {
     lanes::sample_spans(len, rows, validity, inv_tau::<T>(tau), noises, ids)
 }
