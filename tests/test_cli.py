@@ -143,6 +143,25 @@ def test_matrix_round_trip(tmp_path: Path, table: pl.DataFrame, fmt: str) -> Non
     assert_frame_equal(pl.read_parquet(sampled), want)
 
 
+def test_matrix_from_csv_is_one_line_error(tmp_path: Path, table: pl.DataFrame) -> None:
+    data = tmp_path / "in.parquet"
+    table.write_parquet(data)
+    ok("fit", data, "-o", tmp_path / "codec.json")
+    scores = tmp_path / "m.csv"
+    pl.DataFrame({"features": [1.0]}).write_csv(scores)
+    done = run(
+        "decode",
+        scores,
+        "--codec",
+        tmp_path / "codec.json",
+        "-o",
+        tmp_path / "o.parquet",
+        "--matrix",
+        "features",
+    )
+    assert_one_line_error(done, "CSV", "'features'", ".parquet")
+
+
 def test_encode_writes_sklearn_indicators(
     tmp_path: Path, table: pl.DataFrame, adult_categorical: tuple[str, ...]
 ) -> None:

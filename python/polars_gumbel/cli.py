@@ -212,6 +212,11 @@ def _decode(args: argparse.Namespace) -> None:
     # rows decodes to no rows, as a Parquet file does; a matrix column as an Array.
     scores: dict[str, pl.DataType] = dict.fromkeys(codec.feature_names, pl.Float64())
     if args.matrix is not None:
+        if _kind(Path(args.data)) == "csv":
+            raise CliError(
+                f"{args.data}: CSV cannot hold the matrix column {args.matrix!r}; "
+                "use .parquet or .ndjson"
+            )
         scores[args.matrix] = pl.Array(pl.Float64, codec.width)
     lf = codec.decode(
         scan(args.data, scores),
