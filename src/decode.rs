@@ -627,7 +627,7 @@ pub fn decode_matrix(
 /// Every span's chosen index and validity, for every row of the matrix `s`: argmax, or
 /// a Gumbel-max draw with each span's own noise. The matrix is read once, as one chunk
 /// of `T`; every span is a view of it.
-fn span_choices<T: Argmax>(
+pub fn span_choices<T: Argmax>(
     s: &Series,
     spans: &[Range<usize>],
     method: Method,

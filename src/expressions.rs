@@ -19,9 +19,10 @@ use pyo3_polars::export::polars_ffi::version_0::SeriesExport;
 use serde::Deserialize;
 
 use crate::blocks::{block_dtype, compute_dtype};
-use crate::decode::{self, DecodeOptions, MatrixDecodeOptions};
+use crate::decode::{self, DecodeOptions};
 use crate::ffi;
-use crate::gumbel::{self, GumbelOptions, SpansOptions};
+use crate::gumbel::{self, Activation, GumbelOptions, SpansOptions};
+use crate::numeric::{self, DenormalizeOptions, NormalizeOptions, TableOptions};
 use crate::onehot::{self, MatrixOptions, OneHotOptions};
 use crate::softmax::{self, SoftmaxOptions};
 
@@ -208,16 +209,64 @@ fn decode(inputs: &[Series], options: DecodeOptions) -> PolarsResult<Series> {
     })
 }
 
-fn decode_matrix_output(fields: &[Field], options: MatrixDecodeOptions) -> PolarsResult<Field> {
+fn decode_matrix_output(fields: &[Field], options: TableOptions) -> PolarsResult<Field> {
     let (scores, key) = scores_and_key(fields, "decode")?;
     check_key(key, "decode")?;
     scores_dtype(scores, "decode")?;
-    decode::decode_matrix_field(scores, &options)
+    numeric::decode_table_field(scores, &options)
 }
 
-fn decode_matrix(inputs: &[Series], options: MatrixDecodeOptions) -> PolarsResult<Series> {
+fn decode_matrix(inputs: &[Series], options: TableOptions) -> PolarsResult<Series> {
     let (scores, key) = scores_and_key(inputs, "decode")?;
-    decode::decode_matrix(scores, key, &options)
+    numeric::decode_table(scores, key, &options)
+}
+
+fn normalize_output(fields: &[Field], options: NormalizeOptions) -> PolarsResult<Field> {
+    let (values, key) = scores_and_key(fields, "normalize")?;
+    check_key(key, "normalize")?;
+    numeric::normalize_field(values, &options)
+}
+
+fn normalize(inputs: &[Series], options: NormalizeOptions) -> PolarsResult<Series> {
+    let (values, key) = scores_and_key(inputs, "normalize")?;
+    numeric::normalize(values, key, &options)
+}
+
+fn denormalize_output(fields: &[Field], options: DenormalizeOptions) -> PolarsResult<Field> {
+    let (scores, key) = scores_and_key(fields, "decode")?;
+    check_key(key, "decode")?;
+    scores_dtype(scores, "decode")?;
+    numeric::denormalize_field(scores, &options)
+}
+
+fn denormalize(inputs: &[Series], options: DenormalizeOptions) -> PolarsResult<Series> {
+    let (scores, key) = scores_and_key(inputs, "decode")?;
+    numeric::denormalize(scores, key, &options)
+}
+
+/// Options of `activate`.
+#[derive(Deserialize)]
+struct ActivateOptions {
+    activation: Activation,
+}
+
+fn activate_output(fields: &[Field], _: ActivateOptions) -> PolarsResult<Field> {
+    let values = single(fields, "activate")?;
+    polars_ensure!(
+        values.dtype().is_primitive_numeric(),
+        InvalidOperation: "activate expects a numeric column, got {} (column '{}')",
+        values.dtype(), values.name()
+    );
+    let dtype = if values.dtype() == &DataType::Float32 {
+        DataType::Float32
+    } else {
+        DataType::Float64
+    };
+    Ok(Field::new(values.name().clone(), dtype))
+}
+
+fn activate(inputs: &[Series], options: ActivateOptions) -> PolarsResult<Series> {
+    gumbel::activate(single(inputs, "activate")?, options.activation)
 }
 
 /// The two C entry points of each expression: `$field` (its output field, at plan
@@ -278,7 +327,14 @@ expressions! {
         _polars_plugin_field_argmax => argmax_output, _polars_plugin_argmax => argmax;
     "decode": DecodeOptions,
         _polars_plugin_field_decode => decode_output, _polars_plugin_decode => decode;
-    "decode_matrix": MatrixDecodeOptions,
+    "normalize": NormalizeOptions,
+        _polars_plugin_field_normalize => normalize_output, _polars_plugin_normalize => normalize;
+    "denormalize": DenormalizeOptions,
+        _polars_plugin_field_denormalize => denormalize_output,
+        _polars_plugin_denormalize => denormalize;
+    "activate": ActivateOptions,
+        _polars_plugin_field_activate => activate_output, _polars_plugin_activate => activate;
+    "decode_matrix": TableOptions,
         _polars_plugin_field_decode_matrix => decode_matrix_output,
         _polars_plugin_decode_matrix => decode_matrix;
 }

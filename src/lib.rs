@@ -3,7 +3,7 @@
 //! [`polars::prelude::Series`].
 //!
 //! Dependencies point one way: the boundary (`expressions`, `ffi`, `python`) → the
-//! operations (`onehot`, `softmax`, `gumbel`, `decode`, `codec`) → [`blocks`] → the kernels
+//! operations (`onehot`, `numeric`, `softmax`, `gumbel`, `decode`, `codec`) → [`blocks`] → the kernels
 //! ([`argmax`], [`mixture`]) → the leaves (`real`, `simd`, `dispatch`, `par`, `fastmath`, `rng`,
 //! `tau`). A test fails on any import against that direction or in a cycle.
 
@@ -27,6 +27,7 @@ pub mod blocks;
 pub mod codec;
 pub mod decode;
 pub mod gumbel;
+pub mod numeric;
 pub mod onehot;
 pub mod softmax;
 
@@ -56,6 +57,7 @@ mod module {
         m.add_function(wrap_pyfunction!(philox_words, m)?)?;
         m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
         m.add_function(wrap_pyfunction!(fit_mixture, m)?)?;
+        m.add_function(wrap_pyfunction!(fit_numeric, m)?)?;
         m.add_function(wrap_pyfunction!(codec_from_columns, m)?)?;
         m.add_class::<CodecDocument>()?;
         Ok(())

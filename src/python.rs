@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 use polars::prelude::PolarsResult;
 
 use crate::blocks::Layout;
-use crate::codec::{Codec, FrameColumn, Step, MATRIX};
+use crate::codec::{Codec, Draw, Entry, FrameColumn, Step, MATRIX};
 use crate::decode::Method;
 use crate::dispatch::IndicatorDtype;
 use crate::mixture::{self, MixtureOptions};
+use crate::numeric::{self, FitOptions, NumericDtype, Transform};
 use crate::rng::Noise;
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
@@ -91,6 +92,39 @@ pub fn fit_mixture(
     ))
 }
 
+/// A numeric column's codec entry, as JSON: fitted with `transform` (`"mode"`,
+/// `"standard"`, `"minmax"`) on its distinct non-null `values` and their `counts`,
+/// with `nulls` null values; `dtype` is the entry's dtype as JSON. With the fit's
+/// report `(iterations, converged, lower_bound)` for a mixture.
+#[pyfunction]
+#[pyo3(signature = (name, dtype, values, counts, nulls, transform="mode", max_modes=10, seed=0))]
+#[allow(clippy::too_many_arguments)]
+pub fn fit_numeric(
+    name: &str,
+    dtype: &str,
+    values: Vec<f64>,
+    counts: Vec<f64>,
+    nulls: usize,
+    transform: &str,
+    max_modes: usize,
+    seed: u64,
+) -> PyResult<(String, Option<(usize, bool, f64)>)> {
+    let dtype: NumericDtype = serde_json::from_str(dtype).map_err(value_error)?;
+    let transform: Transform = option("transform", transform)?;
+    let options = FitOptions {
+        transform,
+        max_modes,
+        seed,
+    };
+    let (column, report) =
+        numeric::fit(name, dtype, &values, &counts, nulls, &options).map_err(value_error)?;
+    let entry = serde_json::to_string(&column).map_err(value_error)?;
+    Ok((
+        entry,
+        report.map(|r| (r.iterations, r.converged, r.lower_bound)),
+    ))
+}
+
 /// The seed of the named stream of `seed` (one per column in a codec).
 #[pyfunction]
 pub fn derive_seed(seed: u64, stream: &str) -> u64 {
@@ -107,7 +141,7 @@ pub fn codec_from_columns(
     separator: &str,
     table: Option<Vec<String>>,
 ) -> PyResult<String> {
-    let columns = serde_json::from_str(columns).map_err(value_error)?;
+    let columns: Vec<Entry> = serde_json::from_str(columns).map_err(value_error)?;
     let mut codec = Codec::with_separator(columns, separator).map_err(value_error)?;
     if let Some(table) = table {
         codec = codec.with_table(table).map_err(value_error)?;
@@ -123,7 +157,9 @@ pub struct CodecDocument {
 }
 
 /// `(column, start, stop, labels)`: a block's span over the flat feature columns.
-type SpanTuple = (String, usize, usize, Vec<String>);
+type BlockTuple = (String, usize, usize, Vec<String>);
+/// `(column, start, stop, activation)`: a span of the flat feature columns.
+type SpanTuple = (String, usize, usize, String);
 
 #[pymethods]
 impl CodecDocument {
@@ -139,12 +175,25 @@ impl CodecDocument {
         self.codec.to_json()
     }
 
-    /// Every block's span over the flat feature columns.
-    fn spans(&self) -> Vec<SpanTuple> {
+    /// Every column's block over the flat feature columns, with its labels.
+    fn blocks(&self) -> Vec<BlockTuple> {
+        self.codec
+            .blocks()
+            .into_iter()
+            .map(|b| (b.column, b.start, b.stop, b.labels))
+            .collect()
+    }
+
+    /// Every span of the flat feature columns with its activation.
+    fn spans(&self) -> PyResult<Vec<SpanTuple>> {
         self.codec
             .spans()
             .into_iter()
-            .map(|b| (b.column, b.start, b.stop, b.labels))
+            .map(|s| {
+                let activation = serde_json::to_value(s.activation).map_err(value_error)?;
+                let activation = activation.as_str().unwrap_or_default().to_string();
+                Ok((s.column, s.start, s.stop, activation))
+            })
             .collect()
     }
 
@@ -154,19 +203,28 @@ impl CodecDocument {
     }
 
     /// [`Codec::encode_plan`] as JSON.
-    #[pyo3(signature = (columns, layout, dtype, matrix=MATRIX))]
+    #[pyo3(signature = (columns, layout, dtype, matrix=MATRIX, method="sample", seed=None, key=None))]
+    #[allow(clippy::too_many_arguments)]
     fn encode_plan(
         &self,
         columns: &str,
         layout: &str,
         dtype: &str,
         matrix: &str,
+        method: &str,
+        seed: Option<u64>,
+        key: Option<String>,
     ) -> PyResult<String> {
         let layout: Layout = option("layout", layout)?;
         let dtype: IndicatorDtype = option("dtype", dtype)?;
+        let draw = Draw {
+            method: option("method", method)?,
+            seed,
+            key,
+        };
         plan_json(
             self.codec
-                .encode_plan(&frame_columns(columns)?, layout, dtype, matrix),
+                .encode_plan(&frame_columns(columns)?, layout, dtype, matrix, &draw),
         )
     }
 

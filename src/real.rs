@@ -43,6 +43,10 @@ pub trait Real:
     fn transpose<S: Isa>(rows: [Self::V<S>; LANES]) -> [Self::V<S>; LANES];
     fn widen(self) -> f64;
     fn is_nan(self) -> bool;
+    /// The platform's `tanh` of the type (as Polars' `tanh` computes it).
+    fn tanh(self) -> Self;
+    /// The platform's `exp` of the type (as Polars' `exp` computes it).
+    fn exp(self) -> Self;
 }
 
 macro_rules! impl_real {
@@ -79,6 +83,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
             }
         }
     };

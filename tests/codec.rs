@@ -96,7 +96,7 @@ fn fixture_json_round_trips() {
 fn fixture_blocks_span_feature_names() {
     let codec = adult_codec();
     let names = codec.feature_names();
-    let blocks = codec.spans();
+    let blocks = codec.blocks();
     let columns: Vec<&str> = blocks.iter().map(|b| b.column.as_str()).collect();
     // The nine categorical columns of Adult, in table order (its README lists them).
     assert_eq!(

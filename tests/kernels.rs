@@ -549,6 +549,7 @@ fn matrix_spans_relax_as_their_own_blocks() {
             start,
             stop: start + w,
             seed: Some(50 + i as u64),
+            activation: Default::default(),
         });
         start += w;
     }

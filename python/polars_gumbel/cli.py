@@ -19,6 +19,8 @@ import polars as pl
 from polars_gumbel.codec import Codec
 
 _DTYPES = {"float32": pl.Float32, "float64": pl.Float64, "uint8": pl.UInt8, "boolean": pl.Boolean}
+#: ``fit --numeric``: the transform of every number column, or ``none`` to pass them through.
+_NUMERIC = ("mode", "standard", "minmax", "none")
 
 
 class CliError(Exception):
@@ -189,10 +191,16 @@ def _fit(args: argparse.Namespace) -> None:
             max_categories=args.max_categories,
             min_frequency=args.min_frequency,
             order=args.order,
+            numeric=None if args.numeric == "none" else args.numeric,
+            max_modes=args.max_modes,
+            seed=args.seed,
         )
         codec.save(args.output)
+    # A numeric column's first span is its scalar (tanh or linear), never a softmax.
+    numeric = {s.column for s in codec.spans if s.activation != "softmax"}
     print(
-        f"{args.output}: {len(codec.columns)} columns, {len(codec.feature_names)} features",
+        f"{args.output}: {len(codec.columns)} columns ({len(codec.columns) - len(numeric)} "
+        f"categorical, {len(numeric)} numeric), {codec.width} features",
         file=sys.stderr,
     )
 
@@ -200,7 +208,13 @@ def _fit(args: argparse.Namespace) -> None:
 def _encode(args: argparse.Namespace) -> None:
     codec = Codec.load(args.codec)
     lf = codec.encode(
-        scan(args.data), layout=args.layout, dtype=_DTYPES[args.dtype], matrix=args.matrix
+        scan(args.data),
+        layout=args.layout,
+        dtype=_DTYPES[args.dtype],
+        matrix=args.matrix,
+        method=args.method,
+        seed=args.seed,
+        key=args.key,
     )
     with progress(f"encoding {args.data} into {args.output}"):
         sink(lf, args.output)
@@ -239,22 +253,25 @@ def _demo(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="polars-gumbel",
-        description="One-hot encode, Gumbel-Softmax and decode the categorical columns of "
-        "Parquet, CSV or NDJSON files, streaming.",
+        description="Encode the columns of Parquet, CSV or NDJSON files for a generator "
+        "(categorical ones one-hot, numeric ones normalised), apply its activations and "
+        "decode its output back to the table, streaming.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     f = sub.add_parser(
         "fit",
         help="learn a codec from a table",
-        description="Learn each categorical column's categories.",
+        description="Learn each categorical column's categories and each numeric column's "
+        "transform (by default CTGAN's mode-specific normalisation).",
     )
     f.add_argument("data", help="input table (.parquet, .csv, .ndjson)")
     f.add_argument("-o", "--output", required=True, help="codec JSON to write")
     f.add_argument(
         "--columns",
         type=_column_list,
-        help="comma-separated columns (default: String, Categorical, Enum, Boolean)",
+        help="comma-separated categorical columns (default: String, Categorical, Enum, "
+        "Boolean); integer columns may be named",
     )
     f.add_argument(
         "--max-categories",
@@ -267,12 +284,35 @@ def parser() -> argparse.ArgumentParser:
         help="group categories rarer than this count (or fraction) into 'other'",
     )
     f.add_argument("--order", choices=("sorted", "frequency"), default="sorted")
+    f.add_argument(
+        "--numeric",
+        choices=_NUMERIC,
+        default="mode",
+        help="the integer, float, Date, Datetime and Duration columns not in --columns: "
+        "mode (default; a Gaussian mixture's mode and the scalar within it, as CTGAN), "
+        "standard (z-score), minmax (the fitted range to [-1, 1]), or none (passed "
+        "through unencoded)",
+    )
+    f.add_argument(
+        "--max-modes",
+        type=_positive_int,
+        default=10,
+        help="at most this many modes per column with --numeric mode (default 10)",
+    )
+    f.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the mixture fit with --numeric mode (default 0): a fit is a pure "
+        "function of the data, the options and the seed",
+    )
     f.set_defaults(run=_fit)
 
     e = sub.add_parser(
         "encode",
-        help="one-hot encode a table",
-        description="One-hot encode the codec's columns, streaming.",
+        help="encode a table",
+        description="One-hot encode the codec's categorical columns and normalise its "
+        "numeric ones, streaming; other columns pass through.",
     )
     e.add_argument("data", help="input table")
     e.add_argument("--codec", required=True, help="codec JSON from 'fit'")
@@ -290,13 +330,38 @@ def parser() -> argparse.ArgumentParser:
         default="features",
         help="the matrix column's name, with --layout matrix (default: features)",
     )
-    e.add_argument("--dtype", choices=tuple(_DTYPES), default="float32")
+    e.add_argument(
+        "--dtype",
+        choices=tuple(_DTYPES),
+        default="float32",
+        help="the features' dtype (default float32); a codec with numeric columns needs "
+        "float32 or float64",
+    )
+    e.add_argument(
+        "--method",
+        choices=("sample", "argmax"),
+        default="sample",
+        help="each value's mode with --numeric mode: drawn from its posterior (default, "
+        "as CTGAN) or the most probable one",
+    )
+    e.add_argument(
+        "--seed",
+        type=_seed,
+        help="seed of the mode draw (default: fresh entropy)",
+    )
+    e.add_argument(
+        "--key",
+        metavar="COLUMN",
+        help="integer or String column keying the seeded mode draw (default: the row "
+        "index), so that files encoded apart agree with one encode of their concatenation",
+    )
     e.set_defaults(run=_encode)
 
     d = sub.add_parser(
         "decode",
-        help="decode scores back to labels",
-        description="Decode blocks of scores back to the original columns, streaming.",
+        help="decode scores back to the table",
+        description="Decode blocks of scores back to the original columns and dtypes, "
+        "streaming: labels by argmax or by sampling, numbers from their scalar and mode.",
     )
     d.add_argument(
         "data",
@@ -311,7 +376,13 @@ def parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--codec", required=True, help="codec JSON from 'fit'")
     d.add_argument("-o", "--output", required=True, help="output table")
-    d.add_argument("--method", choices=("argmax", "sample"), default="argmax")
+    d.add_argument(
+        "--method",
+        choices=("argmax", "sample"),
+        default="argmax",
+        help="each block's label (or numeric mode): its highest score (default) or a draw "
+        "from softmax(scores / tau)",
+    )
     d.add_argument("--seed", type=_seed, help="seed of the sampling noise (default: fresh entropy)")
     d.add_argument(
         "--tau", type=_positive, default=1.0, help="temperature of the sampling (default 1)"
@@ -328,7 +399,8 @@ def parser() -> argparse.ArgumentParser:
         "demo",
         help="the bundled Adult census demo",
         description="Fit, encode, generate logits and decode the bundled Adult census "
-        "table; compare argmax decoding with Gumbel sampling.",
+        "table (9 categorical and 6 numeric columns); compare argmax decoding with "
+        "Gumbel sampling.",
     )
     m.add_argument(
         "--rows",
@@ -341,7 +413,8 @@ def parser() -> argparse.ArgumentParser:
         "--noise",
         type=_non_negative,
         default=0.5,
-        help="standard deviation of the Gaussian noise on the logits",
+        help="standard deviation of the Gaussian noise on the logits (default 0.5; a "
+        "tenth of it on the numeric scalars)",
     )
     m.set_defaults(run=_demo)
     return p

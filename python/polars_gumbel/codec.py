@@ -1,4 +1,4 @@
-"""`Codec`: every categorical column of a table, encoded and decoded as one."""
+"""`Codec`: every column of a table, categorical and numeric, encoded and decoded as one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple, TypeVar, overload
 
 import numpy as np
 import polars as pl
@@ -19,7 +20,19 @@ from polars_gumbel.expressions import _INDICATOR_DTYPES, _LABEL_DTYPES, _dtype_n
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 EncodeLayout = Literal["flat", "struct", "array", "matrix"]
 Order = Literal["sorted", "frequency"]
+Transform = Literal["mode", "standard", "minmax"]
+Activation = Literal["softmax", "tanh", "linear", "sigmoid"]
 Block = tuple[str, int, int, list[str]]
+_TRANSFORMS = ("mode", "standard", "minmax")
+
+
+class Span(NamedTuple):
+    """A span of ``feature_names`` and what a generator's output goes through there."""
+
+    column: str
+    start: int
+    stop: int
+    activation: Activation
 
 _ROW = "__polars_gumbel_row__"
 #: The matrix column's name unless another is given.
@@ -86,6 +99,57 @@ def _infrequent(
     return mask
 
 
+def _numeric_dtype(name: str, dtype: pl.DataType) -> Any:
+    """The codec's record of a numeric column's dtype, restored by `decode`; ``None``
+    for a dtype that is not a number."""
+    if isinstance(dtype, pl.Datetime):
+        return {"datetime": {"unit": dtype.time_unit, "zone": dtype.time_zone}}
+    if isinstance(dtype, pl.Duration):
+        return {"duration": {"unit": dtype.time_unit}}
+    if dtype == pl.Date:
+        return "date"
+    if dtype in (pl.Float32, pl.Float64):
+        return "float32" if dtype == pl.Float32 else "float64"
+    if dtype.is_integer() and dtype not in (pl.Int128, pl.UInt128):
+        return _dtype_name(dtype, _LABEL_DTYPES)
+    return None
+
+
+def _numeric_transforms(
+    numeric: Transform | Mapping[str, Transform] | None,
+    schema: pl.Schema,
+    categorical: list[str],
+) -> dict[str, Transform]:
+    """Each numeric column's transform: every number, Date, Datetime and Duration
+    column not named as categorical under one transform, or the columns a mapping
+    names."""
+    if numeric is None:
+        return {}
+    if isinstance(numeric, Mapping):
+        chosen: dict[str, Transform] = {}
+        for name, transform in numeric.items():
+            if name not in schema:
+                raise ValueError(f"Codec.fit: no column {name!r} in the data")
+            if name in categorical:
+                raise ValueError(
+                    f"Codec.fit: column {name!r} is named both as categorical and as numeric"
+                )
+            _validate.choice("numeric transform", transform, _TRANSFORMS)
+            if _numeric_dtype(name, schema[name]) is None:
+                raise TypeError(
+                    f"Codec.fit: column {name!r} has dtype {schema[name]}; a numeric column "
+                    "is an integer, float, Date, Datetime or Duration column"
+                )
+            chosen[name] = transform
+        return chosen
+    _validate.choice("numeric", numeric, _TRANSFORMS)
+    return {
+        n: numeric
+        for n, d in schema.items()
+        if n not in categorical and _numeric_dtype(n, d) is not None
+    }
+
+
 def _unsigned(seed: int | None) -> int | None:
     """A checked seed as the unsigned 64-bit value the plugin keys its noise by."""
     checked = _seed(seed)
@@ -101,27 +165,30 @@ def _categories_entry(values: list[Any]) -> dict[str, list[Any]]:
 
 
 class Codec:
-    """The categorical columns of a table, as one numeric matrix and back.
+    """The columns of a table, categorical and numeric, as one numeric matrix and back.
 
-    ``encode`` one-hot encodes every categorical column in place (lazy in, lazy out);
-    ``decode`` turns a generator's scores back into the original columns, dtypes and
-    order, by argmax or by sampling. ``feature_names`` and ``blocks`` describe the flat
-    matrix a model consumes. The codec is a versioned JSON document (``to_json``,
-    ``save``), readable by the Rust API too.
+    ``encode`` one-hot encodes every categorical column and normalises every numeric
+    one in place (lazy in, lazy out); ``decode`` turns a generator's scores back into
+    the original columns, dtypes and order, by argmax or by sampling.
+    ``feature_names``, ``blocks`` and ``spans`` describe the matrix a model consumes.
+    The codec is a versioned JSON document (``to_json``, ``save``), readable by the
+    Rust API too.
 
     Examples
     --------
     >>> import polars as pl
     >>> from polars_gumbel import Codec
     >>> df = pl.DataFrame({"sex": ["F", "M", "M"], "age": [31, 45, 27]})
-    >>> codec = Codec.fit(df)
+    >>> codec = Codec.fit(df, numeric="minmax")
     >>> codec.feature_names
-    ['sex_F', 'sex_M']
+    ['sex_F', 'sex_M', 'age_normalized']
     >>> encoded = codec.encode(df)
     >>> encoded.columns
-    ['sex_F', 'sex_M', 'age']
+    ['sex_F', 'sex_M', 'age_normalized']
     >>> codec.decode(encoded).equals(df)
     True
+    >>> Codec.fit(df, numeric=None).feature_names  # numbers passed through
+    ['sex_F', 'sex_M']
     """
 
     def __init__(self, document: str) -> None:
@@ -154,8 +221,11 @@ class Codec:
         min_frequency: int | float | None = None,
         order: Order = "sorted",
         separator: str = "_",
+        numeric: Transform | Mapping[str, Transform] | None = "mode",
+        max_modes: int = 10,
+        seed: int = 0,
     ) -> Codec:
-        """Learn each column's categories.
+        """Learn each categorical column's categories and each numeric column's transform.
 
         Parameters
         ----------
@@ -173,9 +243,24 @@ class Codec:
         separator
             Joins a column's name and a label into a feature name (``sex_F``); kept in
             the document.
+        numeric
+            How the integer, float, Date, Datetime and Duration columns not named in
+            ``columns`` are encoded: ``"mode"`` (mode-specific normalisation, CTGAN's:
+            a variational Gaussian mixture of at most ``max_modes`` modes, each value a
+            scalar ``{col}_normalized`` in [-0.99, 0.99] and a one-hot mode block
+            ``{col}_mode_{i}``), ``"standard"`` (the z-score) or ``"minmax"`` (the
+            fitted range to [-1, 1]); a mapping of column names to transforms for
+            those columns only; ``None`` passes them through. A column with nulls
+            gets a ``{col}_null`` indicator. NaN and infinite values are an error.
+        max_modes
+            At most this many modes of a ``"mode"`` column.
+        seed
+            Seeds the mixture fit's initialisation: a fit is a pure function of the
+            data, the options and ``seed``.
         """
         lf = data.lazy()
         schema = lf.collect_schema()
+        columns_given = columns
         if columns is None:
             columns = [
                 n
@@ -212,7 +297,13 @@ class Codec:
                 raise ValueError(
                     "Codec.fit: column name '' cannot be encoded: expected a non-empty str"
                 )
-        if not columns:
+        if isinstance(max_modes, bool) or not isinstance(max_modes, int) or max_modes < 1:
+            raise ValueError(f"max_modes must be an int >= 1, got {max_modes!r}")
+        fit_seed = _unsigned(seed)
+        numbers = _numeric_transforms(numeric, schema, list(columns))
+        for c in numbers:
+            _validate.column_name("Codec.fit: column", c)
+        if not columns and not numbers:
             raise ValueError("Codec.fit: no columns to encode")
         dtypes = {c: _source_dtype(c, schema[c]) for c in columns}
         queries = [
@@ -221,10 +312,19 @@ class Codec:
             )
             for c in columns
         ]
+        # A number's distinct values and their counts: the mixture's likelihood.
+        number_queries = [
+            lf.group_by(pl.col(c).to_physical().cast(pl.Float64).alias("value")).agg(
+                pl.len().alias("count")
+            )
+            for c in numbers
+        ]
         n_rows_query = lf.select(pl.len())
-        *counts, n_rows_frame = pl.collect_all([*queries, n_rows_query])
+        *counts, n_rows_frame = pl.collect_all([*queries, *number_queries, n_rows_query])
+        number_counts = counts[len(queries) :]
+        counts = counts[: len(queries)]
         n_rows = int(n_rows_frame.item())
-        entries = []
+        entries: list[Any] = []
         for c, frame in zip(columns, counts):
             null_count = int(frame.filter(pl.col(c).is_null())["count"].sum())
             seen = frame.filter(pl.col(c).is_not_null())
@@ -263,6 +363,27 @@ class Codec:
                     "infrequent": _categories_entry(infrequent) if infrequent else None,
                 }
             )
+        for (c, transform), frame in zip(numbers.items(), number_counts):
+            seen = frame.filter(pl.col("value").is_not_null())
+            nulls = int(frame.filter(pl.col("value").is_null())["count"].sum())
+            try:
+                entry, _ = _internal.fit_numeric(
+                    c,
+                    json.dumps(_numeric_dtype(c, schema[c])),
+                    seen["value"].to_list(),
+                    seen["count"].cast(pl.Float64).to_list(),
+                    nulls,
+                    transform,
+                    max_modes,
+                    fit_seed or 0,
+                )
+            except ValueError as exc:
+                raise ValueError(f"Codec.fit: {exc}") from None
+            entries.append(json.loads(entry))
+        if columns_given is None:
+            # Every codec column in the table's order.
+            place = {n: i for i, n in enumerate(schema.names())}
+            entries.sort(key=lambda e: place[e["name"]])
         try:
             document = _internal.codec_from_columns(json.dumps(entries), separator, schema.names())
         except ValueError as exc:
@@ -276,16 +397,40 @@ class Codec:
 
     @property
     def blocks(self) -> list[Block]:
-        """``(column, start, stop, labels)``: each column's span of ``feature_names``."""
-        return [(c, a, b, list(labels)) for c, a, b, labels in self._spans]
+        """``(column, start, stop, labels)``: each column's span of ``feature_names``,
+        with its features' labels (a numeric column's: ``normalized``, ``mode_0``, ...,
+        ``null``)."""
+        return [(c, a, b, list(labels)) for c, a, b, labels in self._blocks]
+
+    @property
+    def spans(self) -> list[Span]:
+        """Every span of ``feature_names`` with its activation, CTGAN's ``output_info``:
+        ``softmax`` for a categorical block and a mode block, ``tanh`` for a scalar in
+        [-1, 1] (``"mode"`` and ``"minmax"``), ``linear`` for a z-score
+        (``"standard"``), ``sigmoid`` for a null indicator. :meth:`gumbel_softmax`
+        applies them all to a generator's raw output.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from polars_gumbel import Codec
+        >>> df = pl.DataFrame({"sex": ["F", "M", "M"], "age": [31, None, 27]})
+        >>> Codec.fit(df, numeric="minmax").spans
+        [Span(column='sex', start=0, stop=2, activation='softmax'), Span(column='age', start=2, stop=3, activation='tanh'), Span(column='age', start=3, stop=4, activation='sigmoid')]
+        """
+        return [Span(c, a, b, act) for c, a, b, act in self._spans]
 
     @property
     def feature_names(self) -> list[str]:
-        """The flat columns ``encode`` produces for the categorical columns, in order."""
+        """The flat columns ``encode`` produces, in order."""
         return list(self._feature_names)
 
     @cached_property
-    def _spans(self) -> list[Block]:
+    def _blocks(self) -> list[Block]:
+        return self._core.blocks()
+
+    @cached_property
+    def _spans(self) -> list[tuple[str, int, int, Activation]]:
         return self._core.spans()
 
     @cached_property
@@ -304,8 +449,11 @@ class Codec:
         dtype: Any = pl.Float32,
         *,
         matrix: str = MATRIX,
+        method: DecodeMethod = "sample",
+        seed: int | None = None,
+        key: str | None = None,
     ) -> Frame:
-        """One-hot encode the codec's columns in place; other columns pass through.
+        """Encode the codec's columns in place; other columns pass through.
 
         ``layout="flat"``: one column per category (``feature_names``);
         ``"struct"`` / ``"array"``: one block column per variable; ``"matrix"``: one
@@ -315,6 +463,15 @@ class Codec:
         C-contiguous N x D array a generator consumes, without a copy (and
         ``torch.from_numpy`` of that shares it too). A value seen null at fit time has
         a ``null`` field; a null the codec has no field for is null in its block's span.
+
+        A numeric column becomes its scalar ``{col}_normalized``, then (``"mode"``) its
+        mode indicators ``{col}_mode_{i}``, then its ``{col}_null`` indicator; its
+        features are Float32 or Float64, so a codec with numeric columns encodes to
+        those dtypes only. A ``"mode"`` column's mode is drawn from each value's
+        posterior over the modes (``method="sample"``, CTGAN's choice) or taken as the
+        most probable one (``"argmax"``). The draw is the project's Gumbel-max: with
+        ``seed`` a pure function of the seed, the column and the row's ``key`` value (or
+        its position), on a stream of its own apart from :meth:`decode`'s.
 
         Examples
         --------
@@ -330,13 +487,24 @@ class Codec:
         """
         _validate.choice("layout", layout, ("flat", "struct", "array", "matrix"))
         _validate.column_name("matrix", matrix)
+        _validate.choice("method", method, ("argmax", "sample"))
         name = _dtype_name(dtype, _INDICATOR_DTYPES)
         if name is None:
             raise TypeError(
                 f"dtype must be pl.UInt8, pl.Boolean, pl.Float32 or pl.Float64, got {dtype!r}"
             )
+        if key is not None:
+            _validate.column_name("key", key)
         lf = data.lazy()
-        plan = self._plan(self._core.encode_plan, lf.collect_schema(), layout, name, matrix)
+        schema = lf.collect_schema()
+        plan = self._plan(
+            self._core.encode_plan, schema, layout, name, matrix, method, _unsigned(seed), key
+        )
+        self._check_key("encode", key, schema)
+        # A seeded draw is keyed (by a column or by the row index): elementwise.
+        seeded = method == "sample" and seed is not None
+        keyed = [pl.col(_ROW if key is None else key)] if seeded else []
+        deterministic = method == "argmax" or seed is not None
         exprs: list[pl.Expr] = []
         nested: list[str] = []
         for kind, step in plan:
@@ -345,12 +513,29 @@ class Codec:
             elif kind == "encode_matrix":
                 inputs = [pl.col(c) for c in step["inputs"]]
                 exprs.append(
-                    _plugin("one_hot_matrix", inputs, step["options"]).alias(step["column"])
+                    _plugin(
+                        "one_hot_matrix",
+                        [*inputs, *keyed],
+                        step["options"],
+                        deterministic=deterministic,
+                    ).alias(step["column"])
                 )
             else:
-                exprs.append(_plugin("one_hot", [pl.col(step["column"])], step["options"]))
+                function = "one_hot" if kind == "encode" else "normalize"
+                args = [pl.col(step["column"])] + (keyed if kind == "normalize" else [])
+                exprs.append(
+                    _plugin(
+                        function,
+                        args,
+                        step["options"],
+                        elementwise=True,
+                        deterministic=deterministic,
+                    )
+                )
                 if step["unnest"]:
                     nested.append(step["column"])
+        if seeded and key is None:
+            lf = lf.with_row_index(_ROW)
         # Frame-level unnest puts each block's fields in its place, in one step; the
         # `struct.unnest()` expression would expand field by field, in quadratic time.
         out = lf.select(exprs).unnest(nested) if nested else lf.select(exprs)
@@ -480,6 +665,7 @@ class Codec:
                 exprs.append(matrix_expr.alias(name))
                 continue
             var = step["column"]
+            function = "decode" if kind == "decode" else "denormalize"
             (source, where), *_ = step["scores"].items()
             if source == "column":
                 scores = pl.col(where)
@@ -491,13 +677,13 @@ class Codec:
                 scores = pl.struct(where).alias(var)
             # Seeded noise is keyed (by a column or by the row index): elementwise.
             expr = _plugin(
-                "decode",
+                function,
                 [scores, *args],
                 step["options"],
                 elementwise=True,
                 deterministic=method == "argmax" or seed is not None,
             )
-            if step["categorical"]:
+            if step.get("categorical"):
                 expr = expr.cast(pl.Categorical)
             exprs.append(expr.alias(var))
         if seeded and key is None:
@@ -684,6 +870,17 @@ class Codec:
         for kind, step in plan:
             if kind == "pass":
                 staged.append(pl.col(step))
+                continue
+            if kind == "activate":
+                # A scalar feature's tanh or sigmoid, in place.
+                staged.append(
+                    _plugin(
+                        "activate",
+                        [pl.col(step["column"])],
+                        {"activation": step["activation"]},
+                        elementwise=True,
+                    ).alias(step["column"])
+                )
                 continue
             if kind == "relax_matrix":
                 args, name = [pl.col(step["column"]), *keyed], step["column"]

@@ -14,6 +14,17 @@
 //! A feature column is named `{column}{separator}{label}`; the separator is `_` unless
 //! the document names another (`"separator": "."`).
 //!
+//! A numeric column's entry (version 2) holds its transform's parameters instead of
+//! categories ([`NumericColumn`]):
+//!
+//! ```json
+//! {"name": "age", "dtype": "int64", "transform": "mode",
+//!  "modes": [{"weight": 0.6, "mean": 31.2, "std": 6.9}, {"weight": 0.4, "mean": 52.0, "std": 8.1}],
+//!  "range": [17.0, 90.0], "round": true, "null_indicator": false}
+//! ```
+//!
+//! Version-1 documents, which hold categorical columns only, are read as they are.
+//!
 //! The codec's operations on a frame are planned once, in `plan.rs` ([`Codec::encode_plan`],
 //! [`Codec::decode_plan`], [`Codec::gumbel_plan`]): for every output column, its input
 //! columns, the expression's options and the cast after. [`Codec::encode`] and
@@ -28,20 +39,23 @@ mod plan;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use self::plan::{FrameColumn, Scores, Step, MATRIX};
+pub use self::plan::{Draw, FrameColumn, Scores, Step, MATRIX};
 
 use crate::blocks::Layout;
 use crate::decode::{DecodeOptions, LabelDtype, Method};
 use crate::dispatch::IndicatorDtype;
+pub use crate::gumbel::Activation;
+use crate::numeric::NumericColumn;
+pub use crate::numeric::NULL_LABEL;
 use crate::onehot::{self, Categories, Nulls, OneHotOptions, Unknown};
 use crate::rng::Noise;
 
 /// The `format` field of every codec document.
 pub const FORMAT: &str = "polars-gumbel-codec";
-/// The document version this build writes and reads.
-pub const VERSION: u32 = 1;
-/// Label of the field of values seen null at fit time.
-pub const NULL_LABEL: &str = "null";
+/// The document version this build writes.
+pub const VERSION: u32 = 2;
+/// The document versions this build reads: version 1 holds categorical columns only.
+pub const READS: [u32; 2] = [1, 2];
 /// Label of the field grouping infrequent categories.
 pub const OTHER_LABEL: &str = "other";
 /// The separator of feature names unless the document names another.
@@ -157,13 +171,87 @@ pub struct ColumnCodec {
     pub infrequent: Option<Categories>,
 }
 
-/// One variable's span of the flat feature columns.
+/// One column of a codec: categorical, or numeric.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Entry {
+    Categorical(ColumnCodec),
+    Numeric(NumericColumn),
+}
+
+impl From<ColumnCodec> for Entry {
+    fn from(c: ColumnCodec) -> Self {
+        Self::Categorical(c)
+    }
+}
+
+impl From<NumericColumn> for Entry {
+    fn from(c: NumericColumn) -> Self {
+        Self::Numeric(c)
+    }
+}
+
+impl Entry {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Categorical(c) => &c.name,
+            Self::Numeric(c) => &c.name,
+        }
+    }
+
+    /// The labels of the column's features, in order.
+    pub fn labels(&self, separator: &str) -> Vec<String> {
+        match self {
+            Self::Categorical(c) => c.labels(),
+            Self::Numeric(c) => c.labels(separator),
+        }
+    }
+
+    /// The flat feature column names of this column.
+    pub fn feature_names(&self, separator: &str) -> Vec<String> {
+        match self {
+            Self::Categorical(c) => c.feature_names(separator),
+            Self::Numeric(c) => c.feature_names(separator),
+        }
+    }
+
+    /// The number of features.
+    pub fn width(&self) -> usize {
+        match self {
+            Self::Categorical(c) => c.labels().len(),
+            Self::Numeric(c) => c.width(),
+        }
+    }
+
+    fn validate(&self, separator: &str) -> PolarsResult<()> {
+        match self {
+            Self::Categorical(c) => c.validate(separator),
+            Self::Numeric(c) => c.validate(),
+        }
+    }
+
+    /// The seed of the column's decoding stream under the user's `seed`.
+    pub fn stream(&self, seed: Option<u64>) -> Option<u64> {
+        seed.map(|s| Noise::derive_seed(s, self.name()))
+    }
+}
+
+/// One variable's span of the flat feature columns, with its features' labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub column: String,
+    pub start: usize,
+    pub stop: usize,
+    pub labels: Vec<String>,
+}
+
+/// One span of the flat feature columns and its activation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Span {
     pub column: String,
     pub start: usize,
     pub stop: usize,
-    pub labels: Vec<String>,
+    pub activation: Activation,
 }
 
 /// A fitted codec: see the module documentation for its JSON form.
@@ -178,7 +266,7 @@ pub struct Codec {
         skip_serializing_if = "is_default_separator"
     )]
     pub separator: String,
-    pub columns: Vec<ColumnCodec>,
+    pub columns: Vec<Entry>,
     /// Every column of the table the codec was fitted on, in order (the codec's and the
     /// others): the order a matrix decodes back to (see [`Codec::decode_plan`]).
     /// Documents without it decode a matrix in the matrix's place.
@@ -387,6 +475,9 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// The first field of a column entry that does not parse, with the reason.
 fn field_problem(column: &serde_json::Value) -> Option<String> {
+    if column.get("transform").is_some() {
+        return numeric_field_problem(column);
+    }
     fn check<T: serde::de::DeserializeOwned>(
         column: &serde_json::Value,
         key: &str,
@@ -401,18 +492,41 @@ fn field_problem(column: &serde_json::Value) -> Option<String> {
         .or_else(|| check::<Option<Categories>>(column, "infrequent"))
 }
 
+/// The first field of a numeric column entry that does not parse, with the reason.
+fn numeric_field_problem(column: &serde_json::Value) -> Option<String> {
+    use crate::mixture::Mode;
+    use crate::numeric::{NumericDtype, Transform};
+    fn check<T: serde::de::DeserializeOwned>(
+        column: &serde_json::Value,
+        key: &str,
+    ) -> Option<String> {
+        let value = column.get(key)?;
+        T::deserialize(value).err().map(|e| format!("`{key}`: {e}"))
+    }
+    check::<String>(column, "name")
+        .or_else(|| check::<NumericDtype>(column, "dtype"))
+        .or_else(|| check::<Transform>(column, "transform"))
+        .or_else(|| check::<Vec<Mode>>(column, "modes"))
+        .or_else(|| check::<[f64; 2]>(column, "range"))
+        .or_else(|| check::<bool>(column, "round"))
+        .or_else(|| check::<bool>(column, "null_indicator"))
+}
+
 impl Codec {
-    pub fn new(columns: Vec<ColumnCodec>) -> PolarsResult<Self> {
+    pub fn new<C: Into<Entry>>(columns: Vec<C>) -> PolarsResult<Self> {
         Self::with_separator(columns, SEPARATOR)
     }
 
     /// A codec whose feature names join column and label with `separator`.
-    pub fn with_separator(columns: Vec<ColumnCodec>, separator: &str) -> PolarsResult<Self> {
+    pub fn with_separator<C: Into<Entry>>(
+        columns: Vec<C>,
+        separator: &str,
+    ) -> PolarsResult<Self> {
         let codec = Self {
             format: FORMAT.into(),
             version: VERSION,
             separator: separator.into(),
-            columns,
+            columns: columns.into_iter().map(Into::into).collect(),
             table: None,
         };
         codec.validate()?;
@@ -440,10 +554,11 @@ impl Codec {
             ComputeError: "not a polars-gumbel codec: expected format \"{}\", got {}",
             FORMAT, shown("format")
         );
+        let version = value.get("version").and_then(|v| v.as_u64());
         polars_ensure!(
-            value.get("version").and_then(|v| v.as_u64()) == Some(u64::from(VERSION)),
-            ComputeError: "codec version {} is not supported: this build reads version {}",
-            shown("version"), VERSION
+            version.is_some_and(|v| READS.iter().any(|&r| u64::from(r) == v)),
+            ComputeError: "codec version {} is not supported: this build reads versions {:?}",
+            shown("version"), READS
         );
         if let Some(separator) = value.get("separator") {
             polars_ensure!(
@@ -469,7 +584,18 @@ impl Codec {
         // A column that does not parse is named by its place in the document.
         if let Some(columns) = value.get("columns").and_then(|c| c.as_array()) {
             for (i, column) in columns.iter().enumerate() {
-                if let Err(e) = ColumnCodec::deserialize(column) {
+                let numeric = column.get("transform").is_some();
+                polars_ensure!(
+                    !numeric || version != Some(1),
+                    ComputeError: "malformed codec JSON: columns[{}] is a numeric column, which a \
+                    version-1 document cannot hold", i
+                );
+                let parsed = if numeric {
+                    NumericColumn::deserialize(column).map(|_| ())
+                } else {
+                    ColumnCodec::deserialize(column).map(|_| ())
+                };
+                if let Err(e) = parsed {
                     let name = column
                         .get("name")
                         .map_or_else(|| "?".into(), |n| n.to_string());
@@ -478,8 +604,10 @@ impl Codec {
                 }
             }
         }
-        let codec: Self = serde_json::from_value(value)
+        let mut codec: Self = serde_json::from_value(value)
             .map_err(|e| polars_err!(ComputeError: "malformed codec JSON: {}", e))?;
+        // A version-1 document is a version-2 one with categorical columns only.
+        codec.version = VERSION;
         codec.validate()?;
         Ok(codec)
     }
@@ -499,9 +627,9 @@ impl Codec {
             FORMAT, self.format
         );
         polars_ensure!(
-            self.version == VERSION,
-            ComputeError: "codec version {} is not supported: this build reads version {}",
-            self.version, VERSION
+            READS.contains(&self.version),
+            ComputeError: "codec version {} is not supported: this build reads versions {:?}",
+            self.version, READS
         );
         polars_ensure!(
             !self.separator.is_empty() && !self.separator.contains('\0'),
@@ -511,14 +639,14 @@ impl Codec {
         polars_ensure!(!self.columns.is_empty(), ComputeError: "invalid codec: `columns` is empty; a codec needs at least one column");
         let mut names = PlHashMap::new();
         for (i, c) in self.columns.iter().enumerate() {
-            if let Some(first) = names.insert(c.name.as_str(), i) {
+            if let Some(first) = names.insert(c.name(), i) {
                 polars_bail!(
                     ComputeError: "invalid codec: codec names column '{}' twice: columns[{}] and columns[{}]",
-                    c.name, first, i
+                    c.name(), first, i
                 );
             }
             c.validate(&self.separator).map_err(|e| {
-                e.wrap_msg(|m| format!("invalid codec: columns[{i}] ('{}'): {m}", c.name))
+                e.wrap_msg(|m| format!("invalid codec: columns[{i}] ('{}'): {m}", c.name()))
             })?;
         }
         if let Some(table) = &self.table {
@@ -529,12 +657,8 @@ impl Codec {
                     ComputeError: "invalid codec: `table` names the column '{}' twice", name
                 );
             }
-            if let Some(c) = self
-                .columns
-                .iter()
-                .find(|c| !seen.contains(c.name.as_str()))
-            {
-                polars_bail!(ComputeError: "invalid codec: `table` lacks the codec's column '{}'", c.name);
+            if let Some(c) = self.columns.iter().find(|c| !seen.contains(c.name())) {
+                polars_bail!(ComputeError: "invalid codec: `table` lacks the codec's column '{}'", c.name());
             }
         }
         // A flat feature column must name one thing: one column's field, and no codec
@@ -546,14 +670,14 @@ impl Codec {
                     polars_bail!(
                         ComputeError: "invalid codec: the feature column '{}' of columns[{}] \
                         ('{}') has the name of columns[{}]; rename one of the columns",
-                        f, i, c.name, owner
+                        f, i, c.name(), owner
                     );
                 }
                 if let Some(first) = features.insert(f.clone(), i) {
                     polars_bail!(
                         ComputeError: "invalid codec: columns[{}] ('{}') and columns[{}] ('{}') \
                         both make the feature column '{}'; rename one of the columns",
-                        first, self.columns[first].name, i, c.name, f
+                        first, self.columns[first].name(), i, c.name(), f
                     );
                 }
             }
@@ -561,11 +685,11 @@ impl Codec {
         Ok(())
     }
 
-    pub fn column(&self, name: &str) -> Option<&ColumnCodec> {
-        self.columns.iter().find(|c| c.name == name)
+    pub fn column(&self, name: &str) -> Option<&Entry> {
+        self.columns.iter().find(|c| c.name() == name)
     }
 
-    /// The flat columns `encode` produces for the categorical columns, in order.
+    /// The flat columns `encode` produces, in order.
     pub fn feature_names(&self) -> Vec<String> {
         self.columns
             .iter()
@@ -574,21 +698,58 @@ impl Codec {
     }
 
     /// Each column's `[start, stop)` span of [`Codec::feature_names`], with its labels.
-    pub fn spans(&self) -> Vec<Span> {
+    pub fn blocks(&self) -> Vec<Block> {
         let mut start = 0;
         self.columns
             .iter()
             .map(|c| {
-                let labels = c.labels();
-                let span = Span {
-                    column: c.name.clone(),
+                let labels = c.labels(&self.separator);
+                let block = Block {
+                    column: c.name().to_string(),
                     start,
                     stop: start + labels.len(),
                     labels,
                 };
-                start = span.stop;
-                span
+                start = block.stop;
+                block
             })
             .collect()
+    }
+
+    /// Every span of [`Codec::feature_names`] with the activation a generator's output
+    /// goes through there: a categorical column's block (softmax); a numeric column's
+    /// scalar (tanh, or linear for a z-score), its mode block (softmax) and its null
+    /// indicator (sigmoid). CTGAN's `output_info`.
+    pub fn spans(&self) -> Vec<Span> {
+        let mut spans = Vec::new();
+        let mut start = 0;
+        let mut push = |column: &str, width: usize, activation| {
+            spans.push(Span {
+                column: column.to_string(),
+                start,
+                stop: start + width,
+                activation,
+            });
+            start += width;
+        };
+        for c in &self.columns {
+            match c {
+                Entry::Categorical(c) => push(&c.name, c.labels().len(), Activation::Softmax),
+                Entry::Numeric(c) => {
+                    let scalar = match c.transform {
+                        crate::numeric::Transform::Standard => Activation::Linear,
+                        _ => Activation::Tanh,
+                    };
+                    push(&c.name, 1, scalar);
+                    if c.mode_count() > 0 {
+                        push(&c.name, c.mode_count(), Activation::Softmax);
+                    }
+                    if c.null_indicator {
+                        push(&c.name, 1, Activation::Sigmoid);
+                    }
+                }
+            }
+        }
+        spans
     }
 }

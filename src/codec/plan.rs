@@ -6,12 +6,13 @@
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Codec, SourceDtype};
+use super::{Activation, Codec, Entry, SourceDtype};
 use crate::blocks::Layout;
 use crate::decode::{self, DecodeOptions, MatrixDecodeOptions, Method};
 use crate::dispatch::IndicatorDtype;
 use crate::gumbel::{self, GumbelOptions, SpanNoise, SpansOptions};
-use crate::onehot::{self, MatrixOptions, OneHotOptions};
+use crate::numeric::{self, DenormalizeOptions, NormalizeOptions, TableOptions};
+use crate::onehot::{self, MatrixBlock, MatrixOptions, OneHotOptions};
 
 /// A column of a frame as a plan sees it: its name, its field names when it is a
 /// Struct, its width when it is an Array, and its dtype as Polars shows it (for
@@ -48,6 +49,26 @@ impl FrameColumn {
 /// The name of the matrix column (`Layout::Matrix`) unless another is given.
 pub const MATRIX: &str = "features";
 
+/// How `encode` chooses a numeric column's mode: a Gumbel-max draw from the value's
+/// posterior (CTGAN's choice; the default), keyed by the `key` column or the row's
+/// position and seeded by `seed` (fresh entropy when `None`), or the posterior's argmax.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draw {
+    pub method: Method,
+    pub seed: Option<u64>,
+    pub key: Option<String>,
+}
+
+impl Default for Draw {
+    fn default() -> Self {
+        Self {
+            method: Method::Sample,
+            seed: None,
+            key: None,
+        }
+    }
+}
+
 /// Where a decoded column's scores come from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +88,26 @@ pub enum Scores {
 pub enum Step {
     /// A column the codec does not own, passed through.
     Pass(String),
+    /// `normalize(column, key, **options)`: a numeric column's features, unnested in
+    /// place when `unnest`.
+    Normalize {
+        column: String,
+        options: NormalizeOptions,
+        unnest: bool,
+    },
+    /// `denormalize(scores, key, **options)` named `column`: a numeric column back from
+    /// its features.
+    Denormalize {
+        column: String,
+        scores: Scores,
+        options: DenormalizeOptions,
+    },
+    /// The activation of one scalar feature column of a generator's output, in place
+    /// (`tanh`, `sigmoid`; a `linear` one passes through).
+    Activate {
+        column: String,
+        activation: Activation,
+    },
     /// `one_hot(column, **options)`, its fields unnested in place when `unnest`.
     Encode {
         column: String,
@@ -103,7 +144,7 @@ pub enum Step {
     /// in `categorical` cast to Categorical after.
     DecodeMatrix {
         column: String,
-        options: MatrixDecodeOptions,
+        options: TableOptions,
         categorical: Vec<String>,
     },
     /// `gumbel_softmax_spans(column, key, **options)`: every block of the matrix column
@@ -239,7 +280,42 @@ impl Codec {
 
     /// The number of feature columns: the width of a matrix row.
     pub fn feature_count(&self) -> usize {
-        self.columns.iter().map(|c| c.labels().len()).sum()
+        self.columns.iter().map(Entry::width).sum()
+    }
+
+    /// Errors when the codec has a numeric column and `dtype` is not a float: a
+    /// scalar feature is a number.
+    fn check_numeric_dtype(&self, dtype: IndicatorDtype) -> PolarsResult<()> {
+        for c in &self.columns {
+            if let Entry::Numeric(c) = c {
+                numeric::real_dtype(dtype, &c.name)
+                    .map_err(|e| e.wrap_msg(|m| format!("Codec.encode: {m}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The `normalize` options of a numeric column: its mode drawn by `draw.method`
+    /// from the column's own encoding stream of `draw.seed`.
+    fn normalize_options(
+        &self,
+        c: &numeric::NumericColumn,
+        layout: Layout,
+        dtype: IndicatorDtype,
+        draw: &Draw,
+    ) -> NormalizeOptions {
+        NormalizeOptions {
+            column: c.clone(),
+            separator: self.separator.clone(),
+            layout: if layout == Layout::Array {
+                Layout::Array
+            } else {
+                Layout::Struct
+            },
+            dtype,
+            method: draw.method,
+            seed: draw.seed.map(|s| numeric::encode_seed(s, &c.name)),
+        }
     }
 
     /// The plan of [`Codec::encode`]: each codec column one-hot encoded in its place
@@ -252,18 +328,17 @@ impl Codec {
         layout: Layout,
         dtype: IndicatorDtype,
         matrix: &str,
+        draw: &Draw,
     ) -> PolarsResult<Vec<Step>> {
         polars_ensure!(
             layout != Layout::List,
             InvalidOperation: "Codec.encode: the layout is flat, struct, array or matrix, got list"
         );
+        self.check_numeric_dtype(dtype)?;
+        self.check_key("encode", draw.key.as_deref(), columns)?;
         let present = names(columns);
-        if let Some(c) = self
-            .columns
-            .iter()
-            .find(|c| !present.contains(c.name.as_str()))
-        {
-            polars_bail!(InvalidOperation: "Codec.encode: the data has no column '{}'", c.name);
+        if let Some(c) = self.columns.iter().find(|c| !present.contains(c.name())) {
+            polars_bail!(InvalidOperation: "Codec.encode: the data has no column '{}'", c.name());
         }
         let unnest = layout == Layout::Flat;
         if unnest {
@@ -279,16 +354,21 @@ impl Codec {
         }
         let index = self.column_index();
         if layout == Layout::Matrix {
-            return self.encode_matrix_plan(columns, dtype, matrix);
+            return self.encode_matrix_plan(columns, dtype, matrix, draw);
         }
         Ok(columns
             .iter()
             .map(
                 |f| match index.get(f.name.as_str()).map(|&i| &self.columns[i]) {
                     None => Step::Pass(f.name.clone()),
-                    Some(c) => Step::Encode {
+                    Some(Entry::Categorical(c)) => Step::Encode {
                         column: c.name.clone(),
                         options: c.one_hot_options(layout, dtype, &self.separator),
+                        unnest,
+                    },
+                    Some(Entry::Numeric(c)) => Step::Normalize {
+                        column: c.name.clone(),
+                        options: self.normalize_options(c, layout, dtype, draw),
                         unnest,
                     },
                 },
@@ -302,6 +382,7 @@ impl Codec {
         columns: &[FrameColumn],
         dtype: IndicatorDtype,
         matrix: &str,
+        draw: &Draw,
     ) -> PolarsResult<Vec<Step>> {
         polars_ensure!(
             !matrix.is_empty() && !matrix.contains('\0'),
@@ -322,13 +403,23 @@ impl Codec {
             blocks: self
                 .columns
                 .iter()
-                .map(|c| c.one_hot_options(Layout::Struct, dtype, &self.separator))
+                .map(|c| match c {
+                    Entry::Categorical(c) => {
+                        MatrixBlock::OneHot(c.one_hot_options(Layout::Struct, dtype, &self.separator))
+                    }
+                    Entry::Numeric(c) => MatrixBlock::Numeric(self.normalize_options(
+                        c,
+                        Layout::Struct,
+                        dtype,
+                        draw,
+                    )),
+                })
                 .collect(),
             dtype,
         };
         let step = Step::EncodeMatrix {
             column: matrix.into(),
-            inputs: self.columns.iter().map(|c| c.name.clone()).collect(),
+            inputs: self.columns.iter().map(|c| c.name().to_string()).collect(),
             options,
         };
         Ok(in_place_of(columns, |c| index.contains_key(c), step))
@@ -356,26 +447,32 @@ impl Codec {
                 InvalidOperation: "Codec.decode: the key '{}' is the matrix column; name a column \
                 that identifies the rows", m.name
             );
-            let blocks = self
-                .columns
-                .iter()
-                .zip(self.spans())
-                .map(|(c, span)| {
-                    let mut options = c.decode_options(method, tau, seed, &self.separator);
-                    options.span = Some(span.start..span.stop);
-                    options
-                })
-                .collect();
-            let options = MatrixDecodeOptions {
-                names: self.columns.iter().map(|c| c.name.clone()).collect(),
-                blocks,
+            let mut labels = MatrixDecodeOptions::default();
+            let mut numbers = Vec::new();
+            let mut categorical = Vec::new();
+            for (c, block) in self.columns.iter().zip(self.blocks()) {
+                match c {
+                    Entry::Categorical(c) => {
+                        let mut options = c.decode_options(method, tau, seed, &self.separator);
+                        options.span = Some(block.start..block.stop);
+                        labels.names.push(c.name.clone());
+                        labels.blocks.push(options);
+                        if c.dtype == SourceDtype::Categorical {
+                            categorical.push(c.name.clone());
+                        }
+                    }
+                    Entry::Numeric(n) => {
+                        let mut options = self.denormalize_options(n, method, tau, seed);
+                        options.start = block.start;
+                        numbers.push(options);
+                    }
+                }
+            }
+            let options = TableOptions {
+                names: self.columns.iter().map(|c| c.name().to_string()).collect(),
+                labels,
+                numbers,
             };
-            let categorical = self
-                .columns
-                .iter()
-                .filter(|c| c.dtype == SourceDtype::Categorical)
-                .map(|c| c.name.clone())
-                .collect();
             let step = Step::DecodeMatrix {
                 column: m.name.clone(),
                 options,
@@ -392,17 +489,13 @@ impl Codec {
         let present = names(columns);
         // A block comes from one source: the variable's own column or its feature
         // columns, never both (one of the two would otherwise be dropped).
-        for c in self
-            .columns
-            .iter()
-            .filter(|c| present.contains(c.name.as_str()))
-        {
+        for c in self.columns.iter().filter(|c| present.contains(c.name())) {
             let features = c.feature_names(&self.separator);
             if let Some(f) = features.iter().find(|f| present.contains(f.as_str())) {
                 polars_bail!(
                     InvalidOperation: "Codec.decode: the data holds two sources of column '{}': \
                     the column '{}' itself and its feature column '{}'; drop or rename one",
-                    c.name, c.name, f
+                    c.name(), c.name(), f
                 );
             }
         }
@@ -419,32 +512,40 @@ impl Codec {
                 continue;
             }
             let c = &self.columns[i];
+            let name = c.name();
             let features = c.feature_names(&self.separator);
             let scores = match (&frame_column.fields, own.is_some()) {
                 (Some(fields), true) => {
                     let fields: PlHashSet<&str> = fields.iter().map(String::as_str).collect();
                     if let Some(f) = features.iter().find(|f| !fields.contains(f.as_str())) {
-                        polars_bail!(InvalidOperation: "Codec.decode: the block '{}' has no field '{}'", c.name, f);
+                        polars_bail!(InvalidOperation: "Codec.decode: the block '{}' has no field '{}'", name, f);
                     }
-                    Scores::Fields(c.name.clone(), features)
+                    Scores::Fields(name.to_string(), features)
                 }
-                (None, true) => Scores::Column(c.name.clone()),
+                (None, true) => Scores::Column(name.to_string()),
                 (_, false) => {
                     if let Some(f) = features.iter().find(|f| !present.contains(f.as_str())) {
-                        polars_bail!(InvalidOperation: "Codec.decode: feature column '{}' of '{}' is missing", f, c.name);
+                        polars_bail!(InvalidOperation: "Codec.decode: feature column '{}' of '{}' is missing", f, name);
                     }
                     Scores::Columns(features)
                 }
             };
-            steps.push(Step::Decode {
-                column: c.name.clone(),
-                scores,
-                options: c.decode_options(method, tau, seed, &self.separator),
-                categorical: c.dtype == SourceDtype::Categorical,
+            steps.push(match c {
+                Entry::Categorical(c) => Step::Decode {
+                    column: c.name.clone(),
+                    scores,
+                    options: c.decode_options(method, tau, seed, &self.separator),
+                    categorical: c.dtype == SourceDtype::Categorical,
+                },
+                Entry::Numeric(n) => Step::Denormalize {
+                    column: n.name.clone(),
+                    scores,
+                    options: self.denormalize_options(n, method, tau, seed),
+                },
             });
         }
         if let Some(i) = done.iter().position(|d| !d) {
-            polars_bail!(InvalidOperation: "Codec.decode: no block of column '{}' in the data", self.columns[i].name);
+            polars_bail!(InvalidOperation: "Codec.decode: no block of column '{}' in the data", self.columns[i].name());
         }
         Ok(steps)
     }
@@ -472,15 +573,15 @@ impl Codec {
                 a column that identifies the rows", m.name
             );
             let spans = self
-                .columns
-                .iter()
-                .zip(self.spans())
-                .map(|(c, span)| SpanNoise {
+                .spans()
+                .into_iter()
+                .map(|span| SpanNoise {
                     start: span.start,
                     stop: span.stop,
-                    seed: c
-                        .decode_options(Method::Sample, tau, seed, &self.separator)
-                        .seed,
+                    seed: (span.activation == Activation::Softmax)
+                        .then(|| self.column(&span.column).and_then(|c| c.stream(seed)))
+                        .flatten(),
+                    activation: span.activation,
                 })
                 .collect();
             let step = Step::RelaxMatrix {
@@ -498,33 +599,39 @@ impl Codec {
         {
             polars_bail!(InvalidOperation: "Codec.gumbel_softmax: feature column '{}' is missing", f);
         }
-        // A block takes the place of its first feature column; the others are in it.
-        let first: PlHashSet<String> = self
-            .spans()
-            .iter()
-            .map(|s| {
-                let label = s.labels.first().map_or("", String::as_str);
-                format!("{}{}{label}", s.column, self.separator)
-            })
-            .collect();
+        // A softmax span takes the place of its first feature column; the others are
+        // in it. A scalar is activated in its own place.
+        let features = self.feature_names();
+        let mut at_first: PlHashMap<&str, super::Span> = PlHashMap::new();
+        for span in self.spans() {
+            at_first.insert(features[span.start].as_str(), span);
+        }
         let mut steps = Vec::with_capacity(columns.len());
         for frame_column in columns {
             let name = frame_column.name.as_str();
-            let Some(&i) = owner.get(name) else {
+            if !owner.contains_key(name) {
                 steps.push(Step::Pass(name.into()));
                 continue;
-            };
-            let c = &self.columns[i];
-            if first.contains(name) {
-                let seed = c
-                    .decode_options(Method::Sample, tau, seed, &self.separator)
-                    .seed;
-                steps.push(Step::Relax {
-                    column: c.name.clone(),
-                    columns: c.feature_names(&self.separator),
-                    options: GumbelOptions { tau, hard, seed },
-                });
             }
+            let Some(span) = at_first.get(name) else {
+                continue;
+            };
+            steps.push(match span.activation {
+                Activation::Softmax => Step::Relax {
+                    column: span.column.clone(),
+                    columns: features[span.start..span.stop].to_vec(),
+                    options: GumbelOptions {
+                        tau,
+                        hard,
+                        seed: self.column(&span.column).and_then(|c| c.stream(seed)),
+                    },
+                },
+                Activation::Linear => Step::Pass(name.into()),
+                activation => Step::Activate {
+                    column: name.into(),
+                    activation,
+                },
+            });
         }
         Ok(steps)
     }
@@ -534,8 +641,26 @@ impl Codec {
         self.columns
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.as_str(), i))
+            .map(|(i, c)| (c.name(), i))
             .collect()
+    }
+
+    /// The `denormalize` options of a numeric column: its mode block decoded as a
+    /// categorical block is, with the column's decoding stream.
+    fn denormalize_options(
+        &self,
+        c: &numeric::NumericColumn,
+        method: Method,
+        tau: f64,
+        seed: Option<u64>,
+    ) -> DenormalizeOptions {
+        DenormalizeOptions {
+            column: c.clone(),
+            method,
+            tau,
+            seed: seed.map(|s| crate::rng::Noise::derive_seed(s, &c.name)),
+            start: 0,
+        }
     }
 
     /// The codec column each feature column belongs to.
@@ -557,21 +682,42 @@ impl Codec {
         layout: Layout,
         dtype: IndicatorDtype,
     ) -> PolarsResult<DataFrame> {
-        let columns: Vec<FrameColumn> = df.columns().iter().map(FrameColumn::of).collect();
+        self.encode_with(df, layout, dtype, &Draw::default())
+    }
+
+    /// [`Codec::encode`], each numeric column's mode chosen as `draw` says.
+    pub fn encode_with(
+        &self,
+        df: &DataFrame,
+        layout: Layout,
+        dtype: IndicatorDtype,
+        draw: &Draw,
+    ) -> PolarsResult<DataFrame> {
+        let (columns, key) = columns_and_key(df, draw.key.as_deref())?;
         let mut out: Vec<Column> = Vec::with_capacity(df.width());
-        for step in self.encode_plan(&columns, layout, dtype, MATRIX)? {
+        for step in self.encode_plan(&columns, layout, dtype, MATRIX, draw)? {
             match step {
                 Step::EncodeMatrix {
                     column,
                     inputs,
                     options,
                 } => {
-                    let inputs = inputs
+                    let mut inputs = inputs
                         .iter()
                         .map(|c| Ok(df.column(c)?.as_materialized_series().clone()))
                         .collect::<PolarsResult<Vec<_>>>()?;
+                    inputs.extend(key.cloned());
                     let matrix = onehot::one_hot_matrix(&inputs, &options)?;
                     out.push(matrix.with_name(column.as_str().into()).into());
+                }
+                Step::Normalize {
+                    column,
+                    options,
+                    unnest,
+                } => {
+                    let s = df.column(&column)?.as_materialized_series();
+                    let encoded = numeric::normalize(s, key, &options)?;
+                    push_block(&mut out, encoded, unnest)?;
                 }
                 Step::Encode {
                     column,
@@ -580,17 +726,7 @@ impl Codec {
                 } => {
                     let encoded =
                         onehot::one_hot(df.column(&column)?.as_materialized_series(), &options)?;
-                    if unnest {
-                        out.extend(
-                            encoded
-                                .struct_()?
-                                .fields_as_series()
-                                .into_iter()
-                                .map(Column::from),
-                        );
-                    } else {
-                        out.push(encoded.into());
-                    }
+                    push_block(&mut out, encoded, unnest)?;
                 }
                 other => out.push(self.pass(df, other)?),
             }
@@ -626,22 +762,29 @@ impl Codec {
             } = step
             {
                 let matrix = df.column(&column)?.as_materialized_series();
-                let decoded = decode::decode_matrix(matrix, key, &options)?;
+                let decoded = numeric::decode_table(matrix, key, &options)?;
                 for field in decoded.struct_()?.fields_as_series() {
                     let cast = categorical.iter().any(|c| c == field.name().as_str());
                     out.push(if cast { categorical_of(field)? } else { field }.into());
                 }
                 continue;
             }
-            let Step::Decode {
-                column,
-                scores,
-                options,
-                categorical,
-            } = step
-            else {
-                out.push(self.pass(df, step)?);
-                continue;
+            let (column, scores, decoder) = match step {
+                Step::Decode {
+                    column,
+                    scores,
+                    options,
+                    categorical,
+                } => (column, scores, Decoder::Labels(options, categorical)),
+                Step::Denormalize {
+                    column,
+                    scores,
+                    options,
+                } => (column, scores, Decoder::Numbers(options)),
+                step => {
+                    out.push(self.pass(df, step)?);
+                    continue;
+                }
             };
             let series = |name: &str| df.column(name).map(|c| c.as_materialized_series().clone());
             let scores = match scores {
@@ -666,13 +809,18 @@ impl Codec {
                         .into_series()
                 }
             };
-            let decoded = decode::decode(&scores, key, &options)?.with_name(column.as_str().into());
-            let decoded = if categorical {
-                categorical_of(decoded)?
-            } else {
-                decoded
+            let decoded = match decoder {
+                Decoder::Labels(options, categorical) => {
+                    let decoded = decode::decode(&scores, key, &options)?;
+                    if categorical {
+                        categorical_of(decoded)?
+                    } else {
+                        decoded
+                    }
+                }
+                Decoder::Numbers(options) => numeric::denormalize(&scores, key, &options)?,
             };
-            out.push(decoded.into());
+            out.push(decoded.with_name(column.as_str().into()).into());
         }
         DataFrame::new_infer_height(out)
     }
@@ -717,6 +865,10 @@ impl Codec {
                             .map(Column::from),
                     );
                 }
+                Step::Activate { column, activation } => {
+                    let s = df.column(&column)?.as_materialized_series();
+                    out.push(gumbel::activate(s, activation)?.into());
+                }
                 Step::RelaxMatrix { column, options } => {
                     let matrix = df.column(&column)?.as_materialized_series();
                     out.push(gumbel::gumbel_softmax_spans(matrix, key, &options)?.into());
@@ -738,6 +890,29 @@ impl Codec {
             }
         }
     }
+}
+
+/// How a decode step turns its scores into a column.
+enum Decoder {
+    /// Labels, cast to Categorical after when the flag says so.
+    Labels(DecodeOptions, bool),
+    Numbers(DenormalizeOptions),
+}
+
+/// An encoded block into `out`: its fields unnested in place when `unnest`.
+fn push_block(out: &mut Vec<Column>, encoded: Series, unnest: bool) -> PolarsResult<()> {
+    if unnest {
+        out.extend(
+            encoded
+                .struct_()?
+                .fields_as_series()
+                .into_iter()
+                .map(Column::from),
+        );
+    } else {
+        out.push(encoded.into());
+    }
+    Ok(())
 }
 
 /// Decoded labels as the global Categorical they were before encoding.

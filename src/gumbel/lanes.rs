@@ -8,7 +8,7 @@ use std::ops::Range;
 use polars::prelude::*;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
-use super::{perturbed, row_is_valid, Relax};
+use super::{perturbed, row_is_valid, Activation, Relax};
 use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_fields};
 use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Strided};
 use crate::par::{
@@ -459,6 +459,7 @@ impl<'a, T: Real> Group<T> for IntoSpans<'a, T> {
 pub(super) fn relax_spans<T: Real>(
     s: &Series,
     spans: &[(Range<usize>, Noise)],
+    activations: &[Activation],
     relax: Relax,
     ids: &RowIds,
 ) -> PolarsResult<Series> {
@@ -535,6 +536,15 @@ pub(super) fn relax_spans<T: Real>(
     for_groups(len, widest, pieces, &group);
     drop(group);
     drop(sources);
+    // A scalar span's activation, in place of the softmax of its block of one.
+    for ((span, _), (&activation, (rows, _))) in spans.iter().zip(activations.iter().zip(&views)) {
+        if activation == Activation::Softmax {
+            continue;
+        }
+        for (r, row) in out.chunks_exact_mut(stride).enumerate() {
+            row[span.start] = activation.apply(rows.at(r, 0));
+        }
+    }
     // Each span's rows that are null: unset in that span's columns.
     let mut inner: Option<MutableBitmap> = None;
     for ((span, _), (bytes, (_, input))) in spans.iter().zip(bytes.into_iter().zip(views)) {

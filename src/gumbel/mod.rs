@@ -53,7 +53,50 @@ pub struct GumbelOptions {
     pub seed: Option<u64>,
 }
 
-/// One span of a row of scores and the seed of its noise stream.
+/// What a span of a generator's output goes through: CTGAN's activations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// A categorical block or a mode block: (Gumbel-)softmax.
+    #[default]
+    Softmax,
+    /// A scalar in [−1, 1].
+    Tanh,
+    /// An unbounded scalar (a z-score), as it is.
+    Linear,
+    /// A null indicator, in (0, 1): `1 / (1 + e^−x)`.
+    Sigmoid,
+}
+
+impl Activation {
+    /// The activation of one scalar (`Softmax`: the softmax of a block of one, 1).
+    #[inline]
+    pub fn apply<T: Real>(self, x: T) -> T {
+        match self {
+            Self::Softmax => T::ONE,
+            Self::Tanh => x.tanh(),
+            Self::Linear => x,
+            Self::Sigmoid => T::ONE / (T::ONE + (T::ZERO - x).exp()),
+        }
+    }
+}
+
+/// One scalar column's activation, value by value: Float32 stays Float32, other
+/// numbers become Float64; nulls stay null.
+pub fn activate(s: &Series, activation: Activation) -> PolarsResult<Series> {
+    polars_ensure!(
+        s.dtype().is_primitive_numeric(),
+        InvalidOperation: "activate expects a numeric column, got {} (column '{}')", s.dtype(), s.name()
+    );
+    Ok(if s.dtype() == &DataType::Float32 {
+        s.f32()?.apply_values(|x| activation.apply(x)).into_series()
+    } else {
+        let s = s.cast(&DataType::Float64)?;
+        s.f64()?.apply_values(|x| activation.apply(x)).into_series()
+    })
+}
+
+/// One span of a row of scores, the seed of its noise stream, and its activation.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SpanNoise {
     pub start: usize,
@@ -61,6 +104,10 @@ pub struct SpanNoise {
     /// `None`: fresh operating-system entropy at every call.
     #[serde(with = "crate::rng::seed_bits")]
     pub seed: Option<u64>,
+    /// A span of one scalar is activated alone ([`Activation::apply`]); a softmax span
+    /// is relaxed.
+    #[serde(default)]
+    pub activation: Activation,
 }
 
 /// Options of [`gumbel_softmax_spans`]: `tau` and `hard` as in [`GumbelOptions`], and
@@ -162,9 +209,20 @@ pub fn gumbel_softmax_spans(
         .iter()
         .map(|span| (span.start..span.stop, Noise::seeded_or_fresh(span.seed)))
         .collect();
+    let activations: Vec<Activation> = options.spans.iter().map(|s| s.activation).collect();
+    if let Some(span) = options
+        .spans
+        .iter()
+        .find(|s| s.activation != Activation::Softmax && s.stop != s.start + 1)
+    {
+        polars_bail!(
+            InvalidOperation: "gumbel_softmax_spans: a {:?} span holds one scalar, got {}..{}",
+            span.activation, span.start, span.stop
+        );
+    }
     with_match_real!(compute_dtype(s.dtype(), "gumbel_softmax")?, |$T| {
         let relax = Relax::of::<$T>(options.hard, options.tau);
-        relax_spans::<$T>(s, &spans, relax, &ids)
+        relax_spans::<$T>(s, &spans, &activations, relax, &ids)
     })
 }
 

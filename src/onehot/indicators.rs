@@ -13,6 +13,8 @@ pub(super) trait Indicator: Copy + Send + Sync + PartialEq + std::fmt::Debug {
     /// A value no indicator takes, which marks a value not yet written in debug builds.
     const POISON: Self;
     fn indicator(on: bool) -> Self;
+    /// A scalar feature's value (a numeric column's, in a float matrix).
+    fn scalar(value: f64) -> Self;
 }
 
 impl Indicator for u8 {
@@ -20,6 +22,10 @@ impl Indicator for u8 {
     #[inline(always)]
     fn indicator(on: bool) -> Self {
         u8::from(on)
+    }
+    #[inline(always)]
+    fn scalar(value: f64) -> Self {
+        value as u8
     }
 }
 
@@ -29,6 +35,10 @@ impl Indicator for f32 {
     fn indicator(on: bool) -> Self {
         f32::from(u8::from(on))
     }
+    #[inline(always)]
+    fn scalar(value: f64) -> Self {
+        value as f32
+    }
 }
 
 impl Indicator for f64 {
@@ -36,6 +46,10 @@ impl Indicator for f64 {
     #[inline(always)]
     fn indicator(on: bool) -> Self {
         f64::from(u8::from(on))
+    }
+    #[inline(always)]
+    fn scalar(value: f64) -> Self {
+        value
     }
 }
 
@@ -124,11 +138,19 @@ where
         .collect()
 }
 
-/// One block's slots, and where its fields start in a row of indicators.
+/// A scalar feature of a block: its place in the block, and every row's value.
+pub(super) struct Scalar {
+    pub(super) at: usize,
+    pub(super) values: Vec<f64>,
+}
+
+/// One block's slots, and where its fields start in a row of indicators; a numeric
+/// block's scalars too.
 pub(super) struct SlotBlock<'a> {
     pub(super) slots: &'a [u32],
     pub(super) offset: usize,
     pub(super) width: usize,
+    pub(super) scalars: &'a [Scalar],
 }
 
 /// Row-major indicators, `len` rows of `stride` values: for every block,
@@ -156,6 +178,10 @@ where
                         let slot = b.slots[first + i] as usize;
                         if slot < b.width {
                             row[b.offset + slot] = MaybeUninit::new(one);
+                        }
+                        for scalar in b.scalars {
+                            let value = P::Native::scalar(scalar.values[first + i]);
+                            row[b.offset + scalar.at] = MaybeUninit::new(value);
                         }
                     }
                 }

@@ -20,12 +20,13 @@ use polars::prelude::*;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use serde::{Deserialize, Serialize};
 
-use self::indicators::{as_dtype, indicator_columns, indicator_rows, SlotBlock};
+use self::indicators::{as_dtype, indicator_columns, indicator_rows, Scalar, SlotBlock};
 use self::slots::{direct_fields, slots, UNKNOWN};
 use crate::blocks::build::{array_from_flat, struct_from_fields};
 pub use crate::blocks::Layout;
 use crate::dispatch::with_match_indicator;
 pub use crate::dispatch::IndicatorDtype;
+use crate::numeric::{self, NormalizeOptions};
 
 /// Slot of a row that becomes all zeros.
 pub const ZEROS: u32 = u32::MAX;
@@ -297,6 +298,7 @@ pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
             slots: &slots,
             offset: 0,
             width,
+            scalars: &[],
         }];
         let values = with_match_indicator!(options.dtype, |$P| indicator_rows::<$P>(&block, width, slots.len()));
         let values = as_dtype(values, options.dtype)?;
@@ -306,31 +308,72 @@ pub fn one_hot(s: &Series, options: &OneHotOptions) -> PolarsResult<Series> {
     struct_from_fields(name, slots.len(), named(fields)?, validity)
 }
 
-/// Options of [`one_hot_matrix`]: the `one_hot` options of each input column, in
-/// order, and the indicators' dtype (the blocks' own layouts and dtypes are not read).
+/// One block of the codec's matrix: a categorical column one-hot encoded, or a
+/// numeric column's scalar, mode indicators and null indicator.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixBlock {
+    OneHot(OneHotOptions),
+    Numeric(NormalizeOptions),
+}
+
+/// Options of [`one_hot_matrix`]: the options of each input column's block, in order,
+/// and the values' dtype (the blocks' own layouts and dtypes are not read). An input
+/// column after the blocks' keys the numeric blocks' draws.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct MatrixOptions {
-    pub blocks: Vec<OneHotOptions>,
+    pub blocks: Vec<MatrixBlock>,
     pub dtype: IndicatorDtype,
 }
 
-/// Every input's plan, one block of options each.
-fn matrix_plans(fields: &[Field], options: &MatrixOptions) -> PolarsResult<Vec<Plan>> {
+/// How one input becomes its block: a `one_hot` plan, or a numeric column's options.
+enum MatrixPlan<'o> {
+    OneHot(Plan),
+    Numeric(&'o NormalizeOptions),
+}
+
+impl MatrixPlan<'_> {
+    fn width(&self) -> usize {
+        match self {
+            Self::OneHot(p) => p.names.len(),
+            Self::Numeric(o) => o.column.width(),
+        }
+    }
+}
+
+/// The block inputs and the key input, if any.
+fn matrix_inputs<'a, T>(items: &'a [T], options: &MatrixOptions) -> PolarsResult<(&'a [T], Option<&'a T>)> {
+    let keyed = items.len() == options.blocks.len() + 1;
+    let (blocks, key) = match items.split_last() {
+        Some((key, blocks)) if keyed => (blocks, Some(key)),
+        _ => (items, None),
+    };
     polars_ensure!(
-        !fields.is_empty() && fields.len() == options.blocks.len(),
+        !blocks.is_empty() && blocks.len() == options.blocks.len(),
         InvalidOperation: "one_hot_matrix expects one input column per block: got {} columns \
-        for {} blocks", fields.len(), options.blocks.len()
+        for {} blocks", blocks.len(), options.blocks.len()
     );
+    Ok((blocks, key))
+}
+
+/// Every input's plan, one block of options each.
+fn matrix_plans<'o>(fields: &[Field], options: &'o MatrixOptions) -> PolarsResult<Vec<MatrixPlan<'o>>> {
     fields
         .iter()
         .zip(&options.blocks)
-        .map(|(f, o)| {
-            let o = OneHotOptions {
-                layout: Layout::Struct,
-                ..o.clone()
-            };
-            plan(f, &o)
+        .map(|(f, block)| match block {
+            MatrixBlock::OneHot(o) => {
+                let o = OneHotOptions {
+                    layout: Layout::Struct,
+                    ..o.clone()
+                };
+                plan(f, &o).map(MatrixPlan::OneHot)
+            }
+            MatrixBlock::Numeric(o) => {
+                numeric::normalize_field(f, o)?;
+                Ok(MatrixPlan::Numeric(o))
+            }
         })
         .collect()
 }
@@ -338,9 +381,10 @@ fn matrix_plans(fields: &[Field], options: &MatrixOptions) -> PolarsResult<Vec<P
 /// The output field of [`one_hot_matrix`]: `Array(dtype, D)`, D the blocks' fields
 /// together, named after the first input.
 pub fn one_hot_matrix_field(fields: &[Field], options: &MatrixOptions) -> PolarsResult<Field> {
+    let (fields, _) = matrix_inputs(fields, options)?;
     let width: usize = matrix_plans(fields, options)?
         .iter()
-        .map(|p| p.names.len())
+        .map(MatrixPlan::width)
         .sum();
     let dtype = DataType::Array(Box::new(options.dtype.dtype()), width);
     Ok(Field::new(fields[0].name().clone(), dtype))
@@ -351,6 +395,7 @@ pub fn one_hot_matrix_field(fields: &[Field], options: &MatrixOptions) -> Polars
 /// so that it reaches numpy as an N × D array without a copy. A null row of a block
 /// (`nulls="null"`) is null in that block's span of the row only.
 pub fn one_hot_matrix(inputs: &[Series], options: &MatrixOptions) -> PolarsResult<Series> {
+    let (inputs, key) = matrix_inputs(inputs, options)?;
     let fields: Vec<Field> = inputs.iter().map(|s| s.field().into_owned()).collect();
     let plans = matrix_plans(&fields, options)?;
     let len = inputs[0].len();
@@ -361,22 +406,31 @@ pub fn one_hot_matrix(inputs: &[Series], options: &MatrixOptions) -> PolarsResul
         );
     }
     let mut all_slots = Vec::with_capacity(plans.len());
+    let mut all_scalars = Vec::with_capacity(plans.len());
     let mut with_nulls = Vec::new();
     for (i, (s, plan)) in inputs.iter().zip(&plans).enumerate() {
-        let (slots, seen) = slots(s, plan)?;
-        if seen.null {
+        let (slots, scalars, null) = match plan {
+            MatrixPlan::OneHot(plan) => {
+                let (slots, seen) = slots(s, plan)?;
+                (slots, Vec::new(), seen.null)
+            }
+            MatrixPlan::Numeric(o) => numeric_slots(s, key, o)?,
+        };
+        if null {
             with_nulls.push(i);
         }
         all_slots.push(slots);
+        all_scalars.push(scalars);
     }
     let mut blocks = Vec::with_capacity(plans.len());
     let mut stride = 0;
-    for (slots, plan) in all_slots.iter().zip(&plans) {
-        let width = plan.names.len();
+    for ((slots, scalars), plan) in all_slots.iter().zip(&all_scalars).zip(&plans) {
+        let width = plan.width();
         blocks.push(SlotBlock {
             slots,
             offset: stride,
             width,
+            scalars,
         });
         stride += width;
     }
@@ -395,4 +449,50 @@ pub fn one_hot_matrix(inputs: &[Series], options: &MatrixOptions) -> PolarsResul
         values = Series::try_from((PlSmallStr::EMPTY, chunk))?;
     }
     array_from_flat(inputs[0].name().clone(), values, stride, len, None)
+}
+
+/// A numeric column's block of the matrix as slots and scalars: the slot of each row's
+/// mode indicator (after the scalar), the scalar itself and the null indicator, and
+/// whether a row is null (a null value of a column without a null indicator).
+fn numeric_slots(
+    s: &Series,
+    key: Option<&Series>,
+    options: &NormalizeOptions,
+) -> PolarsResult<(Vec<u32>, Vec<Scalar>, bool)> {
+    let column = &options.column;
+    column.validate()?;
+    let real = numeric::real_dtype(options.dtype, &column.name)?;
+    let e = numeric::encoded(s, key, column, options.method, options.seed, real)?;
+    let has_modes = column.mode_count() > 0;
+    let mut null_rows = false;
+    let slots = e
+        .mode
+        .iter()
+        .enumerate()
+        .map(|(r, &c)| {
+            let null = e.nulls.as_ref().is_some_and(|v| !v.get_bit(r));
+            if null && !column.null_indicator {
+                null_rows = true;
+                NULL_ROW
+            } else if has_modes {
+                1 + c
+            } else {
+                ZEROS
+            }
+        })
+        .collect();
+    let mut scalars = vec![Scalar {
+        at: 0,
+        values: e.alpha,
+    }];
+    if column.null_indicator {
+        let values = (0..s.len())
+            .map(|r| f64::from(u8::from(e.nulls.as_ref().is_some_and(|v| !v.get_bit(r)))))
+            .collect();
+        scalars.push(Scalar {
+            at: column.width() - 1,
+            values,
+        });
+    }
+    Ok((slots, scalars, null_rows))
 }

@@ -1,0 +1,913 @@
+//! Numeric columns of a codec: each number becomes a scalar and, for mode-specific
+//! normalisation, a one-hot block of its mode; decoding turns them back into numbers
+//! of the column's dtype.
+//!
+//! Three transforms ([`Transform`]):
+//!
+//! - `mode`: mode-specific normalisation (Xu et al. 2019, CTGAN; RDT's
+//!   `ClusterBasedNormalizer`). A variational Gaussian mixture ([`crate::mixture`])
+//!   gives the modes `(w_c, μ_c, σ_c)`; a value `x` takes a mode `c` from its posterior
+//!   `p(c | x) ∝ w_c N(x | μ_c, σ_c²)`, drawn by the project's Gumbel-max
+//!   ([`crate::gumbel::sample`]) or taken as its argmax, and becomes the scalar
+//!   `clip((x − μ_c) / (4σ_c), −0.99, 0.99)` beside the one-hot of `c`. Decoding is
+//!   `clip(α, −1, 1) · 4σ_c + μ_c`, with `c` the argmax or a Gumbel-max draw of the
+//!   generator's mode block, exactly as a categorical block is decoded.
+//! - `standard`: the z-score `(x − μ) / σ`, back by `α σ + μ`.
+//! - `minmax`: `2 (x − lo) / (hi − lo) − 1`, in [−1, 1] on the fitted range, back by
+//!   the inverse of `clip(α, −1, 1)`.
+//!
+//! A column's features are `{name}{sep}normalized`, then `{name}{sep}mode{sep}{c}` for
+//! each mode, then `{name}{sep}null` when nulls were seen at fit time: a null value
+//! is then encoded as the fitted mean with the indicator 1 (RDT's `NullTransformer`),
+//! and decodes to null when the indicator is above 0.5. Decoded values are clipped to
+//! the fitted range, rounded for integer, date and time dtypes, and cast back to the
+//! column's dtype.
+//!
+//! An operation: imports [`crate::decode`] (a mode block is read and drawn from as a
+//! categorical block is), [`crate::gumbel`] (the encoder's draw), [`crate::blocks`], the
+//! kernel [`crate::mixture`] and the leaves.
+
+use polars::prelude::*;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
+use serde::{Deserialize, Serialize};
+
+use crate::argmax::Argmax;
+use crate::blocks::build::{array_from_flat, struct_from_fields};
+use crate::blocks::read::{array_of, array_rows, Strided};
+use crate::blocks::{compute_dtype, Blocks, Layout};
+use crate::decode::{self, MatrixDecodeOptions, Method};
+use crate::dispatch::{with_match_real, IndicatorDtype, RealDtype};
+use crate::gumbel;
+use crate::mixture::{self, FitReport, MixtureOptions, Mode};
+use crate::real::Real;
+use crate::rng::{Noise, RowIds};
+use crate::tau::check_tau;
+
+/// The scalar of a mode is the distance to its mean in this many standard deviations
+/// (CTGAN, RDT: 4).
+pub const STD_MULTIPLIER: f64 = 4.0;
+/// The encoded scalar of a mode is clipped to ±this (CTGAN, RDT: 0.99).
+pub const CLIP: f64 = 0.99;
+/// A mixture's component is kept as a mode when its weight is above this (CTGAN, RDT).
+pub const MIN_WEIGHT: f64 = 0.005;
+/// The label of a column's scalar feature.
+pub const NORMALIZED_LABEL: &str = "normalized";
+/// The label of a mode's indicator, before the mode's number.
+pub const MODE_LABEL: &str = "mode";
+/// The label of a null indicator (a numeric column's, and a categorical column's field
+/// of values seen null at fit time).
+pub const NULL_LABEL: &str = "null";
+
+/// How a numeric column becomes features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// Mode-specific normalisation: a scalar and a one-hot block of the mode.
+    Mode,
+    /// The z-score.
+    Standard,
+    /// The fitted range to [−1, 1].
+    Minmax,
+}
+
+/// A unit of Datetime and Duration columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Ns,
+    Us,
+    Ms,
+}
+
+impl Unit {
+    fn of(unit: TimeUnit) -> Self {
+        match unit {
+            TimeUnit::Nanoseconds => Self::Ns,
+            TimeUnit::Microseconds => Self::Us,
+            TimeUnit::Milliseconds => Self::Ms,
+        }
+    }
+
+    fn time_unit(self) -> TimeUnit {
+        match self {
+            Self::Ns => TimeUnit::Nanoseconds,
+            Self::Us => TimeUnit::Microseconds,
+            Self::Ms => TimeUnit::Milliseconds,
+        }
+    }
+}
+
+/// The dtype of a numeric column, restored by decoding. Dates, datetimes and
+/// durations are numbers through their physical integers.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum NumericDtype {
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    #[serde(rename = "uint8")]
+    UInt8,
+    #[serde(rename = "uint16")]
+    UInt16,
+    #[serde(rename = "uint32")]
+    UInt32,
+    #[serde(rename = "uint64")]
+    UInt64,
+    Float32,
+    Float64,
+    Date,
+    Datetime { unit: Unit, zone: Option<String> },
+    Duration { unit: Unit },
+}
+
+impl NumericDtype {
+    /// The numeric dtype of a Polars dtype, if a codec can hold it as a number.
+    pub fn of(dtype: &DataType) -> Option<Self> {
+        Some(match dtype {
+            DataType::Int8 => Self::Int8,
+            DataType::Int16 => Self::Int16,
+            DataType::Int32 => Self::Int32,
+            DataType::Int64 => Self::Int64,
+            DataType::UInt8 => Self::UInt8,
+            DataType::UInt16 => Self::UInt16,
+            DataType::UInt32 => Self::UInt32,
+            DataType::UInt64 => Self::UInt64,
+            DataType::Float32 => Self::Float32,
+            DataType::Float64 => Self::Float64,
+            DataType::Date => Self::Date,
+            DataType::Datetime(unit, zone) => Self::Datetime {
+                unit: Unit::of(*unit),
+                zone: zone.as_ref().map(|z| z.to_string()),
+            },
+            DataType::Duration(unit) => Self::Duration {
+                unit: Unit::of(*unit),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The Polars dtype.
+    pub fn dtype(&self) -> PolarsResult<DataType> {
+        Ok(match self {
+            Self::Int8 => DataType::Int8,
+            Self::Int16 => DataType::Int16,
+            Self::Int32 => DataType::Int32,
+            Self::Int64 => DataType::Int64,
+            Self::UInt8 => DataType::UInt8,
+            Self::UInt16 => DataType::UInt16,
+            Self::UInt32 => DataType::UInt32,
+            Self::UInt64 => DataType::UInt64,
+            Self::Float32 => DataType::Float32,
+            Self::Float64 => DataType::Float64,
+            Self::Date => DataType::Date,
+            Self::Datetime { unit, zone } => {
+                DataType::Datetime(unit.time_unit(), TimeZone::opt_try_new(zone.as_deref())?)
+            }
+            Self::Duration { unit } => DataType::Duration(unit.time_unit()),
+        })
+    }
+
+    /// The dtype's values are whole numbers.
+    pub fn is_integer(&self) -> bool {
+        !matches!(self, Self::Float32 | Self::Float64)
+    }
+
+    /// The dtype's name in messages.
+    pub fn name(&self) -> String {
+        self.dtype()
+            .map_or_else(|_| format!("{self:?}"), |d| d.to_string())
+    }
+}
+
+/// One numeric column of a codec: its transform's parameters.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumericColumn {
+    pub name: String,
+    pub dtype: NumericDtype,
+    pub transform: Transform,
+    /// `mode`: the mixture's modes of weight above [`MIN_WEIGHT`], their weights
+    /// summing to 1; `standard`: one mode, the mean and standard deviation; `minmax`:
+    /// none.
+    pub modes: Vec<Mode>,
+    /// The smallest and largest value seen at fit time: decoded values are clipped to
+    /// them.
+    pub range: [f64; 2],
+    /// Decoded values are rounded to whole numbers (always for integer, date and time
+    /// dtypes).
+    pub round: bool,
+    /// Nulls were seen at fit time: a `{name}{sep}null` indicator follows the features.
+    pub null_indicator: bool,
+}
+
+/// Options of the numeric fit, checked before any value is read.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FitOptions {
+    pub transform: Transform,
+    /// At most this many modes (CTGAN: 10).
+    pub max_modes: usize,
+    /// Seeds the mixture's initialisation.
+    pub seed: u64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        Self {
+            transform: Transform::Mode,
+            max_modes: 10,
+            seed: 0,
+        }
+    }
+}
+
+/// Fits a numeric column from its distinct non-null `values` and their `counts`, with
+/// `nulls` null values: a pure function of its inputs. A column with no value but
+/// nulls, or a value that is NaN or infinite, is an error naming the column; a
+/// constant column is one mode of standard deviation 0 (its scalar is always 0).
+pub fn fit(
+    name: &str,
+    dtype: NumericDtype,
+    values: &[f64],
+    counts: &[f64],
+    nulls: usize,
+    options: &FitOptions,
+) -> PolarsResult<(NumericColumn, Option<FitReport>)> {
+    polars_ensure!(
+        !values.is_empty(),
+        ComputeError: "column '{}' has no values to learn from: its {} rows are all null", name, nulls
+    );
+    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+        polars_bail!(ComputeError: "column '{}' holds {}; a numeric column's values must be finite", name, v);
+    }
+    polars_ensure!(
+        values.len() == counts.len(),
+        ShapeMismatch: "column '{}': {} values but {} counts", name, values.len(), counts.len()
+    );
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = counts.iter().sum();
+    let (modes, report) = match options.transform {
+        Transform::Mode => {
+            let mixture = MixtureOptions {
+                max_components: options.max_modes,
+                seed: options.seed,
+                ..MixtureOptions::default()
+            };
+            let (modes, report) = mixture::fit(values, counts, &mixture)
+                .map_err(|e| e.wrap_msg(|m| format!("column '{name}': {m}")))?;
+            (kept_modes(modes), Some(report))
+        }
+        Transform::Standard => {
+            let mean = values.iter().zip(counts).map(|(x, c)| x * c).sum::<f64>() / total;
+            let var = values
+                .iter()
+                .zip(counts)
+                .map(|(x, c)| c * (x - mean) * (x - mean))
+                .sum::<f64>()
+                / total;
+            let mode = Mode {
+                weight: 1.0,
+                mean,
+                std: var.sqrt(),
+            };
+            (vec![mode], None)
+        }
+        Transform::Minmax => (Vec::new(), None),
+    };
+    let column = NumericColumn {
+        name: name.into(),
+        round: dtype.is_integer(),
+        dtype,
+        transform: options.transform,
+        modes,
+        range: [lo, hi],
+        null_indicator: nulls > 0,
+    };
+    Ok((column, report))
+}
+
+/// The modes of weight above [`MIN_WEIGHT`], their weights summing to 1 again.
+fn kept_modes(modes: Vec<Mode>) -> Vec<Mode> {
+    let heaviest = modes.iter().map(|m| m.weight).fold(0.0, f64::max);
+    let mut kept: Vec<Mode> = modes
+        .into_iter()
+        .filter(|m| m.weight > MIN_WEIGHT || m.weight == heaviest)
+        .collect();
+    let total: f64 = kept.iter().map(|m| m.weight).sum();
+    for m in &mut kept {
+        m.weight /= total;
+    }
+    kept
+}
+
+impl NumericColumn {
+    /// The number of mode indicators.
+    pub fn mode_count(&self) -> usize {
+        match self.transform {
+            Transform::Mode => self.modes.len(),
+            Transform::Standard | Transform::Minmax => 0,
+        }
+    }
+
+    /// The number of features: the scalar, the modes and the null indicator.
+    pub fn width(&self) -> usize {
+        1 + self.mode_count() + usize::from(self.null_indicator)
+    }
+
+    /// The labels of the features, in order.
+    pub fn labels(&self, separator: &str) -> Vec<String> {
+        let mut labels = Vec::with_capacity(self.width());
+        labels.push(NORMALIZED_LABEL.to_string());
+        labels.extend((0..self.mode_count()).map(|c| format!("{MODE_LABEL}{separator}{c}")));
+        if self.null_indicator {
+            labels.push(NULL_LABEL.to_string());
+        }
+        labels
+    }
+
+    /// The flat feature column names of this column.
+    pub fn feature_names(&self, separator: &str) -> Vec<String> {
+        self.labels(separator)
+            .iter()
+            .map(|l| format!("{}{separator}{l}", self.name))
+            .collect()
+    }
+
+    /// The value a null is encoded as, beside its indicator: the fitted mean.
+    fn fill(&self) -> f64 {
+        match self.transform {
+            Transform::Mode | Transform::Standard => {
+                self.modes.iter().map(|m| m.weight * m.mean).sum()
+            }
+            Transform::Minmax => 0.5 * (self.range[0] + self.range[1]),
+        }
+    }
+
+    /// The log posterior of every mode for `x`, up to a constant.
+    fn log_posterior(&self, x: f64, out: &mut [f64]) {
+        for (o, m) in out.iter_mut().zip(&self.modes) {
+            let z = (x - m.mean) / m.std;
+            *o = m.weight.ln() - m.std.ln() - 0.5 * z * z;
+        }
+    }
+
+    /// The scalar of `x` in mode `c` (`c` is ignored but by `mode`).
+    pub fn scalar(&self, x: f64, c: usize) -> f64 {
+        match self.transform {
+            Transform::Mode => {
+                let m = &self.modes[c];
+                if m.std > 0.0 {
+                    ((x - m.mean) / (STD_MULTIPLIER * m.std)).clamp(-CLIP, CLIP)
+                } else {
+                    0.0
+                }
+            }
+            Transform::Standard => {
+                let m = &self.modes[0];
+                if m.std > 0.0 {
+                    (x - m.mean) / m.std
+                } else {
+                    0.0
+                }
+            }
+            Transform::Minmax => {
+                let [lo, hi] = self.range;
+                if hi > lo {
+                    2.0 * (x - lo) / (hi - lo) - 1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// The number of scalar `alpha` in mode `c`, clipped to the fitted range and
+    /// rounded when the column is.
+    pub fn value(&self, alpha: f64, c: usize) -> f64 {
+        let x = match self.transform {
+            Transform::Mode => {
+                let m = &self.modes[c];
+                alpha.clamp(-1.0, 1.0) * STD_MULTIPLIER * m.std + m.mean
+            }
+            Transform::Standard => {
+                let m = &self.modes[0];
+                alpha * m.std + m.mean
+            }
+            Transform::Minmax => {
+                let [lo, hi] = self.range;
+                (alpha.clamp(-1.0, 1.0) + 1.0) * 0.5 * (hi - lo) + lo
+            }
+        };
+        let x = x.clamp(self.range[0], self.range[1]);
+        if self.round {
+            x.round_ties_even()
+        } else {
+            x
+        }
+    }
+
+    /// Checks the entry on its own: its name, its modes against its transform, its
+    /// range and its rounding.
+    pub fn validate(&self) -> PolarsResult<()> {
+        polars_ensure!(!self.name.is_empty(), ComputeError: "`name` is empty");
+        polars_ensure!(
+            !self.name.contains('\0'),
+            ComputeError: "`name` holds a NUL character, which a Polars column name cannot"
+        );
+        self.dtype
+            .dtype()
+            .map_err(|e| e.wrap_msg(|m| format!("`dtype`: {m}")))?;
+        let [lo, hi] = self.range;
+        polars_ensure!(
+            lo.is_finite() && hi.is_finite() && lo <= hi,
+            ComputeError: "`range` is [{}, {}]; expected two finite numbers, the first not above the second", lo, hi
+        );
+        polars_ensure!(
+            self.round || !self.dtype.is_integer(),
+            ComputeError: "`round` is false, but a column of dtype {} holds whole numbers", self.dtype.name()
+        );
+        let expected = match self.transform {
+            Transform::Mode => 1..=1_000,
+            Transform::Standard => 1..=1,
+            Transform::Minmax => 0..=0,
+        };
+        polars_ensure!(
+            expected.contains(&self.modes.len()),
+            ComputeError: "`modes` holds {} modes; the {:?} transform has {}..={}",
+            self.modes.len(), self.transform, expected.start(), expected.end()
+        );
+        for (i, m) in self.modes.iter().enumerate() {
+            polars_ensure!(
+                m.weight.is_finite() && m.weight > 0.0 && m.mean.is_finite() && m.std.is_finite() && m.std >= 0.0,
+                ComputeError: "`modes[{}]` is {:?}; expected a weight > 0, a finite mean and a finite std ≥ 0", i, m
+            );
+            polars_ensure!(
+                m.std > 0.0 || self.modes.len() == 1,
+                ComputeError: "`modes[{}]` has std 0; only a column of one mode may", i
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Options of [`normalize`]: the column's parameters, the output's layout and dtype,
+/// and how a value's mode is chosen.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct NormalizeOptions {
+    pub column: NumericColumn,
+    pub separator: String,
+    /// Struct or Array.
+    pub layout: Layout,
+    /// Float32 or Float64.
+    pub dtype: IndicatorDtype,
+    /// The mode's argmax, or a Gumbel-max draw from the posterior.
+    pub method: Method,
+    /// The draw's noise stream (see [`encode_seed`]); `None`: fresh entropy.
+    #[serde(with = "crate::rng::seed_bits")]
+    pub seed: Option<u64>,
+}
+
+/// The seed of a column's encoding draws under the user's `seed`: a stream of its own,
+/// apart from the decoding stream of the same column.
+pub fn encode_seed(seed: u64, column: &str) -> u64 {
+    Noise::derive_seed(Noise::derive_seed(seed, column), "encode")
+}
+
+/// The real type of an output dtype, or an error: the features of a numeric column are
+/// numbers.
+pub fn real_dtype(dtype: IndicatorDtype, column: &str) -> PolarsResult<RealDtype> {
+    match dtype {
+        IndicatorDtype::Float32 => Ok(RealDtype::Float32),
+        IndicatorDtype::Float64 => Ok(RealDtype::Float64),
+        other => polars_bail!(
+            InvalidOperation: "the numeric column '{}' is encoded as Float32 or Float64 features, \
+            got dtype {}", column, other.dtype()
+        ),
+    }
+}
+
+/// The output field of [`normalize`].
+pub fn normalize_field(field: &Field, options: &NormalizeOptions) -> PolarsResult<Field> {
+    let column = &options.column;
+    let real = real_dtype(options.dtype, &column.name)?.dtype();
+    polars_ensure!(
+        field.dtype().is_primitive_numeric() || NumericDtype::of(field.dtype()).is_some(),
+        InvalidOperation: "normalize expects a numeric, Date, Datetime or Duration column, got {} \
+        (column '{}')", field.dtype(), field.name()
+    );
+    let dtype = match options.layout {
+        Layout::Array => DataType::Array(Box::new(real), column.width()),
+        _ => DataType::Struct(
+            column
+                .feature_names(&options.separator)
+                .into_iter()
+                .map(|n| Field::new(n.into(), real.clone()))
+                .collect(),
+        ),
+    };
+    Ok(Field::new(field.name().clone(), dtype))
+}
+
+/// A numeric column encoded: every row's scalar and mode (0 without modes), which rows
+/// were null (`None`: none), and the scalar's dtype.
+pub struct Encoded {
+    pub alpha: Vec<f64>,
+    pub mode: Vec<u32>,
+    pub nulls: Option<Bitmap>,
+}
+
+/// Every value of `s` as `f64`, and its validity; NaN and ±inf are errors.
+fn numbers(s: &Series, name: &str) -> PolarsResult<(Vec<f64>, Option<Bitmap>)> {
+    let physical = s.to_physical_repr();
+    polars_ensure!(
+        physical.dtype().is_primitive_numeric(),
+        InvalidOperation: "the numeric column '{}' expects numbers, got {}", name, s.dtype()
+    );
+    let ca = physical.cast(&DataType::Float64)?;
+    let ca = ca.f64()?.rechunk();
+    let arr = ca.downcast_as_array();
+    let values = arr.values().as_slice().to_vec();
+    let validity = arr.validity().filter(|v| v.unset_bits() > 0).cloned();
+    let bad = values
+        .iter()
+        .enumerate()
+        .find(|(r, v)| !v.is_finite() && validity.as_ref().is_none_or(|b| b.get_bit(*r)));
+    if let Some((_, v)) = bad {
+        polars_bail!(ComputeError: "the numeric column '{}' holds {}; expected finite numbers", name, v);
+    }
+    Ok((values, validity))
+}
+
+/// Every row of `s` encoded: its scalar and mode, by `method` with the noise of `seed`
+/// keyed by `key` (or the row's position), as `T` scores are drawn.
+pub fn encoded(
+    s: &Series,
+    key: Option<&Series>,
+    column: &NumericColumn,
+    method: Method,
+    seed: Option<u64>,
+    real: RealDtype,
+) -> PolarsResult<Encoded> {
+    let (mut x, nulls) = numbers(s, &column.name)?;
+    if let Some(valid) = &nulls {
+        let fill = column.fill();
+        for (r, v) in x.iter_mut().enumerate() {
+            if !valid.get_bit(r) {
+                *v = fill;
+            }
+        }
+    }
+    let len = x.len();
+    let k = column.mode_count();
+    let mode = if k <= 1 {
+        vec![0u32; len]
+    } else {
+        let mut lp = vec![0f64; len * k];
+        for (row, &v) in lp.chunks_exact_mut(k).zip(&x) {
+            column.log_posterior(v, row);
+        }
+        match method {
+            Method::Argmax => lp
+                .chunks_exact(k)
+                .map(|row| {
+                    let mut best = 0;
+                    for (j, &v) in row.iter().enumerate() {
+                        if v > row[best] {
+                            best = j;
+                        }
+                    }
+                    best as u32
+                })
+                .collect(),
+            Method::Sample => {
+                let ids = RowIds::from_key(key, len)?;
+                let noise = Noise::seeded_or_fresh(seed);
+                let values = Float64Chunked::from_vec(PlSmallStr::EMPTY, lp).into_series();
+                let scores = array_from_flat(PlSmallStr::EMPTY, values, k, len, None)?;
+                let (idx, _) = with_match_real!(real, |$T| {
+                    let scores = scores.cast(&DataType::Array(Box::new(<$T as Real>::Polars::get_static_dtype()), k))?;
+                    gumbel::sample::<$T>(&scores, 1.0, &noise, &ids)?
+                });
+                idx
+            }
+        }
+    };
+    let alpha = x
+        .iter()
+        .zip(&mode)
+        .map(|(&v, &c)| column.scalar(v, c as usize))
+        .collect();
+    Ok(Encoded { alpha, mode, nulls })
+}
+
+/// A numeric column encoded into its features: a Struct of them, or an Array, in
+/// Float32 or Float64. A null value is the fitted mean with its null indicator 1, or a
+/// null row when the column has no indicator.
+pub fn normalize(
+    s: &Series,
+    key: Option<&Series>,
+    options: &NormalizeOptions,
+) -> PolarsResult<Series> {
+    let column = &options.column;
+    column.validate()?;
+    let real = real_dtype(options.dtype, &column.name)?;
+    let field = normalize_field(&s.field(), options)?;
+    let e = encoded(s, key, column, options.method, options.seed, real)?;
+    let len = s.len();
+    let (width, k) = (column.width(), column.mode_count());
+    let row_validity = if column.null_indicator {
+        None
+    } else {
+        e.nulls.clone()
+    };
+    with_match_real!(real, |$T| {
+        let null_at = |r: usize| e.nulls.as_ref().is_some_and(|v| !v.get_bit(r));
+        let mut features: Vec<Vec<$T>> = Vec::with_capacity(width);
+        features.push(e.alpha.iter().map(|&a| <$T>::narrow(a)).collect());
+        for c in 0..k {
+            features.push(e.mode.iter().map(|&m| if m as usize == c { <$T>::ONE } else { <$T>::ZERO }).collect());
+        }
+        if column.null_indicator {
+            features.push((0..len).map(|r| if null_at(r) { <$T>::ONE } else { <$T>::ZERO }).collect());
+        }
+        match options.layout {
+            Layout::Array => {
+                let mut values = Vec::with_capacity(len * width);
+                for r in 0..len {
+                    values.extend(features.iter().map(|f| f[r]));
+                }
+                let values = ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, values).into_series();
+                array_from_flat(field.name().clone(), values, width, len, row_validity)
+            }
+            _ => {
+                let fields = column
+                    .feature_names(&options.separator)
+                    .into_iter()
+                    .zip(features)
+                    .map(|(n, f)| ChunkedArray::<<$T as Real>::Polars>::from_vec(n.into(), f).into_series())
+                    .collect();
+                struct_from_fields(field.name().clone(), len, fields, row_validity)
+            }
+        }
+    })
+}
+
+/// Options of [`denormalize`]: the column's parameters and how a mode is chosen from
+/// the generator's mode block, with the noise of `seed` (the column's decoding stream).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct DenormalizeOptions {
+    pub column: NumericColumn,
+    pub method: Method,
+    pub tau: f64,
+    #[serde(with = "crate::rng::seed_bits")]
+    pub seed: Option<u64>,
+    /// Where the column's features start in each row of a matrix (0 for a block of
+    /// its own).
+    #[serde(default)]
+    pub start: usize,
+}
+
+/// The output field of [`denormalize`]: the column's own dtype.
+pub fn denormalize_field(field: &Field, options: &DenormalizeOptions) -> PolarsResult<Field> {
+    let width = options.column.width();
+    match field.dtype() {
+        DataType::Struct(fields) => polars_ensure!(
+            fields.len() == width,
+            InvalidOperation: "the numeric column '{}' decodes from {} features, got a Struct of {} \
+            (column '{}')", options.column.name, width, fields.len(), field.name()
+        ),
+        DataType::Array(_, w) => polars_ensure!(
+            *w == width,
+            InvalidOperation: "the numeric column '{}' decodes from {} features, got an Array of {} \
+            (column '{}')", options.column.name, width, w, field.name()
+        ),
+        other => polars_bail!(
+            InvalidOperation: "the numeric column '{}' decodes from a Struct or an Array of its {} \
+            features, got {} (column '{}')", options.column.name, width, other, field.name()
+        ),
+    }
+    compute_dtype(field.dtype(), "decode")?;
+    Ok(Field::new(field.name().clone(), options.column.dtype.dtype()?))
+}
+
+/// A numeric column decoded from a block of its features (a Struct of them, or an
+/// Array): see the module documentation.
+pub fn denormalize(
+    s: &Series,
+    key: Option<&Series>,
+    options: &DenormalizeOptions,
+) -> PolarsResult<Series> {
+    options.column.validate()?;
+    let field = denormalize_field(&s.field(), options)?;
+    let block = DenormalizeOptions {
+        start: 0,
+        ..options.clone()
+    };
+    let matrix = with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
+        match s.dtype() {
+            DataType::Struct(_) => {
+                let b = Blocks::<$T>::read(s, "decode")?;
+                let values = ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, b.values.into_owned()).into_series();
+                array_from_flat(s.name().clone(), values, options.column.width(), s.len(), b.validity)?
+            }
+            _ => s.clone(),
+        }
+    });
+    let mut out = from_matrix(&matrix, key, &[block])?;
+    Ok(out.remove(0).with_name(field.name().clone()))
+}
+
+/// Every numeric block of a matrix column decoded, each from its features starting at
+/// its `start`: a column per block, in the blocks' dtypes. Every block is decoded with
+/// one method and tau; each mode block draws with its own `seed`.
+pub fn from_matrix(
+    s: &Series,
+    key: Option<&Series>,
+    blocks: &[DenormalizeOptions],
+) -> PolarsResult<Vec<Series>> {
+    let Some(first) = blocks.first() else {
+        return Ok(Vec::new());
+    };
+    let (method, tau) = (first.method, first.tau);
+    check_tau(tau)?;
+    polars_ensure!(
+        blocks.iter().all(|b| b.method == method && b.tau == tau),
+        InvalidOperation: "every numeric block is decoded with one method and tau"
+    );
+    with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
+        blocks_from_matrix::<$T>(s, key, blocks, method, tau)
+    })
+}
+
+fn blocks_from_matrix<T: Argmax>(
+    s: &Series,
+    key: Option<&Series>,
+    blocks: &[DenormalizeOptions],
+    method: Method,
+    tau: f64,
+) -> PolarsResult<Vec<Series>> {
+    let len = s.len();
+    let s = array_of::<T>(s)?;
+    let ids = RowIds::from_key(key, len)?;
+    // The mode blocks of the columns that have them, drawn from in one pass.
+    let with_modes: Vec<&DenormalizeOptions> =
+        blocks.iter().filter(|b| b.column.mode_count() > 0).collect();
+    let spans: Vec<_> = with_modes
+        .iter()
+        .map(|b| b.start + 1..b.start + 1 + b.column.mode_count())
+        .collect();
+    let noises: Vec<Noise> = with_modes
+        .iter()
+        .map(|b| Noise::seeded_or_fresh(b.seed))
+        .collect();
+    let mut choices = if spans.is_empty() {
+        Vec::new()
+    } else {
+        decode::span_choices::<T>(&s, &spans, method, tau, &noises, &ids)?
+    }
+    .into_iter();
+    let mut out = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let column = &b.column;
+        let (view, validity) =
+            array_rows::<T>(&s, Some(b.start..b.start + column.width()))?;
+        let (modes, mode_validity) = if column.mode_count() > 0 {
+            let (idx, valid) = choices.next().ok_or_else(
+                || polars_err!(ComputeError: "a mode block was not drawn from"),
+            )?;
+            (Some(idx), valid)
+        } else {
+            (None, None)
+        };
+        out.push(restore(column, &view, len, modes.as_deref(), validity, mode_validity)?);
+    }
+    Ok(out)
+}
+
+/// The numbers of one block read in place, as the column's dtype.
+fn restore<T: Real>(
+    column: &NumericColumn,
+    view: &Strided<'_, T>,
+    len: usize,
+    modes: Option<&[u32]>,
+    validity: Option<Bitmap>,
+    mode_validity: Option<Bitmap>,
+) -> PolarsResult<Series> {
+    let null_at = column.null_indicator.then(|| column.width() - 1);
+    let mut values = Vec::with_capacity(len);
+    let mut valid = MutableBitmap::with_capacity(len);
+    for r in 0..len {
+        let alpha = view.at(r, 0).widen();
+        let c = modes.map_or(0, |m| m[r] as usize);
+        let is_null = null_at.is_some_and(|j| view.at(r, j).widen() > 0.5);
+        let ok = !is_null
+            && !alpha.is_nan()
+            && validity.as_ref().is_none_or(|v| v.get_bit(r))
+            && mode_validity.as_ref().is_none_or(|v| v.get_bit(r));
+        values.push(if ok { column.value(alpha, c) } else { 0.0 });
+        valid.push(ok);
+    }
+    let valid: Bitmap = valid.into();
+    let valid = (valid.unset_bits() > 0).then_some(valid);
+    let numbers = Float64Chunked::from_vec_validity(column.name.as_str().into(), values, valid);
+    let dtype = column.dtype.dtype()?;
+    let physical = dtype.to_physical();
+    let out = numbers.into_series().cast(&physical)?;
+    if physical == dtype {
+        Ok(out)
+    } else {
+        out.cast(&dtype)
+    }
+}
+
+/// Options of [`decode_table`]: the codec's matrix, every column decoded from its span.
+/// `names` is the output order; `labels` the categorical blocks (named in it), decoded
+/// by [`decode::decode_matrix`]; `numbers` the numeric ones.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TableOptions {
+    pub names: Vec<String>,
+    pub labels: MatrixDecodeOptions,
+    pub numbers: Vec<DenormalizeOptions>,
+}
+
+impl TableOptions {
+    /// Errors unless every name is decoded by one block.
+    fn check(&self) -> PolarsResult<()> {
+        let mut blocks: PlHashSet<&str> = self.labels.names.iter().map(String::as_str).collect();
+        for n in &self.numbers {
+            polars_ensure!(
+                blocks.insert(n.column.name.as_str()),
+                InvalidOperation: "decode_matrix: the column '{}' is decoded twice", n.column.name
+            );
+        }
+        polars_ensure!(
+            blocks.len() == self.names.len() && self.names.iter().all(|n| blocks.contains(n.as_str())),
+            InvalidOperation: "decode_matrix: the names {:?} are not those of the blocks", self.names
+        );
+        Ok(())
+    }
+}
+
+/// The output field of [`decode_table`]: a Struct of the decoded columns.
+pub fn decode_table_field(field: &Field, options: &TableOptions) -> PolarsResult<Field> {
+    options.check()?;
+    let mut dtypes: PlHashMap<&str, DataType> = PlHashMap::new();
+    if !options.labels.blocks.is_empty() {
+        let labels = decode::decode_matrix_field(field, &options.labels)?;
+        if let DataType::Struct(fields) = labels.dtype() {
+            for (name, f) in options.labels.names.iter().zip(fields) {
+                dtypes.insert(name.as_str(), f.dtype().clone());
+            }
+        }
+    }
+    compute_dtype(field.dtype(), "decode")?;
+    for n in &options.numbers {
+        dtypes.insert(n.column.name.as_str(), n.column.dtype.dtype()?);
+    }
+    let fields = options
+        .names
+        .iter()
+        .map(|name| {
+            let dtype = dtypes.get(name.as_str()).cloned().unwrap_or(DataType::Null);
+            Field::new(name.as_str().into(), dtype)
+        })
+        .collect();
+    Ok(Field::new(field.name().clone(), DataType::Struct(fields)))
+}
+
+/// Every column of a codec's matrix decoded from its span: the categorical ones to
+/// their labels ([`decode::decode_matrix`]), the numeric ones to numbers ([`from_matrix`]);
+/// a Struct of them in the order of `names`.
+pub fn decode_table(
+    s: &Series,
+    key: Option<&Series>,
+    options: &TableOptions,
+) -> PolarsResult<Series> {
+    options.check()?;
+    let mut columns: PlHashMap<String, Series> = PlHashMap::new();
+    if !options.labels.blocks.is_empty() {
+        let decoded = decode::decode_matrix(s, key, &options.labels)?;
+        for field in decoded.struct_()?.fields_as_series() {
+            columns.insert(field.name().to_string(), field);
+        }
+    }
+    for c in &options.numbers {
+        c.column.validate()?;
+    }
+    for (n, decoded) in options.numbers.iter().zip(from_matrix(s, key, &options.numbers)?) {
+        columns.insert(n.column.name.clone(), decoded);
+    }
+    let fields = options
+        .names
+        .iter()
+        .map(|name| {
+            columns
+                .remove(name)
+                .ok_or_else(|| polars_err!(ComputeError: "decode_matrix: no column '{}' was decoded", name))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    Ok(StructChunked::from_series(s.name().clone(), s.len(), fields.iter())?.into_series())
+}
