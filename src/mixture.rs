@@ -25,7 +25,7 @@
 //! counts, options). [`fit`] returns plain serde-able modes and a [`FitReport`];
 //! nothing is printed, and not converging is a field of the report.
 //!
-//! A kernel: imports the leaf [`crate::rng`] (the seeded draws) and `statrs`'s special
+//! A kernel: imports the leaves [`crate::rng`] (the seeded draws) and [`crate::par`] and `statrs`'s special
 //! functions.
 
 use polars::prelude::*;
@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use statrs::function::beta::ln_beta;
 use statrs::function::gamma::{digamma, ln_gamma};
 
+use crate::par::par_tasks;
 use crate::rng::Noise;
 
 /// Options of [`fit`], checked by [`MixtureOptions::check`] before any value is read.
@@ -188,11 +189,15 @@ pub fn fit(
     };
     let distinct = distinct_count(values);
     let k = options.max_components.min(distinct);
-    let mut best: Option<(Factors, FitReport)> = None;
-    for init in 0..options.n_init {
+    // The starts run side by side; the best is kept in start order, so the fit does
+    // not depend on the threads.
+    let fits = par_tasks((0..options.n_init).collect(), |_, init| {
         let seed = Noise::derive_seed(options.seed, &format!("mixture init {init}"));
         let resp = kmeans_resp(&data, k, seed);
-        let fitted = run(&data, resp, k, options);
+        run(&data, resp, k, options)
+    });
+    let mut best: Option<(Factors, FitReport)> = None;
+    for fitted in fits {
         if best
             .as_ref()
             .is_none_or(|(_, b)| fitted.1.lower_bound > b.lower_bound)

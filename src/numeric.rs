@@ -39,6 +39,7 @@ use crate::decode::{self, MatrixDecodeOptions, Method};
 use crate::dispatch::{with_match_real, IndicatorDtype, RealDtype};
 use crate::gumbel;
 use crate::mixture::{self, FitReport, MixtureOptions, Mode};
+use crate::par::{par_tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::tau::check_tau;
@@ -345,14 +346,6 @@ impl NumericColumn {
         }
     }
 
-    /// The log posterior of every mode for `x`, up to a constant.
-    fn log_posterior(&self, x: f64, out: &mut [f64]) {
-        for (o, m) in out.iter_mut().zip(&self.modes) {
-            let z = (x - m.mean) / m.std;
-            *o = m.weight.ln() - m.std.ln() - 0.5 * z * z;
-        }
-    }
-
     /// The scalar of `x` in mode `c` (`c` is ignored but by `mode`).
     pub fn scalar(&self, x: f64, c: usize) -> f64 {
         match self.transform {
@@ -540,8 +533,32 @@ fn numbers(s: &Series, name: &str) -> PolarsResult<(Vec<f64>, Option<Bitmap>)> {
     Ok((values, validity))
 }
 
+/// Per mode, what its log posterior needs: `ln w − ln σ`, the mean and `1 / σ`.
+struct Posterior(Vec<(f64, f64, f64)>);
+
+impl Posterior {
+    fn of(column: &NumericColumn) -> Self {
+        Self(
+            column
+                .modes
+                .iter()
+                .map(|m| (m.weight.ln() - m.std.ln(), m.mean, m.std.recip()))
+                .collect(),
+        )
+    }
+
+    /// The log posterior of mode `c` for `x`, up to a constant.
+    #[inline(always)]
+    fn at(&self, c: usize, x: f64) -> f64 {
+        let (head, mean, inv) = self.0[c];
+        let z = (x - mean) * inv;
+        head - 0.5 * z * z
+    }
+}
+
 /// Every row of `s` encoded: its scalar and mode, by `method` with the noise of `seed`
-/// keyed by `key` (or the row's position), as `T` scores are drawn.
+/// keyed by `key` (or the row's position), as `T` scores are drawn: the log posteriors
+/// of a row are a block of `T` scores, and the draw is [`gumbel::sample`]'s.
 pub fn encoded(
     s: &Series,
     key: Option<&Series>,
@@ -561,44 +578,50 @@ pub fn encoded(
     }
     let len = x.len();
     let k = column.mode_count();
-    let mode = if k <= 1 {
-        vec![0u32; len]
-    } else {
-        let mut lp = vec![0f64; len * k];
-        for (row, &v) in lp.chunks_exact_mut(k).zip(&x) {
-            column.log_posterior(v, row);
-        }
-        match method {
-            Method::Argmax => lp
-                .chunks_exact(k)
-                .map(|row| {
-                    let mut best = 0;
-                    for (j, &v) in row.iter().enumerate() {
-                        if v > row[best] {
-                            best = j;
-                        }
+    let posterior = Posterior::of(column);
+    let mut mode = vec![0u32; len];
+    if k > 1 && method == Method::Argmax {
+        let pieces = mode.chunks_mut(ROWS_PER_TASK).collect();
+        par_tasks(pieces, |task, piece: &mut [u32]| {
+            let x = &x[task * ROWS_PER_TASK..];
+            for (m, &v) in piece.iter_mut().zip(x) {
+                let (mut best, mut top) = (0, posterior.at(0, v));
+                for c in 1..k {
+                    let lp = posterior.at(c, v);
+                    if lp > top {
+                        (best, top) = (c, lp);
                     }
-                    best as u32
-                })
-                .collect(),
-            Method::Sample => {
-                let ids = RowIds::from_key(key, len)?;
-                let noise = Noise::seeded_or_fresh(seed);
-                let values = Float64Chunked::from_vec(PlSmallStr::EMPTY, lp).into_series();
-                let scores = array_from_flat(PlSmallStr::EMPTY, values, k, len, None)?;
-                let (idx, _) = with_match_real!(real, |$T| {
-                    let scores = scores.cast(&DataType::Array(Box::new(<$T as Real>::Polars::get_static_dtype()), k))?;
-                    gumbel::sample::<$T>(&scores, 1.0, &noise, &ids)?
-                });
-                idx
+                }
+                *m = best as u32;
             }
+        });
+    } else if k > 1 {
+        let ids = RowIds::from_key(key, len)?;
+        let noise = Noise::seeded_or_fresh(seed);
+        mode = with_match_real!(real, |$T| {
+            let mut lp = vec![<$T>::ZERO; len * k];
+            let pieces = lp.chunks_mut(ROWS_PER_TASK * k).collect();
+            par_tasks(pieces, |task, piece: &mut [$T]| {
+                let x = &x[task * ROWS_PER_TASK..];
+                for (row, &v) in piece.chunks_exact_mut(k).zip(x) {
+                    for (c, o) in row.iter_mut().enumerate() {
+                        *o = <$T>::narrow(posterior.at(c, v));
+                    }
+                }
+            });
+            let values = ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, lp);
+            let scores = array_from_flat(PlSmallStr::EMPTY, values.into_series(), k, len, None)?;
+            gumbel::sample::<$T>(&scores, 1.0, &noise, &ids)?.0
+        });
+    }
+    let mut alpha = vec![0f64; len];
+    let pieces = alpha.chunks_mut(ROWS_PER_TASK).collect();
+    par_tasks(pieces, |task, piece: &mut [f64]| {
+        let at = task * ROWS_PER_TASK;
+        for (i, a) in piece.iter_mut().enumerate() {
+            *a = column.scalar(x[at + i], mode[at + i] as usize);
         }
-    };
-    let alpha = x
-        .iter()
-        .zip(&mode)
-        .map(|(&v, &c)| column.scalar(v, c as usize))
-        .collect();
+    });
     Ok(Encoded { alpha, mode, nulls })
 }
 
@@ -622,32 +645,41 @@ pub fn normalize(
     } else {
         e.nulls.clone()
     };
+    let null_at = |r: usize| e.nulls.as_ref().is_some_and(|v| !v.get_bit(r));
     with_match_real!(real, |$T| {
-        let null_at = |r: usize| e.nulls.as_ref().is_some_and(|v| !v.get_bit(r));
-        let mut features: Vec<Vec<$T>> = Vec::with_capacity(width);
-        features.push(e.alpha.iter().map(|&a| <$T>::narrow(a)).collect());
-        for c in 0..k {
-            features.push(e.mode.iter().map(|&m| if m as usize == c { <$T>::ONE } else { <$T>::ZERO }).collect());
-        }
-        if column.null_indicator {
-            features.push((0..len).map(|r| if null_at(r) { <$T>::ONE } else { <$T>::ZERO }).collect());
-        }
+        // Feature `j` of row `r`: the scalar, a mode's indicator, the null indicator.
+        let value = |j: usize, r: usize| -> $T {
+            if j == 0 {
+                <$T>::narrow(e.alpha[r])
+            } else if j <= k {
+                if e.mode[r] as usize == j - 1 { <$T>::ONE } else { <$T>::ZERO }
+            } else if null_at(r) {
+                <$T>::ONE
+            } else {
+                <$T>::ZERO
+            }
+        };
         match options.layout {
             Layout::Array => {
-                let mut values = Vec::with_capacity(len * width);
-                for r in 0..len {
-                    values.extend(features.iter().map(|f| f[r]));
-                }
+                let mut values = vec![<$T>::ZERO; len * width];
+                let pieces = values.chunks_mut(ROWS_PER_TASK * width).collect();
+                par_tasks(pieces, |task, piece: &mut [$T]| {
+                    let at = task * ROWS_PER_TASK;
+                    for (i, row) in piece.chunks_exact_mut(width).enumerate() {
+                        for (j, o) in row.iter_mut().enumerate() {
+                            *o = value(j, at + i);
+                        }
+                    }
+                });
                 let values = ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, values).into_series();
                 array_from_flat(field.name().clone(), values, width, len, row_validity)
             }
             _ => {
-                let fields = column
-                    .feature_names(&options.separator)
-                    .into_iter()
-                    .zip(features)
-                    .map(|(n, f)| ChunkedArray::<<$T as Real>::Polars>::from_vec(n.into(), f).into_series())
-                    .collect();
+                let names = column.feature_names(&options.separator);
+                let fields = par_tasks((0..width).collect(), |_, j| {
+                    let f: Vec<$T> = (0..len).map(|r| value(j, r)).collect();
+                    ChunkedArray::<<$T as Real>::Polars>::from_vec(names[j].as_str().into(), f).into_series()
+                });
                 struct_from_fields(field.name().clone(), len, fields, row_validity)
             }
         }

@@ -130,7 +130,7 @@ def codec_infrequent(codec: Codec, column: str) -> list[str]:
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_adult_round_trip_eager(adult: pl.DataFrame, layout: EncodeLayout, dtype: DType) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     encoded = codec.encode(adult, layout=layout, dtype=dtype)
     assert isinstance(encoded, pl.DataFrame)
     assert_frame_equal(codec.decode(encoded), adult)
@@ -141,7 +141,7 @@ def test_adult_round_trip_eager(adult: pl.DataFrame, layout: EncodeLayout, dtype
 def test_adult_round_trip_streaming(
     adult: pl.DataFrame, layout: EncodeLayout, dtype: DType
 ) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     # Several chunks, the last one sliced, so the streaming engine sees more than one morsel.
     chunked = pl.concat(
         [adult.slice(0, 10_000), adult.slice(10_000, 10_000), adult.slice(20_000)],
@@ -154,7 +154,7 @@ def test_adult_round_trip_streaming(
 
 def test_adult_round_trip_keeps_raw_values(adult: pl.DataFrame) -> None:
     """The published table's leading spaces and ``?`` are categories like any other."""
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     labels = {c: lab for c, _, _, lab in codec.blocks}
     assert " ?" in labels["workclass"]
     assert labels["sex"] == [" Female", " Male"]
@@ -166,7 +166,7 @@ def test_adult_round_trip_keeps_raw_values(adult: pl.DataFrame) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_mixed_dtypes_round_trip(layout: EncodeLayout, dtype: DType) -> None:
     df = mixed_frame()
-    codec = Codec.fit(df, columns=MIXED_ENCODED)
+    codec = Codec.fit(df, columns=MIXED_ENCODED, numeric=None)
     assert codec.columns == list(MIXED_ENCODED)
     assert_frame_equal(codec.decode(codec.encode(df, layout=layout, dtype=dtype)), df)
     lazy = codec.decode(codec.encode(df.lazy(), layout=layout, dtype=dtype))
@@ -180,12 +180,12 @@ def test_default_columns_are_string_categorical_enum_boolean() -> None:
         for n, d in df.schema.items()
         if d in (pl.String, pl.Categorical, pl.Boolean) or isinstance(d, pl.Enum)
     ]
-    assert Codec.fit(df).columns == expected == ["color", "city", "flag", "word"]
+    assert Codec.fit(df, numeric=None).columns == expected == ["color", "city", "flag", "word"]
 
 
 def test_nulls_become_a_null_field() -> None:
     df = mixed_frame()
-    codec = Codec.fit(df, columns=MIXED_ENCODED)
+    codec = Codec.fit(df, columns=MIXED_ENCODED, numeric=None)
     encoded = codec.encode(df, dtype=pl.UInt8)
     for col, _, _, labels in codec.blocks:
         has_nulls = df[col].null_count() > 0
@@ -209,7 +209,7 @@ def test_nullable_enum_round_trip(layout: EncodeLayout) -> None:
     df = pl.DataFrame(
         {"color": pl.Series(["red", None, "blue", "red", None, "green"], dtype=COLORS)}
     )
-    codec = Codec.fit(df)
+    codec = Codec.fit(df, numeric=None)
     assert codec.feature_names == [
         "color_red",
         "color_green",
@@ -226,16 +226,16 @@ def test_uint64_beyond_int64_is_a_clear_fit_error() -> None:
     that names the column and the limit, not by a JSON parser's position report."""
     df = pl.DataFrame({"code": pl.Series([1, 2**63, 1], dtype=pl.UInt64)})
     with pytest.raises(ValueError, match=r"'code'.*Int64") as info:
-        Codec.fit(df, ["code"])
+        Codec.fit(df, ["code"], numeric=None)
     assert "line 1 column" not in str(info.value)
     small = pl.DataFrame({"code": pl.Series([1, 2**63 - 1, 1], dtype=pl.UInt64)})
-    codec = Codec.fit(small, ["code"])
+    codec = Codec.fit(small, ["code"], numeric=None)
     assert_frame_equal(codec.decode(codec.encode(small)), small)
 
 
 def test_enum_keeps_its_order_and_unused_categories() -> None:
     df = mixed_frame()
-    codec = Codec.fit(df, columns=["color"])
+    codec = Codec.fit(df, columns=["color"], numeric=None)
     assert codec.feature_names == [f"color_{c}" for c in COLORS.categories.to_list()]
 
 
@@ -245,7 +245,7 @@ def test_enum_keeps_its_order_and_unused_categories() -> None:
 def test_feature_names_match_sklearn(
     adult: pl.DataFrame, adult_categorical: tuple[str, ...]
 ) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     assert codec.columns == list(adult_categorical)
     encoder = OneHotEncoder().fit(adult.select(adult_categorical).to_numpy())
     assert codec.feature_names == list(encoder.get_feature_names_out(adult_categorical))
@@ -254,7 +254,7 @@ def test_feature_names_match_sklearn(
 def test_encoded_values_match_sklearn(
     adult: pl.DataFrame, adult_categorical: tuple[str, ...]
 ) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     encoder = OneHotEncoder(sparse_output=False, dtype=np.uint8)
     expected = encoder.fit_transform(adult.select(adult_categorical).to_numpy())
     encoded = codec.encode(adult, dtype=pl.UInt8).select(codec.feature_names)
@@ -263,7 +263,7 @@ def test_encoded_values_match_sklearn(
 
 
 def test_blocks_are_contiguous_spans(adult: pl.DataFrame) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     names = codec.feature_names
     blocks = codec.blocks
     assert [b[0] for b in blocks] == codec.columns
@@ -280,7 +280,7 @@ def test_blocks_are_contiguous_spans(adult: pl.DataFrame) -> None:
 
 def test_blocks_with_null_and_other_fields() -> None:
     df = pl.DataFrame({"w": ["a", "a", "a", "b", "b", "b", "c", None, None, "d"]})
-    codec = Codec.fit(df, min_frequency=2)
+    codec = Codec.fit(df, min_frequency=2, numeric=None)
     # c and d are rarer than 2: grouped; nulls get their own field, before `other`.
     assert codec.blocks == [("w", 0, 4, ["a", "b", "null", "other"])]
     assert codec.feature_names == ["w_a", "w_b", "w_null", "w_other"]
@@ -288,7 +288,7 @@ def test_blocks_with_null_and_other_fields() -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_encode_column_order(adult: pl.DataFrame, layout: EncodeLayout) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     encoded = codec.encode(adult, layout=layout)
     if layout == "flat":
         assert encoded.columns == frame_layout_columns(adult, codec)
@@ -307,7 +307,7 @@ def test_encode_column_order(adult: pl.DataFrame, layout: EncodeLayout) -> None:
 
 def test_encode_mixed_column_order() -> None:
     df = mixed_frame()
-    codec = Codec.fit(df, columns=MIXED_ENCODED)
+    codec = Codec.fit(df, columns=MIXED_ENCODED, numeric=None)
     assert codec.encode(df).columns == frame_layout_columns(df, codec)
     assert codec.encode(df, layout="struct").columns == df.columns
 
@@ -317,9 +317,9 @@ def test_encode_mixed_column_order() -> None:
 
 def test_json_round_trip(adult: pl.DataFrame) -> None:
     for codec in (
-        Codec.fit(adult),
-        Codec.fit(adult, min_frequency=50, order="frequency"),
-        Codec.fit(mixed_frame(), columns=MIXED_ENCODED),
+        Codec.fit(adult, numeric=None),
+        Codec.fit(adult, min_frequency=50, order="frequency", numeric=None),
+        Codec.fit(mixed_frame(), columns=MIXED_ENCODED, numeric=None),
     ):
         document = codec.to_json()
         again = Codec.from_json(document)
@@ -329,16 +329,16 @@ def test_json_round_trip(adult: pl.DataFrame) -> None:
         assert again.blocks == codec.blocks
         parsed = json.loads(document)
         assert parsed["format"] == "polars-gumbel-codec"
-        assert parsed["version"] == 1
+        assert parsed["version"] == 2
 
 
 def test_codecs_differ_when_categories_differ(adult: pl.DataFrame) -> None:
-    assert Codec.fit(adult) != Codec.fit(adult, min_frequency=50)
-    assert Codec.fit(adult) != Codec.fit(adult, columns=["sex"])
+    assert Codec.fit(adult, numeric=None) != Codec.fit(adult, min_frequency=50, numeric=None)
+    assert Codec.fit(adult, numeric=None) != Codec.fit(adult, columns=["sex"], numeric=None)
 
 
 def test_save_load(tmp_path: Path, adult: pl.DataFrame) -> None:
-    codec = Codec.fit(adult, max_categories=8)
+    codec = Codec.fit(adult, max_categories=8, numeric=None)
     path = tmp_path / "codec.json"
     codec.save(path)
     assert json.loads(path.read_text(encoding="utf-8"))["format"] == "polars-gumbel-codec"
@@ -353,7 +353,7 @@ def test_committed_fixture_is_readable(adult: pl.DataFrame) -> None:
     """Value stability of the document: a codec saved by an earlier build still loads."""
     codec = Codec.load(FIXTURE)
     # A fit now also keeps the table's column order, which the earlier document lacks.
-    fresh = json.loads(Codec.fit(adult).to_json())
+    fresh = json.loads(Codec.fit(adult, numeric=None).to_json())
     assert fresh.pop("table") == adult.columns
     assert codec == Codec.from_json(json.dumps(fresh))
     for col, _, _, labels in codec.blocks:
@@ -362,7 +362,9 @@ def test_committed_fixture_is_readable(adult: pl.DataFrame) -> None:
 
 
 def _document() -> dict[str, Any]:
-    return json.loads(Codec.fit(pl.DataFrame({"s": ["a", "b"], "t": ["x", "y"]})).to_json())  # type: ignore[no-any-return]
+    return json.loads(
+        Codec.fit(pl.DataFrame({"s": ["a", "b"], "t": ["x", "y"]}), numeric=None).to_json()
+    )  # type: ignore[no-any-return]
 
 
 def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -380,7 +382,10 @@ def _column(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        (_set("version", 2), r"codec version .*2.* is not supported: this build reads version 1"),
+        (
+            _set("version", 3),
+            r"codec version .*3.* is not supported: this build reads versions \[1, 2\]",
+        ),
         (_set("version", "1"), r"codec version .* is not supported"),
         (_drop("version"), r"codec version .* is not supported"),
         (_set("format", "sklearn-encoder"), r"not a polars-gumbel codec.*sklearn-encoder"),
@@ -395,7 +400,7 @@ def _column(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (_column("name", "t"), r"codec names column 't' twice"),
     ],
     ids=[
-        "version-2",
+        "version-3",
         "version-string",
         "no-version",
         "wrong-format",
@@ -429,7 +434,7 @@ def test_from_json_rejects_malformed_text(text: str, match: str) -> None:
 
 
 def test_from_json_rejects_truncated_document(tmp_path: Path) -> None:
-    document = Codec.fit(pl.DataFrame({"s": ["a", "b"]})).to_json()
+    document = Codec.fit(pl.DataFrame({"s": ["a", "b"]}), numeric=None).to_json()
     with pytest.raises(ValueError, match=r"malformed codec JSON: EOF while parsing"):
         Codec.from_json(document[: len(document) // 2])
     path = tmp_path / "bad.json"
@@ -442,8 +447,8 @@ def test_from_json_messages_show_values_not_rust_debug() -> None:
     """The message names the version and format found as a user wrote them, not as
     Rust's ``Debug`` prints an ``Option<serde_json::Value>`` (``Some(Number(2))``)."""
     doc = _document()
-    doc["version"] = 2
-    with pytest.raises(ValueError, match=r"codec version 2 is not supported") as version:
+    doc["version"] = 3
+    with pytest.raises(ValueError, match=r"codec version 3 is not supported") as version:
         Codec.from_json(json.dumps(doc))
     doc = _document()
     doc["format"] = "other"
@@ -482,7 +487,9 @@ def test_infrequent_matches_sklearn(
     col = "native-country"
     expected = sklearn_infrequent(adult[col], min_frequency, max_categories)
     assert expected  # every setting above groups something
-    codec = Codec.fit(adult, [col], min_frequency=min_frequency, max_categories=max_categories)
+    codec = Codec.fit(
+        adult, [col], min_frequency=min_frequency, max_categories=max_categories, numeric=None
+    )
     assert codec_infrequent(codec, col) == expected
     frequent = sorted(set(adult[col].unique().to_list()) - set(expected))
     assert codec.feature_names == [f"{col}_{v}" for v in frequent] + [f"{col}_other"]
@@ -492,12 +499,13 @@ def test_infrequent_matches_sklearn(
         min_frequency=min_frequency,
         max_categories=max_categories,
         order="frequency",
+        numeric=None,
     )
     assert codec_infrequent(by_frequency, col) == expected
 
 
 def test_no_grouping_without_options(adult: pl.DataFrame) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     assert all(codec_infrequent(codec, c) == [] for c in codec.columns)
     assert not any(name.endswith("_other") for name in codec.feature_names)
 
@@ -509,7 +517,9 @@ def test_infrequent_values_decode_to_other(
     """Lossy by design: each grouped value comes back as the String ``other``."""
     col = "native-country"
     infrequent = sklearn_infrequent(adult[col], min_frequency, max_categories)
-    codec = Codec.fit(adult, min_frequency=min_frequency, max_categories=max_categories)
+    codec = Codec.fit(
+        adult, min_frequency=min_frequency, max_categories=max_categories, numeric=None
+    )
     expected = adult.with_columns(
         pl.when(pl.col(c).is_in(sklearn_infrequent(adult[c], min_frequency, max_categories)))
         .then(pl.lit("other"))
@@ -527,7 +537,7 @@ def test_infrequent_values_decode_to_other(
 
 def test_unseen_value_joins_other() -> None:
     train = pl.DataFrame({"w": ["a"] * 5 + ["b"] * 5 + ["c"]})
-    codec = Codec.fit(train, min_frequency=2)
+    codec = Codec.fit(train, min_frequency=2, numeric=None)
     new = pl.DataFrame({"w": ["a", "never-seen", "c", "b"]})
     encoded = codec.encode(new, dtype=pl.UInt8)
     assert encoded["w_other"].to_list() == [0, 1, 1, 0]
@@ -546,7 +556,7 @@ def test_grouping_on_enum_and_integer_columns_decodes(column: str) -> None:
     counts = df[column].value_counts()
     rare = counts.filter(pl.col("count") < 3)[column].to_list()
     assert rare
-    codec = Codec.fit(df, [column], min_frequency=3)
+    codec = Codec.fit(df, [column], min_frequency=3, numeric=None)
     decoded = codec.decode(codec.encode(df))
     assert decoded.schema == df.schema
     keep = ~df[column].is_in(rare)
@@ -557,7 +567,7 @@ def test_grouping_on_enum_and_integer_columns_decodes(column: str) -> None:
 
 
 def test_unknown_value_raises_without_other() -> None:
-    codec = Codec.fit(pl.DataFrame({"w": ["a", "b"], "n": [1, 2]}))
+    codec = Codec.fit(pl.DataFrame({"w": ["a", "b"], "n": [1, 2]}), numeric=None)
     new = pl.DataFrame({"w": ["a", "zebra"], "n": [1, 2]})
     with pytest.raises(PluginError, match=r"'zebra' in column 'w'"):
         codec.encode(new)
@@ -566,13 +576,13 @@ def test_unknown_value_raises_without_other() -> None:
 
 
 def test_unknown_integer_raises() -> None:
-    codec = Codec.fit(pl.DataFrame({"g": [1, 2, 3]}), ["g"])
+    codec = Codec.fit(pl.DataFrame({"g": [1, 2, 3]}), ["g"], numeric=None)
     with pytest.raises(PluginError, match=r"\b7\b.*'g'"):
         codec.encode(pl.DataFrame({"g": [1, 7]}))
 
 
 def test_decode_missing_feature_column_raises(adult: pl.DataFrame) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     encoded = codec.encode(adult.head(10))
     with pytest.raises(ValueError, match=r"feature column 'sex_ Male' of 'sex' is missing"):
         codec.decode(encoded.drop("sex_ Male"))
@@ -583,37 +593,41 @@ def test_decode_missing_feature_column_raises(adult: pl.DataFrame) -> None:
 
 
 def test_encode_missing_column_raises(adult: pl.DataFrame) -> None:
-    codec = Codec.fit(adult)
+    codec = Codec.fit(adult, numeric=None)
     with pytest.raises(ValueError, match=r"no column 'income'"):
         codec.encode(adult.drop("income"))
 
 
 def test_fit_rejects_bad_options(adult: pl.DataFrame) -> None:
     with pytest.raises(ValueError, match=r"no column 'nope'"):
-        Codec.fit(adult, ["nope"])
+        Codec.fit(adult, ["nope"], numeric=None)
     with pytest.raises(ValueError, match=r"min_frequency"):
-        Codec.fit(adult, min_frequency=1.5)
+        Codec.fit(adult, min_frequency=1.5, numeric=None)
     with pytest.raises(ValueError, match=r"max_categories"):
-        Codec.fit(adult, max_categories=0)
+        Codec.fit(adult, max_categories=0, numeric=None)
     with pytest.raises(TypeError, match=r"'age' has dtype Float64"):
-        Codec.fit(adult.with_columns(pl.col("age").cast(pl.Float64)), ["age"])
+        Codec.fit(adult.with_columns(pl.col("age").cast(pl.Float64)), ["age"], numeric=None)
 
 
 # --------------------------------------------------------------------------- fit
 
 
 def test_fit_lazy_equals_eager(adult: pl.DataFrame) -> None:
-    assert Codec.fit(adult.lazy()) == Codec.fit(adult)
-    assert Codec.fit(adult.lazy(), min_frequency=0.01) == Codec.fit(adult, min_frequency=0.01)
-    assert Codec.fit(adult.lazy(), max_categories=6, order="frequency") == Codec.fit(
-        adult, max_categories=6, order="frequency"
+    assert Codec.fit(adult.lazy(), numeric=None) == Codec.fit(adult, numeric=None)
+    assert Codec.fit(adult.lazy(), min_frequency=0.01, numeric=None) == Codec.fit(
+        adult, min_frequency=0.01, numeric=None
+    )
+    assert Codec.fit(adult.lazy(), max_categories=6, order="frequency", numeric=None) == Codec.fit(
+        adult, max_categories=6, order="frequency", numeric=None
     )
     df = mixed_frame()
-    assert Codec.fit(df.lazy(), MIXED_ENCODED) == Codec.fit(df, MIXED_ENCODED)
+    assert Codec.fit(df.lazy(), MIXED_ENCODED, numeric=None) == Codec.fit(
+        df, MIXED_ENCODED, numeric=None
+    )
 
 
 def test_fit_frequency_order(adult: pl.DataFrame) -> None:
-    codec = Codec.fit(adult, ["race"], order="frequency")
+    codec = Codec.fit(adult, ["race"], order="frequency", numeric=None)
     expected = adult["race"].value_counts(sort=True)["race"].to_list()
     assert codec.blocks[0][3] == expected
 
@@ -623,7 +637,7 @@ def test_fit_frequency_order(adult: pl.DataFrame) -> None:
 
 def test_argmax_decode_matches_numpy() -> None:
     labels = ["x", "y", "z"]
-    codec = Codec.fit(pl.DataFrame({"a": labels}))
+    codec = Codec.fit(pl.DataFrame({"a": labels}), numeric=None)
     rng = np.random.default_rng(7)
     scores = rng.normal(size=(500, 3))
     frame = pl.DataFrame({f"a_{lab}": scores[:, j] for j, lab in enumerate(labels)})
@@ -638,7 +652,7 @@ def test_decode_struct_block_matches_fields_by_name() -> None:
     """A struct block's field names carry its labels (DESIGN §2): a block whose fields
     come in another order (as JSON readers return them) decodes by name, not position."""
     df = pl.DataFrame({"s": ["a", "b", "c", "a"]})
-    codec = Codec.fit(df)
+    codec = Codec.fit(df, numeric=None)
     permuted = codec.encode(df, layout="struct").unnest("s")
     permuted = permuted.select(pl.struct("s_c", "s_a", "s_b").alias("s"))
     assert codec.decode(permuted)["s"].to_list() == ["a", "b", "c", "a"]
@@ -646,7 +660,7 @@ def test_decode_struct_block_matches_fields_by_name() -> None:
 
 def test_decode_struct_block_with_foreign_fields_raises() -> None:
     df = pl.DataFrame({"s": ["a", "b", "c", "a"]})
-    codec = Codec.fit(df)
+    codec = Codec.fit(df, numeric=None)
     renamed = codec.encode(df, layout="struct").select(
         pl.col("s").struct.rename_fields(["p", "q", "r"])
     )
@@ -660,7 +674,7 @@ LOGITS = [0.7, 0.0, -0.4, 1.2]
 
 
 def two_column_codec() -> Codec:
-    return Codec.fit(pl.DataFrame({"a": LABELS, "b": LABELS}))
+    return Codec.fit(pl.DataFrame({"a": LABELS, "b": LABELS}), numeric=None)
 
 
 def test_sampled_columns_are_independent() -> None:
@@ -698,7 +712,7 @@ def test_sampled_frequencies_match_softmax(tau: float) -> None:
 
 def test_sampled_null_field_gives_real_nulls() -> None:
     """Sampling the ``null`` field gives a null, as often as softmax says."""
-    codec = Codec.fit(pl.DataFrame({"w": ["a", "b", None]}))
+    codec = Codec.fit(pl.DataFrame({"w": ["a", "b", None]}), numeric=None)
     assert codec.feature_names == ["w_a", "w_b", "w_null"]
     values = [0.5, 0.0, -0.3]
     out = codec.decode(constant_logits(codec, {"w": values}, N_SAMPLED), method="sample", seed=3)
@@ -737,7 +751,7 @@ def test_unseeded_sampling_varies() -> None:
 
 def test_separator_comes_from_the_document() -> None:
     df = pl.DataFrame({"sex": ["F", "M", None], "race_x": ["a", "b", "a"]})
-    codec = Codec.fit(df, separator=".")
+    codec = Codec.fit(df, separator=".", numeric=None)
     assert codec.feature_names == ["sex.F", "sex.M", "sex.null", "race_x.a", "race_x.b"]
     assert json.loads(codec.to_json())["separator"] == "."
     for layout in ("flat", "struct", "array"):
@@ -745,7 +759,7 @@ def test_separator_comes_from_the_document() -> None:
         assert codec.decode(encoded).equals(df)
     # Read back, the document keeps its separator; the default one is not written.
     assert Codec.from_json(codec.to_json()).feature_names == codec.feature_names
-    assert "separator" not in json.loads(Codec.fit(df).to_json())
+    assert "separator" not in json.loads(Codec.fit(df, numeric=None).to_json())
     logits = codec.encode(df, dtype=pl.Float64)
     relaxed = codec.gumbel_softmax(logits, seed=1)
     assert relaxed.columns == logits.columns
@@ -753,7 +767,7 @@ def test_separator_comes_from_the_document() -> None:
 
 @pytest.mark.parametrize("separator", ["", "a\x00b"])
 def test_unusable_separators_are_refused(separator: str) -> None:
-    document = json.loads(Codec.fit(pl.DataFrame({"s": ["x", "y"]})).to_json())
+    document = json.loads(Codec.fit(pl.DataFrame({"s": ["x", "y"]}), numeric=None).to_json())
     document["separator"] = separator
     with pytest.raises(ValueError, match="separator"):
         Codec.from_json(json.dumps(document))
@@ -762,8 +776,8 @@ def test_unusable_separators_are_refused(separator: str) -> None:
 def test_separator_of_the_wrong_type_is_named() -> None:
     df = pl.DataFrame({"s": ["x", "y"]})
     with pytest.raises(TypeError, match="separator must be a str"):
-        Codec.fit(df, separator=None)  # type: ignore[arg-type]
-    document = json.loads(Codec.fit(df).to_json())
+        Codec.fit(df, separator=None, numeric=None)  # type: ignore[arg-type]
+    document = json.loads(Codec.fit(df, numeric=None).to_json())
     document["separator"] = 5
     with pytest.raises(ValueError, match="`separator` is 5"):
         Codec.from_json(json.dumps(document))

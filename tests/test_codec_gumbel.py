@@ -31,7 +31,7 @@ ALPHA = 0.001
 
 @pytest.fixture(scope="module")
 def codec(adult: pl.DataFrame) -> Codec:
-    return Codec.fit(adult)
+    return Codec.fit(adult, numeric=None)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_gumbel_softmax_columns_draw_from_distinct_streams() -> None:
     shared noise would make their samples equal on every row; independent streams agree
     with probability sum(p^2)."""
     labels = ["w", "x", "y", "z"]
-    codec = Codec.fit(pl.DataFrame({"a": labels, "b": labels}))
+    codec = Codec.fit(pl.DataFrame({"a": labels, "b": labels}), numeric=None)
     values = np.array([0.7, 0.0, -0.4, 1.2])
     rows = 20_000
     logits = pl.DataFrame(
@@ -261,7 +261,7 @@ def test_keyed_decode_with_string_keys(codec: Codec, logits: pl.DataFrame) -> No
 def test_keyed_sampling_keeps_the_softmax_frequencies() -> None:
     labels = ["w", "x", "y", "z"]
     values = np.array([0.7, 0.0, -0.4, 1.2])
-    codec = Codec.fit(pl.DataFrame({"a": labels}))
+    codec = Codec.fit(pl.DataFrame({"a": labels}), numeric=None)
     rows = 30_000
     rng = np.random.default_rng(9)
     frame = pl.DataFrame(

@@ -459,7 +459,7 @@ def string_cases() -> Iterator[Case]:
     yield Case(
         "codec-encode-unknown-nul",
         """
-        codec = Codec.fit(pl.DataFrame({"x": ["a", "b"]}))
+        codec = Codec.fit(pl.DataFrame({"x": ["a", "b"]}), numeric=None)
         error(lambda: codec.encode(pl.DataFrame({"x": ["a", "b\\x00c"]})), "b\\\\0c", "'x'")
         """,
     )
@@ -1101,7 +1101,7 @@ def codec_cases() -> Iterator[Case]:
         )
     for name, top, needle in (
         ("version-0", '{"version": 0}', "version"),
-        ("version-2", '{"version": 2}', "version"),
+        ("version-3", '{"version": 3}', "version"),
         ("version-string", '{"version": "1"}', "version"),
         ("version-float", '{"version": 1.0}', "version"),
         ("version-huge", '{"version": 2**70}', "version"),
@@ -1176,48 +1176,48 @@ def codec_cases() -> Iterator[Case]:
         "codec-fit-duplicate-feature-names",
         """
         df = pl.DataFrame({"a": ["b_c", "x"], "a_b": ["c", "y"]})
-        error(lambda: Codec.fit(df), "Codec.fit", "a_b_c", "'a'", "'a_b'", kinds=ValueError)
+        error(lambda: Codec.fit(df, numeric=None), "Codec.fit", "a_b_c", "'a'", "'a_b'", kinds=ValueError)
         """,
     )
     yield Case(
         "codec-fit-null-string-and-nulls",
         """
         df = pl.DataFrame({"a": ["null", None, "x"]})
-        error(lambda: Codec.fit(df), "Codec.fit", "a_null", kinds=ValueError)
+        error(lambda: Codec.fit(df, numeric=None), "Codec.fit", "a_null", kinds=ValueError)
         """,
     )
     yield Case(
         "codec-fit-nul-column-name",
         """
         df = pl.DataFrame({"a\\x00b": ["x", "y"]})
-        error(lambda: Codec.fit(df, ["a\\x00b"]), "NUL", kinds=ValueError)
+        error(lambda: Codec.fit(df, ["a\\x00b"], numeric=None), "NUL", kinds=ValueError)
         """,
     )
     yield Case(
         "codec-fit-nul-value",
         """
         df = pl.DataFrame({"a": ["x\\x00y", "z"]})
-        error(lambda: Codec.fit(df), "NUL", "'a'", kinds=ValueError)
+        error(lambda: Codec.fit(df, numeric=None), "NUL", "'a'", kinds=ValueError)
         """,
     )
     yield Case(
         "codec-fit-no-columns",
         """
         df = pl.DataFrame({"n": [1, 2]})
-        error(lambda: Codec.fit(df), "no columns", kinds=ValueError)
+        error(lambda: Codec.fit(df, numeric=None), "no columns", kinds=ValueError)
         """,
     )
     yield Case(
         "codec-fit-int128-column",
         """
         df = pl.DataFrame({"n": [1, 2]}, schema={"n": pl.Int128})
-        error(lambda: Codec.fit(df, ["n"]), "'n'", "Int128", kinds=TypeError)
+        error(lambda: Codec.fit(df, ["n"], numeric=None), "'n'", "Int128", kinds=TypeError)
         """,
     )
     yield Case(
         "codec-encode-feature-clash",
         """
-        codec = Codec.fit(pl.DataFrame({"c": ["a", "b"]}))
+        codec = Codec.fit(pl.DataFrame({"c": ["a", "b"]}), numeric=None)
         df = pl.DataFrame({"c": ["a"], "c_a": [1]})
         error(lambda: codec.encode(df), "'c_a'", kinds=ValueError)
         assert codec.encode(df, layout="struct").columns == ["c", "c_a"]
@@ -1227,7 +1227,7 @@ def codec_cases() -> Iterator[Case]:
         "codec-round-trip-emoji-and-empty",
         """
         df = pl.DataFrame({"c": ["🐍", "", None, "é"], "n": [1, 2, 3, 4]})
-        codec = Codec.fit(df)
+        codec = Codec.fit(df, numeric=None)
         again = Codec.from_json(codec.to_json())
         assert again == codec
         assert codec.decode(codec.encode(df)).equals(df)
@@ -1481,7 +1481,7 @@ def name_cases() -> Iterator[Case]:
         yield Case(
             f"codec-decode-two-sources-{order}",
             f"""
-            c = Codec.fit(pl.DataFrame({{"s": ["a", "b"]}}))
+            c = Codec.fit(pl.DataFrame({{"s": ["a", "b"]}}), numeric=None)
             feats = c.encode(pl.DataFrame({{"s": ["a", "b"]}}))
             error(lambda: c.decode({frame}), "two sources", "'s'", "'s_a'", kinds=ValueError)
             """,
@@ -1489,7 +1489,7 @@ def name_cases() -> Iterator[Case]:
     yield Case(
         "codec-decode-two-sources-struct",
         """
-        c = Codec.fit(pl.DataFrame({"s": ["a", "b"]}))
+        c = Codec.fit(pl.DataFrame({"s": ["a", "b"]}), numeric=None)
         df = pl.DataFrame({"s": ["a", "b"]})
         both = c.encode(df, layout="struct").with_columns(c.encode(df)["s_b"])
         error(lambda: c.decode(both), "two sources", "'s'", "'s_b'", kinds=ValueError)
@@ -1499,7 +1499,7 @@ def name_cases() -> Iterator[Case]:
         "codec-fit-rare-value-with-nul",
         """
         df = pl.DataFrame({"x": ["a", "a", "b\\x00", None]})
-        c = Codec.fit(df, min_frequency=2)
+        c = Codec.fit(df, min_frequency=2, numeric=None)
         assert c.feature_names == ["x_a", "x_null", "x_other"], c.feature_names
         enc = c.encode(pl.DataFrame({"x": ["b\\x00", "a", "zzz"]}))
         assert enc.rows() == [(0.0, 0.0, 1.0), (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)], enc.rows()
@@ -1512,7 +1512,7 @@ def name_cases() -> Iterator[Case]:
             f"codec-gumbel-names-the-column-{cast}",
             f"""
             df = pl.DataFrame({{"s": ["a", "b", None], "t": ["x", "y", "x"]}})
-            c = Codec.fit(df)
+            c = Codec.fit(df, numeric=None)
             bad = c.encode(df).with_columns(pl.col("{cast}").cast(pl.String))
             msg = error(lambda: c.gumbel_softmax(bad, seed=1), "'{cast}'", "str")
             first = msg.splitlines()[0]
@@ -1523,7 +1523,7 @@ def name_cases() -> Iterator[Case]:
         yield Case(
             f"codec-columns-is-{name}",
             f"""
-            d = json.loads(Codec.fit(pl.DataFrame({{"s": ["a"]}})).to_json())
+            d = json.loads(Codec.fit(pl.DataFrame({{"s": ["a"]}}), numeric=None).to_json())
             d["columns"] = {value}
             error(lambda: Codec.from_json(json.dumps(d)), "`columns`", kinds=ValueError)
             """,
@@ -1537,7 +1537,7 @@ def name_cases() -> Iterator[Case]:
         yield Case(
             f"codec-table-{name}",
             f"""
-            d = json.loads(Codec.fit(pl.DataFrame({{"s": ["a"]}})).to_json())
+            d = json.loads(Codec.fit(pl.DataFrame({{"s": ["a"]}}), numeric=None).to_json())
             d["table"] = {value}
             error(lambda: Codec.from_json(json.dumps(d)), "{needle}", kinds=ValueError)
             """,
@@ -1545,7 +1545,7 @@ def name_cases() -> Iterator[Case]:
     yield Case(
         "codec-columns-entry-not-a-map",
         """
-        d = json.loads(Codec.fit(pl.DataFrame({"s": ["a"]})).to_json())
+        d = json.loads(Codec.fit(pl.DataFrame({"s": ["a"]}), numeric=None).to_json())
         d["columns"] = [1]
         error(lambda: Codec.from_json(json.dumps(d)), "columns[0]", kinds=ValueError)
         """,
@@ -1576,7 +1576,7 @@ def name_cases() -> Iterator[Case]:
 MATRIX_SETUP = """
 import numpy as np
 df = pl.DataFrame({"s": ["a", "b", None, "a"], "n": [1, 2, 3, 4], "t": [True, False, True, True]})
-c = Codec.fit(df)
+c = Codec.fit(df, numeric=None)
 D = c.width
 m = c.encode(df, layout="matrix")["features"]
 want = c.decode(c.encode(df))
@@ -1704,7 +1704,7 @@ def matrix_cases() -> Iterator[Case]:
             error(lambda: c.encode(bad, layout="matrix"), "zzz", "'s'")
             """,
         "unseen-null": """
-            c2 = Codec.fit(pl.DataFrame({"s": ["a", "b"]}))
+            c2 = Codec.fit(pl.DataFrame({"s": ["a", "b"]}), numeric=None)
             mm = c2.encode(pl.DataFrame({"s": ["a", None]}), layout="matrix")["features"]
             assert mm.to_list() == [[1.0, 0.0], [None, None]], mm.to_list()
             assert c2.decode(pl.DataFrame({"features": mm}))["s"].to_list() == ["a", None]

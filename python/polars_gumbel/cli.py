@@ -290,12 +290,13 @@ def parser() -> argparse.ArgumentParser:
         default="mode",
         help="the integer, float, Date, Datetime and Duration columns not in --columns: "
         "mode (default; a Gaussian mixture's mode and the scalar within it, as CTGAN), "
-        "standard (z-score), minmax (the fitted range to [-1, 1]), or none (passed "
+        "standard (z-score), minmax (the fitted range onto -1..1), or none (passed "
         "through unencoded)",
     )
     f.add_argument(
         "--max-modes",
         type=_positive_int,
+        metavar="N",
         default=10,
         help="at most this many modes per column with --numeric mode (default 10)",
     )
@@ -413,8 +414,8 @@ def parser() -> argparse.ArgumentParser:
         "--noise",
         type=_non_negative,
         default=0.5,
-        help="standard deviation of the Gaussian noise on the logits (default 0.5; a "
-        "tenth of it on the numeric scalars)",
+        help="standard deviation of the Gaussian noise on the logits (default 0.5; "
+        "0.002 times it on the numeric scalars)",
     )
     m.set_defaults(run=_demo)
     return p
