@@ -5,7 +5,7 @@ print seconds and the ratio of polars-gumbel's time to each contender's (< 1 = f
 PyTorch and JAX are optional: their rows appear when ``import torch`` / ``import jax``
 work (``make bench WITH_PEERS=1`` installs both).
 
-    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode|codec|matrix]
+    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode|codec|matrix|numeric]
                               [--markdown]
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+from sklearn.mixture import BayesianGaussianMixture
 from sklearn.preprocessing import OneHotEncoder
 
 import polars_gumbel as pg
@@ -57,6 +58,13 @@ def best(f: Callable[[], Any], repeat: int) -> float:
         f()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def once(f: Callable[[], Any]) -> float:
+    """The wall time of one run of `f`: for the slow peers, which take seconds."""
+    start = time.perf_counter()
+    f()
+    return time.perf_counter() - start
 
 
 def report(title: str, rows: list[Row], markdown: bool) -> None:
@@ -484,7 +492,7 @@ def bench_matrix(n: int, markdown: bool) -> None:
     """A generator's N x D matrix to a table and back, against the frame a user would
     otherwise build, and scikit-learn on the same matrix."""
     table = _adult(n)
-    codec = pg.Codec.fit(table)
+    codec = pg.Codec.fit(table, numeric=None)
     blocks = codec.blocks
     onehot = codec.encode(table, layout="matrix")["features"].to_numpy()
     rng = np.random.default_rng(0)
@@ -617,10 +625,108 @@ def bench_matrix(n: int, markdown: bool) -> None:
     )
 
 
+# ---------------------------------------------------------------- numeric columns
+
+NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+
+
+def bench_numeric(n: int, markdown: bool) -> None:
+    """Mode-specific normalisation: the fit and the encoding of Adult's six numeric
+    columns against RDT's ClusterBasedNormalizer (CTGAN's preprocessing) and
+    scikit-learn's BayesianGaussianMixture; the whole table against its categorical
+    columns alone."""
+    small = _adult(100_000)
+    numbers = small.select(NUMERIC)
+    shape = f"{len(small):,} rows x {len(NUMERIC)} numeric columns"
+    ours_fit = best(lambda: pg.Codec.fit(numbers), 1)
+    codec = pg.Codec.fit(numbers)
+    ours_encode = best(lambda: codec.encode(numbers, method="sample", seed=0), 3)
+    fit_rows: list[Row] = [("polars-gumbel", "Codec.fit", ours_fit)]
+    encode_rows: list[Row] = [("polars-gumbel", "Codec.encode, sampled modes", ours_encode)]
+    try:
+        from rdt.transformers.numerical import ClusterBasedNormalizer
+
+        frame = numbers.to_pandas()
+
+        def rdt_fit() -> list[Any]:
+            fitted = []
+            for c in NUMERIC:
+                t = ClusterBasedNormalizer(max_clusters=10, weight_threshold=0.005)
+                t.fit(frame, column=c)
+                fitted.append(t)
+            return fitted
+
+        fitted = rdt_fit()
+        rdt_fit_time = once(rdt_fit)
+        fit_rows.append(("RDT", "ClusterBasedNormalizer.fit", rdt_fit_time))
+        encode_rows.append(
+            (
+                "RDT",
+                "ClusterBasedNormalizer.transform",
+                once(lambda: [t.transform(frame) for t in fitted]),
+            )
+        )
+    except ImportError:
+        print("\n(RDT is not installed: pip install rdt for the RDT rows)")
+    report(f"numeric fit: {shape}", fit_rows, markdown)
+    report(f"numeric encode: {shape}", encode_rows, markdown)
+
+    # A column of 10^6 distinct floats: our fit against scikit-learn's on the same rows.
+    rng = np.random.default_rng(0)
+    wide = np.concatenate(
+        [rng.normal(0.0, 1.0, 600_000), rng.normal(8.0, 2.0, 300_000), rng.normal(20, 0.5, 100_000)]
+    )
+    distinct = pl.DataFrame({"x": wide})
+    rows = [("polars-gumbel", "Codec.fit", best(lambda: pg.Codec.fit(distinct), 1))]
+    bgm = BayesianGaussianMixture(
+        n_components=10,
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=0.001,
+        max_iter=100,
+        random_state=0,
+    )
+    rows.append(
+        ("scikit-learn", "BayesianGaussianMixture.fit", once(lambda: bgm.fit(wide[:, None])))
+    )
+    report("numeric fit: 1,000,000 distinct floats, one column", rows, markdown)
+
+    # The whole 15-column table against its 9 categorical columns alone.
+    table = _adult(n)
+    whole = pg.Codec.fit(table)
+    categorical = pg.Codec.fit(table, numeric=None)
+    for method in ("argmax", "sample"):
+        rows = [
+            (
+                "polars-gumbel",
+                f"all 15 columns ({whole.width} features)",
+                best(lambda: whole.encode(table, method=method, seed=0), 3),
+            ),
+            (
+                "polars-gumbel",
+                f"9 categorical columns ({categorical.width} features)",
+                best(lambda: categorical.encode(table), 3),
+            ),
+        ]
+        report(f"encode, {method} modes: {n:,} rows, flat Float32", rows, markdown)
+    encoded = whole.encode(table, method="sample", seed=0)
+    encoded_categorical = categorical.encode(table)
+    rows = [
+        ("polars-gumbel", "all 15 columns", best(lambda: whole.decode(encoded), 3)),
+        (
+            "polars-gumbel",
+            "9 categorical columns",
+            best(lambda: categorical.decode(encoded_categorical), 3),
+        ),
+    ]
+    report(f"decode, argmax: {n:,} rows, flat Float32", rows, markdown)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--only", choices=("one_hot", "gumbel", "sample", "decode", "codec", "matrix"))
+    p.add_argument(
+        "--only", choices=("one_hot", "gumbel", "sample", "decode", "codec", "matrix", "numeric")
+    )
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
     print(
@@ -641,6 +747,8 @@ def main() -> None:
         bench_codec_wide(args.markdown)
     if args.only in (None, "matrix"):
         bench_matrix(args.rows, args.markdown)
+    if args.only in (None, "numeric"):
+        bench_numeric(args.rows, args.markdown)
 
 
 if __name__ == "__main__":

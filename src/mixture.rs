@@ -236,9 +236,9 @@ fn run(
     };
     for iteration in 1..=options.max_iter {
         let previous = lower;
-        e_step(data, &factors, k, &mut resp);
+        let entropy = e_step(data, &factors, k, &mut resp);
         factors = m_step(data, &resp, k, options);
-        lower = lower_bound(data, &factors, &resp, k);
+        lower = lower_bound(&factors, entropy, k);
         report = FitReport {
             iterations: iteration,
             converged: (lower - previous).abs() < options.tol,
@@ -318,8 +318,9 @@ fn log_weights(f: &Factors) -> Vec<f64> {
         .collect()
 }
 
-/// The E step (10.46–10.49, 10.64, 10.65): the responsibilities, in place.
-fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) {
+/// The E step (10.46–10.49, 10.64, 10.65): the responsibilities, in place; returns
+/// their entropy `−Σ c r ln r`, from the logarithms at hand.
+fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) -> f64 {
     let log_w = log_weights(f);
     let ln_2pi = (2.0 * std::f64::consts::PI).ln();
     // Per component: everything but the squared distance.
@@ -331,7 +332,8 @@ fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) {
         })
         .collect();
     let precision: Vec<f64> = f.var.iter().map(|v| 1.0 / v).collect();
-    for (&x, r) in data.x.iter().zip(resp.chunks_exact_mut(k)) {
+    let mut entropy = 0.0;
+    for ((&x, &c), r) in data.x.iter().zip(data.c).zip(resp.chunks_exact_mut(k)) {
         let mut max = f64::NEG_INFINITY;
         for j in 0..k {
             let d = x - f.m[j];
@@ -339,27 +341,26 @@ fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) {
             max = max.max(r[j]);
         }
         let mut sum = 0.0;
+        let mut weighted = 0.0;
         for v in r.iter_mut() {
-            *v = (*v - max).exp();
+            let shifted = *v - max;
+            *v = shifted.exp();
             sum += *v;
+            weighted += *v * shifted;
         }
+        // ln r_j = shifted_j − ln sum, so Σ r ln r = Σ e^shifted · shifted / sum − ln sum.
+        let inv = 1.0 / sum;
         for v in r.iter_mut() {
-            *v /= sum;
+            *v *= inv;
         }
+        entropy -= c * (weighted * inv - sum.ln());
     }
+    entropy
 }
 
 /// The evidence lower bound, up to constants (10.70–10.77): the responsibilities'
 /// entropy, and the normalisers of the Gamma, Gaussian and stick-breaking factors.
-fn lower_bound(data: &Data<'_>, f: &Factors, resp: &[f64], k: usize) -> f64 {
-    let mut entropy = 0.0;
-    for (&c, r) in data.c.iter().zip(resp.chunks_exact(k)) {
-        for &p in r {
-            if p > 0.0 {
-                entropy -= c * p * p.ln();
-            }
-        }
-    }
+fn lower_bound(f: &Factors, entropy: f64, k: usize) -> f64 {
     let mut bound = entropy;
     for j in 0..k {
         // ln of the Gamma's normaliser, in the normalised variance's terms.

@@ -828,19 +828,26 @@ fn restore<T: Real>(
     mode_validity: Option<Bitmap>,
 ) -> PolarsResult<Series> {
     let null_at = column.null_indicator.then(|| column.width() - 1);
-    let mut values = Vec::with_capacity(len);
-    let mut valid = MutableBitmap::with_capacity(len);
-    for r in 0..len {
-        let alpha = view.at(r, 0).widen();
-        let c = modes.map_or(0, |m| m[r] as usize);
-        let is_null = null_at.is_some_and(|j| view.at(r, j).widen() > 0.5);
-        let ok = !is_null
-            && !alpha.is_nan()
-            && validity.as_ref().is_none_or(|v| v.get_bit(r))
-            && mode_validity.as_ref().is_none_or(|v| v.get_bit(r));
-        values.push(if ok { column.value(alpha, c) } else { 0.0 });
-        valid.push(ok);
-    }
+    let mut values = vec![0f64; len];
+    let pieces = values.chunks_mut(ROWS_PER_TASK).collect();
+    let oks = par_tasks(pieces, |task, piece: &mut [f64]| {
+        let at = task * ROWS_PER_TASK;
+        let mut oks = Vec::with_capacity(piece.len());
+        for (i, out) in piece.iter_mut().enumerate() {
+            let r = at + i;
+            let alpha = view.at(r, 0).widen();
+            let c = modes.map_or(0, |m| m[r] as usize);
+            let is_null = null_at.is_some_and(|j| view.at(r, j).widen() > 0.5);
+            let ok = !is_null
+                && !alpha.is_nan()
+                && validity.as_ref().is_none_or(|v| v.get_bit(r))
+                && mode_validity.as_ref().is_none_or(|v| v.get_bit(r));
+            *out = if ok { column.value(alpha, c) } else { 0.0 };
+            oks.push(ok);
+        }
+        oks
+    });
+    let valid: MutableBitmap = oks.into_iter().flatten().collect();
     let valid: Bitmap = valid.into();
     let valid = (valid.unset_bits() > 0).then_some(valid);
     let numbers = Float64Chunked::from_vec_validity(column.name.as_str().into(), values, valid);

@@ -249,7 +249,7 @@ fn seeded_sampling_is_reproducible() {
 
 #[test]
 fn unknown_version_is_an_error() {
-    let json = ADULT_CODEC.replace("\"version\": 1,", "\"version\": 2,");
+    let json = ADULT_CODEC.replace("\"version\": 1,", "\"version\": 3,");
     assert_ne!(json, ADULT_CODEC);
     let message = Codec::from_json(&json).unwrap_err().to_string();
     assert!(message.contains("version"), "{message}");
@@ -372,7 +372,8 @@ fn feature_names_are_unique_across_columns() {
     ]);
     let message = Codec::from_json(&doc.to_string()).unwrap_err().to_string();
     assert!(message.contains("'a_b_c'"), "{message}");
-    let columns = serde_json::from_value(doc["columns"].clone()).expect("column entries");
+    let columns: Vec<polars_gumbel::codec::Entry> =
+        serde_json::from_value(doc["columns"].clone()).expect("column entries");
     assert!(Codec::new(columns).is_err());
 }
 

@@ -1,12 +1,14 @@
 """`polars_gumbel.ray` on a local Ray cluster: DESIGN §8.
 
-The data is the bundled Adult table scaled to 200,000 rows: generator-like logits (a
-stand-in for a trained generator, as the demo makes them) for decoding and the
-per-block Gumbel-Softmax, and resampled real rows for encoding, each with a stable
-integer ``id`` that is not the row position. The reference is the single-process
-`Codec` method on the same whole table; Ray's output, gathered and sorted back by
-``id``, must equal it bit for bit whether the dataset comes in 1, 3 or 7 blocks or is
-shuffled first.
+The data is the bundled Adult table (9 categorical and 6 numeric columns, the latter
+in CTGAN's mode-specific normalisation) scaled to 200,000 rows: generator-like logits
+(a stand-in for a trained generator, as the demo makes them) for decoding and the
+per-span activation, and resampled real rows for encoding, each with a stable integer
+``id`` that is not the row position. Every draw is seeded and keyed on ``id``: the
+labels and modes sampled in decoding, the Gumbel noise, and the mode each numeric
+value is encoded in. The reference is the single-process `Codec` method on the same
+whole table; Ray's output, gathered and sorted back by ``id``, must equal it bit for
+bit whether the dataset comes in 1, 3 or 7 blocks or is shuffled first.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def cluster() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def codec(adult: pl.DataFrame) -> Codec:
-    return Codec.fit(adult)
+    codec = Codec.fit(adult)
+    assert any(s.activation == "tanh" for s in codec.spans)  # numeric columns, "mode"
+    return codec
 
 
 def ids(rows: int) -> pl.Series:
@@ -131,13 +135,48 @@ def test_positional_noise_would_differ_per_block(
     assert not out.equals(decoded)
 
 
+@pytest.fixture(scope="module")
+def encoded(codec: Codec, real: pl.DataFrame) -> pl.DataFrame:
+    """The reference: each numeric value's mode drawn keyed on ``id``, in one process."""
+    return codec.encode(real, seed=SEED, key="id").sort("id")
+
+
 @pytest.mark.usefixtures("cluster")
 @pytest.mark.parametrize(("blocks", "shuffle"), SPLITTINGS, ids=SPLIT_IDS)
-def test_encode_equals_one_process(
-    codec: Codec, real: pl.DataFrame, blocks: int, shuffle: bool
+def test_keyed_encode_equals_one_process(
+    codec: Codec, real: pl.DataFrame, encoded: pl.DataFrame, blocks: int, shuffle: bool
 ) -> None:
-    out = gathered(pgr.encode(dataset(real, blocks, shuffle), codec))
-    assert_frame_equal(out, codec.encode(real).sort("id"))
+    out = gathered(pgr.encode(dataset(real, blocks, shuffle), codec, seed=SEED, key="id"))
+    assert_frame_equal(out, encoded)
+    # Decoded back (on Ray too): the one-process round trip.
+    back = gathered(pgr.decode(dataset(out, blocks, shuffle), codec))
+    assert_frame_equal(back, codec.decode(encoded))
+
+
+@pytest.mark.usefixtures("cluster")
+def test_argmax_encode_equals_one_process(codec: Codec, real: pl.DataFrame) -> None:
+    """Each value in its most probable mode: no draw, no key needed."""
+    head = real.head(20_000)
+    out = gathered(pgr.encode(dataset(head, 3, shuffle=False), codec, method="argmax"))
+    assert_frame_equal(out, codec.encode(head, method="argmax").sort("id"))
+
+
+@pytest.mark.usefixtures("cluster")
+def test_positional_mode_draws_would_differ_per_block(
+    codec: Codec, real: pl.DataFrame, encoded: pl.DataFrame
+) -> None:
+    """The comparison above can fail: without the key, each block's rows are numbered
+    from 0 again, and the modes drawn differ from the whole-table encoding."""
+
+    def positional(batch: pa.Table) -> pa.Table:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        return codec.encode(frame, seed=SEED).to_arrow()
+
+    ds = dataset(real, 3, shuffle=False).map_batches(positional, batch_format="pyarrow")
+    out = gathered(ds)
+    assert out.height == encoded.height
+    assert not out.equals(encoded)
 
 
 @pytest.mark.usefixtures("cluster")
@@ -167,8 +206,9 @@ def test_matrix_batches_equal_one_process(
     blocks: int,
     shuffle: bool,
 ) -> None:
-    encoded = gathered(pgr.encode(dataset(real, blocks, shuffle), codec, layout="matrix"))
-    assert_frame_equal(encoded, codec.encode(real, layout="matrix").sort("id"))
+    ds = dataset(real, blocks, shuffle)
+    encoded = gathered(pgr.encode(ds, codec, layout="matrix", seed=SEED, key="id"))
+    assert_frame_equal(encoded, codec.encode(real, layout="matrix", seed=SEED, key="id").sort("id"))
     ds = dataset(matrix, blocks, shuffle)
     out = gathered(pgr.decode(ds, codec, method="sample", seed=SEED, key="id"))
     assert_frame_equal(out, decoded)
@@ -196,6 +236,11 @@ def test_seeded_sampling_without_a_key_is_refused(codec: Codec) -> None:
         pgr.gumbel_softmax(ds, codec, seed=SEED)
     with pytest.raises(ValueError, match="needs key=COLUMN"):
         pgr.decode_batches(codec, method="sample", seed=SEED)
+    with pytest.raises(ValueError, match="encode with a seed on Ray needs key=COLUMN"):
+        pgr.encode(ds, codec, seed=SEED)
+    with pytest.raises(ValueError, match="needs key=COLUMN"):
+        pgr.encode_batches(codec, layout="matrix", seed=SEED)
+    pgr.encode_batches(codec, method="argmax", seed=SEED)  # no draw: no key needed
 
 
 @pytest.mark.usefixtures("cluster")
@@ -204,13 +249,21 @@ def test_batch_format_is_fixed(codec: Codec) -> None:
         pgr.decode(ray.data.range(1), codec, batch_format="pandas")
 
 
-def test_batch_function_is_the_codec_method(codec: Codec, logits: pl.DataFrame) -> None:
+def test_batch_function_is_the_codec_method(
+    codec: Codec, logits: pl.DataFrame, real: pl.DataFrame
+) -> None:
     """Without Ray: a batch function applied to Arrow batches by hand."""
+
+    def by_hand(fn: pgr.BatchFn, frame: pl.DataFrame) -> pl.DataFrame:
+        table = frame.to_arrow()
+        parts = [pl.from_arrow(fn(table.slice(a, 50_000))) for a in range(0, ROWS, 50_000)]
+        return pl.concat(p for p in parts if isinstance(p, pl.DataFrame))
+
     fn = pgr.decode_batches(codec, method="sample", seed=SEED, key="id")
-    table = logits.to_arrow()
-    parts = [pl.from_arrow(fn(table.slice(a, 50_000))) for a in range(0, ROWS, 50_000)]
-    out = pl.concat(p for p in parts if isinstance(p, pl.DataFrame))
+    out = by_hand(fn, logits)
     assert_frame_equal(out, codec.decode(logits, method="sample", seed=SEED, key="id"))
+    fn = pgr.encode_batches(codec, seed=SEED, key="id")
+    assert_frame_equal(by_hand(fn, real), codec.encode(real, seed=SEED, key="id"))
 
 
 def test_batches_move_without_a_copy(codec: Codec, logits: pl.DataFrame) -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import polars as pl
 
@@ -184,6 +184,15 @@ def progress(label: str) -> Iterator[None]:
 
 
 def _fit(args: argparse.Namespace) -> None:
+    transform = None if args.numeric == "none" else args.numeric
+    numeric: Any = transform
+    if args.numeric_columns is not None:
+        if transform is None:
+            raise UsageError(
+                "--numeric-columns names columns to normalise, --numeric none normalises "
+                "none: choose one (see polars-gumbel fit --help)"
+            )
+        numeric = dict.fromkeys(args.numeric_columns, transform)
     with progress(f"fitting {args.data}"):
         codec = Codec.fit(
             scan(args.data),
@@ -191,7 +200,7 @@ def _fit(args: argparse.Namespace) -> None:
             max_categories=args.max_categories,
             min_frequency=args.min_frequency,
             order=args.order,
-            numeric=None if args.numeric == "none" else args.numeric,
+            numeric=numeric,
             max_modes=args.max_modes,
             seed=args.seed,
         )
@@ -205,10 +214,22 @@ def _fit(args: argparse.Namespace) -> None:
     )
 
 
+def _numeric_dtypes(codec: Codec) -> dict[str, pl.DataType]:
+    """The dtypes of the codec's numeric columns, as it decodes them (from its plan,
+    without data): a CSV or NDJSON file keeps none, and a header-only CSV would read
+    them as String, a CSV file its dates and times."""
+    numeric = {s.column for s in codec.spans if s.activation != "softmax"}
+    if not numeric:
+        return {}
+    empty = pl.LazyFrame(schema=dict.fromkeys(codec.feature_names, pl.Float64()))
+    schema = codec.decode(empty).collect_schema()
+    return {c: schema[c] for c in codec.columns if c in numeric}
+
+
 def _encode(args: argparse.Namespace) -> None:
     codec = Codec.load(args.codec)
     lf = codec.encode(
-        scan(args.data),
+        scan(args.data, _numeric_dtypes(codec)),
         layout=args.layout,
         dtype=_DTYPES[args.dtype],
         matrix=args.matrix,
@@ -254,8 +275,8 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="polars-gumbel",
         description="Encode the columns of Parquet, CSV or NDJSON files for a generator "
-        "(categorical ones one-hot, numeric ones normalised), apply its activations and "
-        "decode its output back to the table, streaming.",
+        "(categorical ones one-hot, numeric ones normalised) and decode its scores back "
+        "to the table, by argmax or Gumbel sampling, streaming.",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -292,6 +313,14 @@ def parser() -> argparse.ArgumentParser:
         "mode (default; a Gaussian mixture's mode and the scalar within it, as CTGAN), "
         "standard (z-score), minmax (the fitted range onto -1..1), or none (passed "
         "through unencoded)",
+    )
+    f.add_argument(
+        "--numeric-columns",
+        type=_column_list,
+        metavar="COLUMNS",
+        help="comma-separated numeric columns, each with the --numeric transform (default: "
+        "every integer, float, Date, Datetime and Duration column not in --columns); other "
+        "number columns, such as a row id, then pass through",
     )
     f.add_argument(
         "--max-modes",
@@ -409,7 +438,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="rows to generate (default: as many as the table)",
     )
-    m.add_argument("--seed", type=_seed, default=0)
+    m.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the mixture fit, the mode draws, the logits' noise and the sampling "
+        "(default 0)",
+    )
     m.add_argument(
         "--noise",
         type=_non_negative,

@@ -144,7 +144,7 @@ def _numeric_summary(codec: Codec, name: str, frames: list[pl.DataFrame]) -> tup
     lines = [("mean", stat(np.mean))]
     lines += [(f"{q:.0%} quantile", stat(partial(np.quantile, q=q))) for q in QUANTILES]
     if any(df[name].null_count() for df in frames):
-        lines.append(("null share", [df[name].null_count() / max(df.height, 1) for df in frames]))
+        lines.append(("null %", [100 * df[name].null_count() / max(df.height, 1) for df in frames]))
     print(f"\n{name} ({kind})".ljust(32) + f"{'real':>12}{'argmax':>12}{'sampled':>12}")
     for label, (r, a, s) in lines:
         print(f"  {label:<30}{_number(r):>12}{_number(a):>12}{_number(s):>12}")

@@ -9,7 +9,10 @@ Ray cuts a dataset into blocks and batches as it likes, so a row's position in i
 batch means nothing. Seeded sampling therefore requires a ``key``: a column of
 integers or strings that names each row. Each row's noise is then a pure function of
 the seed, its key and its column's stream, and the output does not depend on the
-number of blocks, workers or nodes, nor on the order the rows arrive in.
+number of blocks, workers or nodes, nor on the order the rows arrive in. This holds for
+each draw: a label or a mode decoded by sampling, the Gumbel-Softmax noise, and the
+mode a numeric value is encoded in (``encode(method="sample", seed=...)``, CTGAN's
+mode-specific normalisation).
 
 Examples
 --------
@@ -19,6 +22,10 @@ A whole pipeline (not run as a doctest: it starts a Ray cluster, several seconds
 >>> from polars_gumbel import Codec
 >>> from polars_gumbel import ray as pgr  # doctest: +SKIP
 >>> codec = Codec.load("codec.json")  # doctest: +SKIP
+>>> real = ray.data.read_parquet("real/")  # doctest: +SKIP
+>>> pgr.encode(real, codec, layout="matrix", seed=3, key="id").write_parquet(
+...     "encoded/"
+... )  # doctest: +SKIP
 >>> logits = ray.data.read_parquet("logits/")  # doctest: +SKIP
 >>> pgr.decode(logits, codec, method="sample", seed=7, key="id").write_parquet(
 ...     "synthetic/"
@@ -87,11 +94,18 @@ def encode_batches(
     layout: EncodeLayout = "flat",
     dtype: Any = pl.Float32,
     matrix: str = MATRIX,
+    method: DecodeMethod = "sample",
+    seed: int | None = None,
+    key: str | None = None,
 ) -> BatchFn:
-    """A batch function that one-hot encodes the codec's columns, as `Codec.encode`.
+    """A batch function that encodes the codec's columns, as `Codec.encode`: one-hot
+    the categorical ones, normalise the numeric ones.
 
     ``layout="matrix"`` writes every feature of a row into one column named ``matrix``,
     an Arrow ``FixedSizeList`` that reaches numpy and PyTorch without a copy.
+    ``method``, ``seed`` and ``key`` choose each ``"mode"`` value's mode as in
+    `Codec.encode`; a ``seed`` with ``method="sample"`` requires ``key``, as for
+    sampled decoding.
 
     Examples
     --------
@@ -99,12 +113,28 @@ def encode_batches(
     >>> from polars_gumbel import Codec
     >>> from polars_gumbel.ray import encode_batches
     >>> table = pl.DataFrame({"id": [1, 2], "sex": ["F", "M"]})
-    >>> encode_batches(Codec.fit(table))(table.to_arrow()).column_names
+    >>> encode_batches(Codec.fit(table, numeric=None))(table.to_arrow()).column_names
     ['id', 'sex_F', 'sex_M']
+    >>> table = pl.DataFrame({"id": [1, 2], "age": [31.0, 45.0]})
+    >>> codec = Codec.fit(table, numeric={"age": "mode"})
+    >>> fn = encode_batches(codec, seed=7, key="id")
+    >>> pl.from_arrow(fn(table.to_arrow())).columns
+    ['id', 'age_normalized', 'age_mode_0']
+    >>> encode_batches(codec, seed=7)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: encode with a seed on Ray needs key=COLUMN: ...
     """
     _validate.choice("layout", layout, ("flat", "struct", "array", "matrix"))
     _validate.column_name("matrix", matrix)
-    return _batches(lambda frame: codec.encode(frame, layout=layout, dtype=dtype, matrix=matrix))
+    _validate.choice("method", method, ("argmax", "sample"))
+    _seed(seed)
+    _needs_key("encode", seed if method == "sample" else None, key)
+    return _batches(
+        lambda frame: codec.encode(
+            frame, layout=layout, dtype=dtype, matrix=matrix, method=method, seed=seed, key=key
+        )
+    )
 
 
 def decode_batches(
@@ -116,7 +146,8 @@ def decode_batches(
     key: str | None = None,
     matrix: str | None = None,
 ) -> BatchFn:
-    """A batch function that decodes scores back to labels, as `Codec.decode`.
+    """A batch function that decodes scores back to the codec's columns (labels and
+    numbers), as `Codec.decode`.
 
     ``method="sample"`` with a ``seed`` requires ``key``: each row's draw then depends on
     its key alone, never on the batch it arrives in. ``matrix`` as in `Codec.decode`:
@@ -200,14 +231,21 @@ def encode(
     layout: EncodeLayout = "flat",
     dtype: Any = pl.Float32,
     matrix: str = MATRIX,
+    method: DecodeMethod = "sample",
+    seed: int | None = None,
+    key: str | None = None,
     **map_batches_args: Any,
 ) -> ray.data.Dataset:
-    """``dataset`` with the codec's columns one-hot encoded (`encode_batches`).
+    """``dataset`` with the codec's columns encoded (`encode_batches`).
 
-    ``map_batches_args`` go to ``Dataset.map_batches`` (``batch_size``, ``concurrency``,
-    ``num_cpus``, …); batches are whole blocks unless ``batch_size`` says otherwise.
+    A ``seed`` with ``method="sample"`` (each numeric value's mode drawn from its
+    posterior) requires ``key``. ``map_batches_args`` go to ``Dataset.map_batches``
+    (``batch_size``, ``concurrency``, ``num_cpus``, …); batches are whole blocks unless
+    ``batch_size`` says otherwise.
     """
-    fn = encode_batches(codec, layout=layout, dtype=dtype, matrix=matrix)
+    fn = encode_batches(
+        codec, layout=layout, dtype=dtype, matrix=matrix, method=method, seed=seed, key=key
+    )
     return _map(dataset, fn, map_batches_args)
 
 
