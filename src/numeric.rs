@@ -118,8 +118,13 @@ pub enum NumericDtype {
     Float32,
     Float64,
     Date,
-    Datetime { unit: Unit, zone: Option<String> },
-    Duration { unit: Unit },
+    Datetime {
+        unit: Unit,
+        zone: Option<String>,
+    },
+    Duration {
+        unit: Unit,
+    },
 }
 
 impl NumericDtype {
@@ -246,6 +251,12 @@ pub fn fit(
         values.len() == counts.len(),
         ShapeMismatch: "column '{}': {} values but {} counts", name, values.len(), counts.len()
     );
+    // Sorted by value: the fit is a function of the values and counts, not of the
+    // order a group-by handed them in.
+    let mut pairs: Vec<(f64, f64)> = values.iter().copied().zip(counts.iter().copied()).collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let (values, counts): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+    let (values, counts) = (values.as_slice(), counts.as_slice());
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let total: f64 = counts.iter().sum();
@@ -261,22 +272,37 @@ pub fn fit(
             (kept_modes(modes), Some(report))
         }
         Transform::Standard => {
-            let mean = values.iter().zip(counts).map(|(x, c)| x * c).sum::<f64>() / total;
+            // In units of the largest magnitude, so that values near ±f64::MAX do not
+            // overflow the sums.
+            let scale = lo.abs().max(hi.abs()).max(f64::MIN_POSITIVE);
+            let mean = values
+                .iter()
+                .zip(counts)
+                .map(|(x, c)| x / scale * (c / total))
+                .sum::<f64>();
             let var = values
                 .iter()
                 .zip(counts)
-                .map(|(x, c)| c * (x - mean) * (x - mean))
-                .sum::<f64>()
-                / total;
+                .map(|(x, c)| (c / total) * (x / scale - mean) * (x / scale - mean))
+                .sum::<f64>();
             let mode = Mode {
                 weight: 1.0,
-                mean,
-                std: var.sqrt(),
+                mean: mean * scale,
+                std: var.sqrt() * scale,
             };
             (vec![mode], None)
         }
         Transform::Minmax => (Vec::new(), None),
     };
+    if let Some(m) = modes
+        .iter()
+        .find(|m| !(m.weight.is_finite() && m.mean.is_finite() && m.std.is_finite()))
+    {
+        polars_bail!(
+            ComputeError: "column '{}': its values span more than a float can hold, and the \
+            {:?} fit is not finite ({:?}); try numeric=\"minmax\"", name, options.transform, m
+        );
+    }
     let column = NumericColumn {
         name: name.into(),
         round: dtype.is_integer(),
@@ -366,9 +392,11 @@ impl NumericColumn {
                 }
             }
             Transform::Minmax => {
+                // Halved, so that a range as wide as ±f64::MAX does not overflow.
                 let [lo, hi] = self.range;
-                if hi > lo {
-                    2.0 * (x - lo) / (hi - lo) - 1.0
+                let half = 0.5 * hi - 0.5 * lo;
+                if half > 0.0 {
+                    (0.5 * x - 0.5 * lo) / half - 1.0
                 } else {
                     0.0
                 }
@@ -390,7 +418,7 @@ impl NumericColumn {
             }
             Transform::Minmax => {
                 let [lo, hi] = self.range;
-                (alpha.clamp(-1.0, 1.0) + 1.0) * 0.5 * (hi - lo) + lo
+                lo + (alpha.clamp(-1.0, 1.0) + 1.0) * (0.5 * hi - 0.5 * lo)
             }
         };
         let x = x.clamp(self.range[0], self.range[1]);
@@ -715,13 +743,18 @@ pub fn denormalize_field(field: &Field, options: &DenormalizeOptions) -> PolarsR
             InvalidOperation: "the numeric column '{}' decodes from {} features, got an Array of {} \
             (column '{}')", options.column.name, width, w, field.name()
         ),
+        // Rows of another width are an error when the List is read as an Array.
+        DataType::List(_) => {}
         other => polars_bail!(
-            InvalidOperation: "the numeric column '{}' decodes from a Struct or an Array of its {} \
-            features, got {} (column '{}')", options.column.name, width, other, field.name()
+            InvalidOperation: "the numeric column '{}' decodes from a Struct, an Array or a List \
+            of its {} features, got {} (column '{}')", options.column.name, width, other, field.name()
         ),
     }
     compute_dtype(field.dtype(), "decode")?;
-    Ok(Field::new(field.name().clone(), options.column.dtype.dtype()?))
+    Ok(Field::new(
+        field.name().clone(),
+        options.column.dtype.dtype()?,
+    ))
 }
 
 /// A numeric column decoded from a block of its features (a Struct of them, or an
@@ -739,6 +772,7 @@ pub fn denormalize(
     };
     let matrix = with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
         match s.dtype() {
+            DataType::List(inner) => s.cast(&DataType::Array(inner.clone(), options.column.width()))?,
             DataType::Struct(_) => {
                 let b = Blocks::<$T>::read(s, "decode")?;
                 let values = ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, b.values.into_owned()).into_series();
@@ -784,8 +818,10 @@ fn blocks_from_matrix<T: Argmax>(
     let s = array_of::<T>(s)?;
     let ids = RowIds::from_key(key, len)?;
     // The mode blocks of the columns that have them, drawn from in one pass.
-    let with_modes: Vec<&DenormalizeOptions> =
-        blocks.iter().filter(|b| b.column.mode_count() > 0).collect();
+    let with_modes: Vec<&DenormalizeOptions> = blocks
+        .iter()
+        .filter(|b| b.column.mode_count() > 0)
+        .collect();
     let spans: Vec<_> = with_modes
         .iter()
         .map(|b| b.start + 1..b.start + 1 + b.column.mode_count())
@@ -803,17 +839,23 @@ fn blocks_from_matrix<T: Argmax>(
     let mut out = Vec::with_capacity(blocks.len());
     for b in blocks {
         let column = &b.column;
-        let (view, validity) =
-            array_rows::<T>(&s, Some(b.start..b.start + column.width()))?;
+        let (view, validity) = array_rows::<T>(&s, Some(b.start..b.start + column.width()))?;
         let (modes, mode_validity) = if column.mode_count() > 0 {
-            let (idx, valid) = choices.next().ok_or_else(
-                || polars_err!(ComputeError: "a mode block was not drawn from"),
-            )?;
+            let (idx, valid) = choices
+                .next()
+                .ok_or_else(|| polars_err!(ComputeError: "a mode block was not drawn from"))?;
             (Some(idx), valid)
         } else {
             (None, None)
         };
-        out.push(restore(column, &view, len, modes.as_deref(), validity, mode_validity)?);
+        out.push(restore(
+            column,
+            &view,
+            len,
+            modes.as_deref(),
+            validity,
+            mode_validity,
+        )?);
     }
     Ok(out)
 }
@@ -850,14 +892,33 @@ fn restore<T: Real>(
     let valid: MutableBitmap = oks.into_iter().flatten().collect();
     let valid: Bitmap = valid.into();
     let valid = (valid.unset_bits() > 0).then_some(valid);
-    let numbers = Float64Chunked::from_vec_validity(column.name.as_str().into(), values, valid);
     let dtype = column.dtype.dtype()?;
     let physical = dtype.to_physical();
+    if let Some(top) = largest_below(&physical) {
+        // 2⁶³ and 2⁶⁴ are floats, but not Int64 and UInt64 values.
+        values.iter_mut().for_each(|v| *v = v.min(top));
+    }
+    let numbers = Float64Chunked::from_vec_validity(column.name.as_str().into(), values, valid);
     let out = numbers.into_series().cast(&physical)?;
-    if physical == dtype {
-        Ok(out)
-    } else {
-        out.cast(&dtype)
+    Ok(match &dtype {
+        DataType::Datetime(unit, zone) => out
+            .i64()?
+            .clone()
+            .into_datetime(*unit, zone.clone())
+            .into_series(),
+        DataType::Duration(unit) => out.i64()?.clone().into_duration(*unit).into_series(),
+        DataType::Date => out.i32()?.clone().into_date().into_series(),
+        _ => out,
+    })
+}
+
+/// The largest float a 64-bit integer dtype holds (its maximum rounds up to a float it
+/// cannot hold); `None` for the narrower dtypes, whose maxima are floats.
+fn largest_below(physical: &DataType) -> Option<f64> {
+    match physical {
+        DataType::Int64 => Some(9_223_372_036_854_774_784.0),
+        DataType::UInt64 => Some(18_446_744_073_709_549_568.0),
+        _ => None,
     }
 }
 
@@ -936,16 +997,20 @@ pub fn decode_table(
     for c in &options.numbers {
         c.column.validate()?;
     }
-    for (n, decoded) in options.numbers.iter().zip(from_matrix(s, key, &options.numbers)?) {
+    for (n, decoded) in options
+        .numbers
+        .iter()
+        .zip(from_matrix(s, key, &options.numbers)?)
+    {
         columns.insert(n.column.name.clone(), decoded);
     }
     let fields = options
         .names
         .iter()
         .map(|name| {
-            columns
-                .remove(name)
-                .ok_or_else(|| polars_err!(ComputeError: "decode_matrix: no column '{}' was decoded", name))
+            columns.remove(name).ok_or_else(
+                || polars_err!(ComputeError: "decode_matrix: no column '{}' was decoded", name),
+            )
         })
         .collect::<PolarsResult<Vec<_>>>()?;
     Ok(StructChunked::from_series(s.name().clone(), s.len(), fields.iter())?.into_series())

@@ -92,6 +92,10 @@ pub fn fit_mixture(
     ))
 }
 
+/// A numeric column's entry as JSON, and the mixture fit's report `(iterations,
+/// converged, lower_bound)` when there was one.
+type NumericFit = (String, Option<(usize, bool, f64)>);
+
 /// A numeric column's codec entry, as JSON: fitted with `transform` (`"mode"`,
 /// `"standard"`, `"minmax"`) on its distinct non-null `values` and their `counts`,
 /// with `nulls` null values; `dtype` is the entry's dtype as JSON. With the fit's
@@ -108,7 +112,7 @@ pub fn fit_numeric(
     transform: &str,
     max_modes: usize,
     seed: u64,
-) -> PyResult<(String, Option<(usize, bool, f64)>)> {
+) -> PyResult<NumericFit> {
     let dtype: NumericDtype = serde_json::from_str(dtype).map_err(value_error)?;
     let transform: Transform = option("transform", transform)?;
     let options = FitOptions {

@@ -22,11 +22,18 @@ fn ages() -> Vec<Option<i64>> {
 }
 
 fn incomes() -> Vec<f64> {
-    (0..400).map(|i| 1000.0 + 37.5 * f64::from(i % 50)).collect()
+    (0..400)
+        .map(|i| 1000.0 + 37.5 * f64::from(i % 50))
+        .collect()
 }
 
 /// A column fitted from its value counts, counted here.
-fn fitted(name: &str, values: &[Option<f64>], dtype: NumericDtype, transform: Transform) -> NumericColumn {
+fn fitted(
+    name: &str,
+    values: &[Option<f64>],
+    dtype: NumericDtype,
+    transform: Transform,
+) -> NumericColumn {
     let mut counts: Vec<(f64, f64)> = Vec::new();
     for v in values.iter().flatten() {
         match counts.iter_mut().find(|(x, _)| x == v) {
@@ -120,7 +127,10 @@ fn features_follow_the_formulas() {
         let m = &age.modes[c];
         let expected = ((x - m.mean) / (4.0 * m.std)).clamp(-0.99, 0.99);
         let got = scalar.f64().expect("f64").get(r).expect("a value");
-        assert!((got - expected).abs() < 1e-12, "row {r}: {got} != {expected}");
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "row {r}: {got} != {expected}"
+        );
         for j in 0..k {
             let flag = encoded
                 .column(&format!("age_mode_{j}"))
@@ -128,10 +138,17 @@ fn features_follow_the_formulas() {
                 .f64()
                 .expect("f64")
                 .get(r);
-            assert_eq!(flag, Some(if j == c { 1.0 } else { 0.0 }), "row {r} mode {j}");
+            assert_eq!(
+                flag,
+                Some(if j == c { 1.0 } else { 0.0 }),
+                "row {r} mode {j}"
+            );
         }
         let is_null = ages()[r].is_none();
-        assert_eq!(null.f64().expect("f64").get(r), Some(f64::from(u8::from(is_null))));
+        assert_eq!(
+            null.f64().expect("f64").get(r),
+            Some(f64::from(u8::from(is_null)))
+        );
     }
 }
 
@@ -179,7 +196,9 @@ fn keyed_draws_do_not_depend_on_the_batches() {
     };
     let whole = encode(&df);
     let mut parts = encode(&df.slice(0, 150));
-    parts.vstack_mut(&encode(&df.slice(150, 250))).expect("stack");
+    parts
+        .vstack_mut(&encode(&df.slice(150, 250)))
+        .expect("stack");
     assert!(parts.equals_missing(&whole));
     let decode = |part: &DataFrame| {
         codec
@@ -187,7 +206,9 @@ fn keyed_draws_do_not_depend_on_the_batches() {
             .expect("decode")
     };
     let mut again = decode(&whole.slice(0, 99));
-    again.vstack_mut(&decode(&whole.slice(99, 301))).expect("stack");
+    again
+        .vstack_mut(&decode(&whole.slice(99, 301)))
+        .expect("stack");
     assert!(again.equals_missing(&decode(&whole)));
     // Another seed draws other modes somewhere.
     let other = codec
@@ -219,7 +240,9 @@ fn activations_are_tanh_softmax_and_sigmoid() {
             .iter()
             .enumerate()
             .map(|(j, f)| {
-                let values: Vec<f64> = (0..50).map(|r| ((r * 7 + j * 3) % 11) as f64 - 5.0).collect();
+                let values: Vec<f64> = (0..50)
+                    .map(|r| ((r * 7 + j * 3) % 11) as f64 - 5.0)
+                    .collect();
                 Column::new(f.as_str().into(), values)
             })
             .collect(),
@@ -243,7 +266,10 @@ fn activations_are_tanh_softmax_and_sigmoid() {
     {
         assert_eq!(y, x.tanh());
     }
-    for (x, y) in column(&raw, "age_null").iter().zip(column(&out, "age_null")) {
+    for (x, y) in column(&raw, "age_null")
+        .iter()
+        .zip(column(&out, "age_null"))
+    {
         assert!((y - 1.0 / (1.0 + (-x).exp())).abs() < 1e-15);
     }
     let modes: Vec<Vec<f64>> = (0..age.modes.len())
@@ -264,7 +290,10 @@ fn the_document_round_trips_and_checks_its_numeric_fields() {
     assert_eq!(doc["version"], 2);
     doc["columns"][0]["modes"][0]["std"] = serde_json::json!(-1.0);
     let message = Codec::from_json(&doc.to_string()).unwrap_err().to_string();
-    assert!(message.contains("modes[0]") && message.contains("'age'"), "{message}");
+    assert!(
+        message.contains("modes[0]") && message.contains("'age'"),
+        "{message}"
+    );
     let mut doc: serde_json::Value = serde_json::from_str(&json).expect("json");
     doc["version"] = serde_json::json!(1);
     let message = Codec::from_json(&doc.to_string()).unwrap_err().to_string();
@@ -282,11 +311,24 @@ fn degenerate_columns_have_documented_outcomes() {
     let message = numeric::fit("n", NumericDtype::Int64, &[], &[], 4, &options)
         .unwrap_err()
         .to_string();
-    assert!(message.contains("'n'") && message.contains("all null"), "{message}");
-    let message = numeric::fit("n", NumericDtype::Float64, &[1.0, f64::NAN], &[1.0, 1.0], 0, &options)
-        .unwrap_err()
-        .to_string();
-    assert!(message.contains("'n'") && message.contains("NaN"), "{message}");
+    assert!(
+        message.contains("'n'") && message.contains("all null"),
+        "{message}"
+    );
+    let message = numeric::fit(
+        "n",
+        NumericDtype::Float64,
+        &[1.0, f64::NAN],
+        &[1.0, 1.0],
+        0,
+        &options,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        message.contains("'n'") && message.contains("NaN"),
+        "{message}"
+    );
     let (constant, _) =
         numeric::fit("n", NumericDtype::Int64, &[7.0], &[30.0], 0, &options).expect("a fit");
     assert_eq!(constant.modes.len(), 1);

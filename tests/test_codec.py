@@ -362,9 +362,9 @@ def test_committed_fixture_is_readable(adult: pl.DataFrame) -> None:
 
 
 def _document() -> dict[str, Any]:
-    return json.loads(
-        Codec.fit(pl.DataFrame({"s": ["a", "b"], "t": ["x", "y"]}), numeric=None).to_json()
-    )  # type: ignore[no-any-return]
+    codec = Codec.fit(pl.DataFrame({"s": ["a", "b"], "t": ["x", "y"]}), numeric=None)
+    document: dict[str, Any] = json.loads(codec.to_json())
+    return document
 
 
 def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:

@@ -13,6 +13,16 @@ def fit_mixture(
     seed: int = 0,
     n_init: int | None = None,
 ) -> tuple[list[tuple[float, float, float]], int, bool, float]: ...
+def fit_numeric(
+    name: str,
+    dtype: str,
+    values: list[float],
+    counts: list[float],
+    nulls: int,
+    transform: str = "mode",
+    max_modes: int = 10,
+    seed: int = 0,
+) -> tuple[str, tuple[int, bool, float] | None]: ...
 def codec_from_columns(
     columns: str, separator: str = "_", table: list[str] | None = None
 ) -> str: ...
@@ -20,9 +30,19 @@ def codec_from_columns(
 class CodecDocument:
     def __init__(self, json: str) -> None: ...
     def to_json(self) -> str: ...
-    def spans(self) -> list[tuple[str, int, int, list[str]]]: ...
+    def blocks(self) -> list[tuple[str, int, int, list[str]]]: ...
+    def spans(self) -> list[tuple[str, int, int, str]]: ...
     def feature_names(self) -> list[str]: ...
-    def encode_plan(self, columns: str, layout: str, dtype: str, matrix: str = ...) -> str: ...
+    def encode_plan(
+        self,
+        columns: str,
+        layout: str,
+        dtype: str,
+        matrix: str = ...,
+        method: str = "sample",
+        seed: int | None = None,
+        key: str | None = None,
+    ) -> str: ...
     def decode_plan(
         self,
         columns: str,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple, TypeVar, overload
+from typing import Any, Literal, NamedTuple, TypeVar, cast, overload
 
 import numpy as np
 import polars as pl
@@ -33,6 +32,7 @@ class Span(NamedTuple):
     start: int
     stop: int
     activation: Activation
+
 
 _ROW = "__polars_gumbel_row__"
 #: The matrix column's name unless another is given.
@@ -415,10 +415,11 @@ class Codec:
         >>> import polars as pl
         >>> from polars_gumbel import Codec
         >>> df = pl.DataFrame({"sex": ["F", "M", "M"], "age": [31, None, 27]})
-        >>> Codec.fit(df, numeric="minmax").spans
-        [Span(column='sex', start=0, stop=2, activation='softmax'), Span(column='age', start=2, stop=3, activation='tanh'), Span(column='age', start=3, stop=4, activation='sigmoid')]
+        >>> spans = Codec.fit(df, numeric="minmax").spans
+        >>> [(s.column, s.start, s.stop, s.activation) for s in spans]
+        [('sex', 0, 2, 'softmax'), ('age', 2, 3, 'tanh'), ('age', 3, 4, 'sigmoid')]
         """
-        return [Span(c, a, b, act) for c, a, b, act in self._spans]
+        return [Span(c, a, b, cast(Activation, act)) for c, a, b, act in self._spans]
 
     @property
     def feature_names(self) -> list[str]:
@@ -430,7 +431,7 @@ class Codec:
         return self._core.blocks()
 
     @cached_property
-    def _spans(self) -> list[tuple[str, int, int, Activation]]:
+    def _spans(self) -> list[tuple[str, int, int, str]]:
         return self._core.spans()
 
     @cached_property
@@ -503,7 +504,7 @@ class Codec:
         self._check_key("encode", key, schema)
         # A seeded draw is keyed (by a column or by the row index): elementwise.
         seeded = method == "sample" and seed is not None
-        keyed = [pl.col(_ROW if key is None else key)] if seeded else []
+        keyed: list[pl.Expr] = [pl.col(_ROW if key is None else key)] if seeded else []
         deterministic = method == "argmax" or seed is not None
         exprs: list[pl.Expr] = []
         nested: list[str] = []
@@ -511,11 +512,11 @@ class Codec:
             if kind == "pass":
                 exprs.append(pl.col(step))
             elif kind == "encode_matrix":
-                inputs = [pl.col(c) for c in step["inputs"]]
+                block_inputs: list[pl.Expr] = [pl.col(c) for c in step["inputs"]]
                 exprs.append(
                     _plugin(
                         "one_hot_matrix",
-                        [*inputs, *keyed],
+                        [*block_inputs, *keyed],
                         step["options"],
                         deterministic=deterministic,
                     ).alias(step["column"])

@@ -518,10 +518,7 @@ impl Codec {
     }
 
     /// A codec whose feature names join column and label with `separator`.
-    pub fn with_separator<C: Into<Entry>>(
-        columns: Vec<C>,
-        separator: &str,
-    ) -> PolarsResult<Self> {
+    pub fn with_separator<C: Into<Entry>>(columns: Vec<C>, separator: &str) -> PolarsResult<Self> {
         let codec = Self {
             format: FORMAT.into(),
             version: VERSION,

@@ -404,15 +404,14 @@ impl Codec {
                 .columns
                 .iter()
                 .map(|c| match c {
-                    Entry::Categorical(c) => {
-                        MatrixBlock::OneHot(c.one_hot_options(Layout::Struct, dtype, &self.separator))
-                    }
-                    Entry::Numeric(c) => MatrixBlock::Numeric(self.normalize_options(
-                        c,
+                    Entry::Categorical(c) => MatrixBlock::OneHot(c.one_hot_options(
                         Layout::Struct,
                         dtype,
-                        draw,
+                        &self.separator,
                     )),
+                    Entry::Numeric(c) => {
+                        MatrixBlock::Numeric(self.normalize_options(c, Layout::Struct, dtype, draw))
+                    }
                 })
                 .collect(),
             dtype,

@@ -343,7 +343,10 @@ impl MatrixPlan<'_> {
 }
 
 /// The block inputs and the key input, if any.
-fn matrix_inputs<'a, T>(items: &'a [T], options: &MatrixOptions) -> PolarsResult<(&'a [T], Option<&'a T>)> {
+fn matrix_inputs<'a, T>(
+    items: &'a [T],
+    options: &MatrixOptions,
+) -> PolarsResult<(&'a [T], Option<&'a T>)> {
     let keyed = items.len() == options.blocks.len() + 1;
     let (blocks, key) = match items.split_last() {
         Some((key, blocks)) if keyed => (blocks, Some(key)),
@@ -358,7 +361,10 @@ fn matrix_inputs<'a, T>(items: &'a [T], options: &MatrixOptions) -> PolarsResult
 }
 
 /// Every input's plan, one block of options each.
-fn matrix_plans<'o>(fields: &[Field], options: &'o MatrixOptions) -> PolarsResult<Vec<MatrixPlan<'o>>> {
+fn matrix_plans<'o>(
+    fields: &[Field],
+    options: &'o MatrixOptions,
+) -> PolarsResult<Vec<MatrixPlan<'o>>> {
     fields
         .iter()
         .zip(&options.blocks)
