@@ -392,11 +392,12 @@ impl NumericColumn {
                 }
             }
             Transform::Minmax => {
-                // Halved, so that a range as wide as ±f64::MAX does not overflow.
+                // 2 (x − lo) / (hi − lo) − 1 in halves, so that a range as wide as
+                // ±f64::MAX does not overflow.
                 let [lo, hi] = self.range;
                 let half = 0.5 * hi - 0.5 * lo;
                 if half > 0.0 {
-                    (0.5 * x - 0.5 * lo) / half - 1.0
+                    2.0 * ((0.5 * x - 0.5 * lo) / half) - 1.0
                 } else {
                     0.0
                 }

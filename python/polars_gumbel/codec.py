@@ -479,7 +479,7 @@ class Codec:
         >>> import polars as pl
         >>> from polars_gumbel import Codec
         >>> df = pl.DataFrame({"sex": ["F", "M", "M"], "race": ["a", "b", "a"], "id": [1, 2, 3]})
-        >>> codec = Codec.fit(df)
+        >>> codec = Codec.fit(df, numeric=None)
         >>> m = codec.encode(df, layout="matrix")
         >>> m.columns, m["features"].dtype
         (['features', 'id'], Array(Float32, shape=(4,)))
