@@ -299,6 +299,19 @@ pub fn argmax(s: &Series) -> PolarsResult<Series> {
     Ok(UInt32Chunked::from_vec_validity(s.name().clone(), idx, valid).into_series())
 }
 
+/// Every row's index by `method` (an all-zero row is null under argmax) and the rows'
+/// validity: what `decode` takes its labels by, for a block whose rows mean something
+/// else (a numeric column's mode block).
+pub fn indices(
+    s: &Series,
+    method: Method,
+    tau: f64,
+    noise: &Noise,
+    ids: &RowIds,
+) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
+    choices(s, "decode", method, tau, noise, ids, true)
+}
+
 /// Every row's chosen index and the row validity, read in the cheapest way for the
 /// layout: fixed-width blocks a tile of rows at a time when no noise is needed, row by
 /// row otherwise.

@@ -25,7 +25,8 @@
 //! counts, options). [`fit`] returns plain serde-able modes and a [`FitReport`];
 //! nothing is printed, and not converging is a field of the report.
 //!
-//! A kernel: imports the leaves [`crate::rng`] (the seeded draws) and [`crate::par`] and `statrs`'s special
+//! A kernel: imports the leaves [`crate::rng`] (the seeded draws), [`crate::fastmath`]
+//! and [`crate::simd`] (the E step's exponentials and vectors) and [`crate::par`] and `statrs`'s special
 //! functions.
 
 use polars::prelude::*;
@@ -33,8 +34,10 @@ use serde::{Deserialize, Serialize};
 use statrs::function::beta::ln_beta;
 use statrs::function::gamma::{digamma, ln_gamma};
 
+use crate::fastmath;
 use crate::par::par_tasks;
 use crate::rng::Noise;
+use crate::simd::{with_isa, FloatV, Isa, IsaFn, Lane, Vector, LANES};
 
 /// Options of [`fit`], checked by [`MixtureOptions::check`] before any value is read.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
@@ -332,30 +335,70 @@ fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) -> f64 {
         })
         .collect();
     let precision: Vec<f64> = f.var.iter().map(|v| 1.0 / v).collect();
-    let mut entropy = 0.0;
-    for ((&x, &c), r) in data.x.iter().zip(data.c).zip(resp.chunks_exact_mut(k)) {
-        let mut max = f64::NEG_INFINITY;
-        for j in 0..k {
-            let d = x - f.m[j];
-            r[j] = constant[j] - 0.5 * d * d * precision[j];
-            max = max.max(r[j]);
+    with_isa(EStep {
+        x: data.x,
+        c: data.c,
+        constant: &constant,
+        mean: &f.m,
+        precision: &precision,
+        resp,
+    })
+}
+
+/// The E step's rows, [`LANES`] at a time in vectors: each component's log
+/// responsibility, the row's largest and the exponentials ([`fastmath`], the same bits
+/// in every build); then each row normalised, in place, and its entropy.
+struct EStep<'a> {
+    x: &'a [f64],
+    c: &'a [f64],
+    /// Per component: everything of the log responsibility but the squared distance.
+    constant: &'a [f64],
+    mean: &'a [f64],
+    precision: &'a [f64],
+    resp: &'a mut [f64],
+}
+
+impl IsaFn<f64> for EStep<'_> {
+    #[inline(always)]
+    fn call<S: Isa>(self, _: S) -> f64 {
+        let (n, k) = (self.x.len(), self.constant.len());
+        let splat = <S::F64 as Lane>::splat;
+        let mut r = vec![splat(0.0); k];
+        let mut lanes = vec![[0.0; LANES]; k];
+        let mut entropy = 0.0;
+        for at in (0..n).step_by(LANES) {
+            let rows = (n - at).min(LANES);
+            // Lanes past the last row repeat it, and are not written back.
+            let x = S::F64::from_array(std::array::from_fn(|l| self.x[at + l.min(rows - 1)]));
+            let mut max = splat(f64::NEG_INFINITY);
+            for (j, rj) in r.iter_mut().enumerate() {
+                let d = x - splat(self.mean[j]);
+                let v = splat(self.constant[j]) - splat(0.5) * d * d * splat(self.precision[j]);
+                *rj = v;
+                max = S::F64::select(v.gt(max), v, max);
+            }
+            let (mut sum, mut weighted) = (splat(0.0), splat(0.0));
+            for (rj, lane) in r.iter().zip(lanes.iter_mut()) {
+                let shifted = *rj - max;
+                let e = fastmath::exp_nonpositive(shifted);
+                sum = sum + e;
+                weighted = weighted + e * shifted;
+                *lane = e.to_array();
+            }
+            let (sum, weighted) = (sum.to_array(), weighted.to_array());
+            for l in 0..rows {
+                // ln r_j = shifted_j − ln sum, so Σ r ln r = Σ e^shifted · shifted / sum
+                // − ln sum.
+                let inv = 1.0 / sum[l];
+                let row = &mut self.resp[(at + l) * k..(at + l + 1) * k];
+                for (v, lane) in row.iter_mut().zip(&lanes) {
+                    *v = lane[l] * inv;
+                }
+                entropy -= self.c[at + l] * (weighted[l] * inv - sum[l].ln());
+            }
         }
-        let mut sum = 0.0;
-        let mut weighted = 0.0;
-        for v in r.iter_mut() {
-            let shifted = *v - max;
-            *v = shifted.exp();
-            sum += *v;
-            weighted += *v * shifted;
-        }
-        // ln r_j = shifted_j − ln sum, so Σ r ln r = Σ e^shifted · shifted / sum − ln sum.
-        let inv = 1.0 / sum;
-        for v in r.iter_mut() {
-            *v *= inv;
-        }
-        entropy -= c * (weighted * inv - sum.ln());
+        entropy
     }
-    entropy
 }
 
 /// The evidence lower bound, up to constants (10.70–10.77): the responsibilities'

@@ -28,18 +28,18 @@
 //! kernel [`crate::mixture`] and the leaves.
 
 use polars::prelude::*;
-use polars_arrow::bitmap::{Bitmap, MutableBitmap};
+use polars_arrow::bitmap::Bitmap;
 use serde::{Deserialize, Serialize};
 
 use crate::argmax::Argmax;
 use crate::blocks::build::{array_from_flat, struct_from_fields};
-use crate::blocks::read::{array_of, array_rows, Strided};
-use crate::blocks::{compute_dtype, Blocks, Layout};
+use crate::blocks::read::{and_validity, array_of, array_rows};
+use crate::blocks::{compute_dtype, Layout};
 use crate::decode::{self, MatrixDecodeOptions, Method};
 use crate::dispatch::{with_match_real, IndicatorDtype, RealDtype};
 use crate::gumbel;
 use crate::mixture::{self, FitReport, MixtureOptions, Mode};
-use crate::par::{par_tasks, ROWS_PER_TASK};
+use crate::par::{column_pieces, par_tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::tau::check_tau;
@@ -269,6 +269,7 @@ pub fn fit(
             };
             let (modes, report) = mixture::fit(values, counts, &mixture)
                 .map_err(|e| e.wrap_msg(|m| format!("column '{name}': {m}")))?;
+            check_finite(name, options.transform, &modes)?;
             (kept_modes(modes), Some(report))
         }
         Transform::Standard => {
@@ -294,15 +295,7 @@ pub fn fit(
         }
         Transform::Minmax => (Vec::new(), None),
     };
-    if let Some(m) = modes
-        .iter()
-        .find(|m| !(m.weight.is_finite() && m.mean.is_finite() && m.std.is_finite()))
-    {
-        polars_bail!(
-            ComputeError: "column '{}': its values span more than a float can hold, and the \
-            {:?} fit is not finite ({:?}); try numeric=\"minmax\"", name, options.transform, m
-        );
-    }
+    check_finite(name, options.transform, &modes)?;
     let column = NumericColumn {
         name: name.into(),
         round: dtype.is_integer(),
@@ -313,6 +306,36 @@ pub fn fit(
         null_indicator: nulls > 0,
     };
     Ok((column, report))
+}
+
+/// `x` rounded to the nearest whole number, ties to even, without a call into libm
+/// (which `f64::round_ties_even` makes on the baseline x86-64 target): below 2⁵², adding
+/// and taking away 2⁵² rounds in the current mode, which is to nearest, ties to even;
+/// from 2⁵² on, every float is whole.
+#[inline(always)]
+fn round_ties_even(x: f64) -> f64 {
+    const BIG: f64 = 4_503_599_627_370_496.0; // 2⁵²
+    let a = x.abs();
+    if a < BIG {
+        ((a + BIG) - BIG).copysign(x)
+    } else {
+        x
+    }
+}
+
+/// Errors naming the column when a fit's modes are not finite numbers: values that
+/// span more than a float holds overflow the sums of a mixture or a z-score.
+fn check_finite(name: &str, transform: Transform, modes: &[Mode]) -> PolarsResult<()> {
+    if let Some(m) = modes
+        .iter()
+        .find(|m| !(m.weight.is_finite() && m.mean.is_finite() && m.std.is_finite()))
+    {
+        polars_bail!(
+            ComputeError: "column '{}': its values span more than a float can hold, and the \
+            {:?} fit is not finite ({:?}); try numeric=\"minmax\"", name, transform, m
+        );
+    }
+    Ok(())
 }
 
 /// The modes of weight above [`MIN_WEIGHT`], their weights summing to 1 again.
@@ -424,7 +447,7 @@ impl NumericColumn {
         };
         let x = x.clamp(self.range[0], self.range[1]);
         if self.round {
-            x.round_ties_even()
+            round_ties_even(x)
         } else {
             x
         }
@@ -614,8 +637,9 @@ pub fn encoded(
         par_tasks(pieces, |task, piece: &mut [u32]| {
             let x = &x[task * ROWS_PER_TASK..];
             for (m, &v) in piece.iter_mut().zip(x) {
-                let (mut best, mut top) = (0, posterior.at(0, v));
-                for c in 1..k {
+                // The first of the largest, as every argmax here.
+                let (mut best, mut top) = (0, f64::NEG_INFINITY);
+                for c in 0..k {
                     let lp = posterior.at(c, v);
                     if lp > top {
                         (best, top) = (c, lp);
@@ -674,29 +698,24 @@ pub fn normalize(
     } else {
         e.nulls.clone()
     };
-    let null_at = |r: usize| e.nulls.as_ref().is_some_and(|v| !v.get_bit(r));
+    // The null indicator: 1 where the value was null.
+    let null_flag = |r: usize| e.nulls.as_ref().is_some_and(|v| !v.get_bit(r));
     with_match_real!(real, |$T| {
-        // Feature `j` of row `r`: the scalar, a mode's indicator, the null indicator.
-        let value = |j: usize, r: usize| -> $T {
-            if j == 0 {
-                <$T>::narrow(e.alpha[r])
-            } else if j <= k {
-                if e.mode[r] as usize == j - 1 { <$T>::ONE } else { <$T>::ZERO }
-            } else if null_at(r) {
-                <$T>::ONE
-            } else {
-                <$T>::ZERO
-            }
-        };
+        let (zero, one) = (<$T>::ZERO, <$T>::ONE);
         match options.layout {
             Layout::Array => {
-                let mut values = vec![<$T>::ZERO; len * width];
+                let mut values = vec![zero; len * width];
                 let pieces = values.chunks_mut(ROWS_PER_TASK * width).collect();
                 par_tasks(pieces, |task, piece: &mut [$T]| {
                     let at = task * ROWS_PER_TASK;
                     for (i, row) in piece.chunks_exact_mut(width).enumerate() {
-                        for (j, o) in row.iter_mut().enumerate() {
-                            *o = value(j, at + i);
+                        let r = at + i;
+                        row[0] = <$T>::narrow(e.alpha[r]);
+                        if k > 0 {
+                            row[1 + e.mode[r] as usize] = one;
+                        }
+                        if column.null_indicator && null_flag(r) {
+                            row[width - 1] = one;
                         }
                     }
                 });
@@ -705,8 +724,16 @@ pub fn normalize(
             }
             _ => {
                 let names = column.feature_names(&options.separator);
+                // One field a task: the scalar, each mode's indicator, the null indicator.
                 let fields = par_tasks((0..width).collect(), |_, j| {
-                    let f: Vec<$T> = (0..len).map(|r| value(j, r)).collect();
+                    let f: Vec<$T> = if j == 0 {
+                        e.alpha.iter().map(|&a| <$T>::narrow(a)).collect()
+                    } else if j <= k {
+                        let c = (j - 1) as u32;
+                        e.mode.iter().map(|&m| if m == c { one } else { zero }).collect()
+                    } else {
+                        (0..len).map(|r| if null_flag(r) { one } else { zero }).collect()
+                    };
                     ChunkedArray::<<$T as Real>::Polars>::from_vec(names[j].as_str().into(), f).into_series()
                 });
                 struct_from_fields(field.name().clone(), len, fields, row_validity)
@@ -767,23 +794,71 @@ pub fn denormalize(
 ) -> PolarsResult<Series> {
     options.column.validate()?;
     let field = denormalize_field(&s.field(), options)?;
+    let column = &options.column;
+    let matrix = match s.dtype() {
+        DataType::Struct(_) => {
+            let decoded = from_fields(s, key, options)?;
+            return Ok(decoded.with_name(field.name().clone()));
+        }
+        DataType::List(inner) => s.cast(&DataType::Array(inner.clone(), column.width()))?,
+        _ => s.clone(),
+    };
     let block = DenormalizeOptions {
         start: 0,
         ..options.clone()
     };
-    let matrix = with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
-        match s.dtype() {
-            DataType::List(inner) => s.cast(&DataType::Array(inner.clone(), options.column.width()))?,
-            DataType::Struct(_) => {
-                let b = Blocks::<$T>::read(s, "decode")?;
-                let values = ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, b.values.into_owned()).into_series();
-                array_from_flat(s.name().clone(), values, options.column.width(), s.len(), b.validity)?
-            }
-            _ => s.clone(),
-        }
-    });
     let mut out = from_matrix(&matrix, key, &[block])?;
     Ok(out.remove(0).with_name(field.name().clone()))
+}
+
+/// A numeric column decoded from a Struct of its features, each field read in place:
+/// the mode block as a Struct of its fields, as `decode` reads one.
+fn from_fields(
+    s: &Series,
+    key: Option<&Series>,
+    options: &DenormalizeOptions,
+) -> PolarsResult<Series> {
+    let column = &options.column;
+    check_tau(options.tau)?;
+    let fields = s.struct_()?.fields_as_series();
+    let (len, k) = (s.len(), column.mode_count());
+    let outer = s.rechunk_validity();
+    // A field as one chunk of f64 and its validity.
+    let numbers = |f: &Series| -> PolarsResult<Float64Chunked> {
+        Ok(f.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+    };
+    let alpha = numbers(&fields[0])?;
+    let null = column
+        .null_indicator
+        .then(|| numbers(&fields[column.width() - 1]))
+        .transpose()?;
+    let mut validity = and_validity(outer, alpha.downcast_as_array().validity());
+    if let Some(null) = &null {
+        validity = and_validity(validity, null.downcast_as_array().validity());
+    }
+    let modes = if k > 0 {
+        let block =
+            StructChunked::from_series(s.name().clone(), len, fields[1..=k].iter())?.into_series();
+        let ids = RowIds::from_key(key, len)?;
+        let noise = Noise::seeded_or_fresh(options.seed);
+        let (idx, valid) = decode::indices(&block, options.method, options.tau, &noise, &ids)?;
+        validity = and_validity(validity, valid.as_ref());
+        Some(idx)
+    } else {
+        None
+    };
+    let alpha = alpha.downcast_as_array().values().as_slice();
+    let null = null
+        .as_ref()
+        .map(|n| n.downcast_as_array().values().as_slice());
+    restore(
+        column,
+        len,
+        |r| alpha[r],
+        |r| null.is_some_and(|n| n[r] > 0.5),
+        modes.as_deref(),
+        validity.as_ref(),
+    )
 }
 
 /// Every numeric block of a matrix column decoded, each from its features starting at
@@ -837,7 +912,8 @@ fn blocks_from_matrix<T: Argmax>(
         decode::span_choices::<T>(&s, &spans, method, tau, &noises, &ids)?
     }
     .into_iter();
-    let mut out = Vec::with_capacity(blocks.len());
+    // Each block's view of the rows, its modes and which rows are readable.
+    let mut readers = Vec::with_capacity(blocks.len());
     for b in blocks {
         let column = &b.column;
         let (view, validity) = array_rows::<T>(&s, Some(b.start..b.start + column.width()))?;
@@ -849,50 +925,84 @@ fn blocks_from_matrix<T: Argmax>(
         } else {
             (None, None)
         };
-        out.push(restore(
-            column,
-            &view,
-            len,
-            modes.as_deref(),
-            validity,
-            mode_validity,
-        )?);
+        let validity = and_validity(validity, mode_validity.as_ref());
+        readers.push((column, view, modes, validity));
     }
-    Ok(out)
+    // One pass over the rows: every block of a row before the next row, so that the
+    // matrix is read once.
+    let mut values: Vec<Vec<f64>> = blocks.iter().map(|_| vec![0.0; len]).collect();
+    let mut oks: Vec<Vec<bool>> = blocks.iter().map(|_| vec![false; len]).collect();
+    let value_pieces = column_pieces(values.iter_mut().map(Vec::as_mut_slice).collect(), len);
+    let ok_pieces = column_pieces(oks.iter_mut().map(Vec::as_mut_slice).collect(), len);
+    let pieces = value_pieces.into_iter().zip(ok_pieces).collect();
+    par_tasks(
+        pieces,
+        |task, (mut values, mut oks): (Vec<&mut [f64]>, Vec<&mut [bool]>)| {
+            let at = task * ROWS_PER_TASK;
+            let rows = values.first().map_or(0, |v| v.len());
+            for i in 0..rows {
+                let r = at + i;
+                for ((column, view, modes, validity), (v, ok)) in
+                    readers.iter().zip(values.iter_mut().zip(oks.iter_mut()))
+                {
+                    let null =
+                        column.null_indicator && view.at(r, column.width() - 1).widen() > 0.5;
+                    let c = modes.as_ref().map_or(0, |m| m[r] as usize);
+                    let valid = validity.as_ref().is_none_or(|b| b.get_bit(r));
+                    (v[i], ok[i]) = row_value(column, view.at(r, 0).widen(), null, c, valid);
+                }
+            }
+        },
+    );
+    blocks
+        .iter()
+        .zip(values.into_iter().zip(oks))
+        .map(|(b, (values, oks))| as_dtype(&b.column, values, &oks))
+        .collect()
 }
 
-/// The numbers of one block read in place, as the column's dtype.
-fn restore<T: Real>(
+/// One row's number and whether it is one: null where the null indicator is set, the
+/// scalar is NaN or the row's features are not readable.
+#[inline(always)]
+fn row_value(column: &NumericColumn, alpha: f64, null: bool, c: usize, valid: bool) -> (f64, bool) {
+    let ok = valid && !null && !alpha.is_nan();
+    (if ok { column.value(alpha, c) } else { 0.0 }, ok)
+}
+
+/// The numbers of `len` rows, each from its scalar, its null indicator and its mode,
+/// as the column's dtype; `validity` says which rows' features were all readable.
+fn restore(
     column: &NumericColumn,
-    view: &Strided<'_, T>,
     len: usize,
+    alpha: impl Fn(usize) -> f64 + Sync,
+    null: impl Fn(usize) -> bool + Sync,
     modes: Option<&[u32]>,
-    validity: Option<Bitmap>,
-    mode_validity: Option<Bitmap>,
+    validity: Option<&Bitmap>,
 ) -> PolarsResult<Series> {
-    let null_at = column.null_indicator.then(|| column.width() - 1);
     let mut values = vec![0f64; len];
-    let pieces = values.chunks_mut(ROWS_PER_TASK).collect();
-    let oks = par_tasks(pieces, |task, piece: &mut [f64]| {
+    let mut oks = vec![false; len];
+    let pieces = values
+        .chunks_mut(ROWS_PER_TASK)
+        .zip(oks.chunks_mut(ROWS_PER_TASK))
+        .collect();
+    par_tasks(pieces, |task, (values, oks): (&mut [f64], &mut [bool])| {
         let at = task * ROWS_PER_TASK;
-        let mut oks = Vec::with_capacity(piece.len());
-        for (i, out) in piece.iter_mut().enumerate() {
+        for (i, (v, ok)) in values.iter_mut().zip(oks.iter_mut()).enumerate() {
             let r = at + i;
-            let alpha = view.at(r, 0).widen();
             let c = modes.map_or(0, |m| m[r] as usize);
-            let is_null = null_at.is_some_and(|j| view.at(r, j).widen() > 0.5);
-            let ok = !is_null
-                && !alpha.is_nan()
-                && validity.as_ref().is_none_or(|v| v.get_bit(r))
-                && mode_validity.as_ref().is_none_or(|v| v.get_bit(r));
-            *out = if ok { column.value(alpha, c) } else { 0.0 };
-            oks.push(ok);
+            let valid = validity.is_none_or(|b| b.get_bit(r));
+            (*v, *ok) = row_value(column, alpha(r), null(r), c, valid);
         }
-        oks
     });
-    let valid: MutableBitmap = oks.into_iter().flatten().collect();
-    let valid: Bitmap = valid.into();
-    let valid = (valid.unset_bits() > 0).then_some(valid);
+    as_dtype(column, values, &oks)
+}
+
+/// A column's numbers as its dtype, null where not `ok`.
+fn as_dtype(column: &NumericColumn, mut values: Vec<f64>, oks: &[bool]) -> PolarsResult<Series> {
+    // A bitmap only when some row is null.
+    let valid = oks
+        .contains(&false)
+        .then(|| Bitmap::from_iter(oks.iter().copied()));
     let dtype = column.dtype.dtype()?;
     let physical = dtype.to_physical();
     if let Some(top) = largest_below(&physical) {
@@ -1015,4 +1125,50 @@ pub fn decode_table(
         })
         .collect::<PolarsResult<Vec<_>>>()?;
     Ok(StructChunked::from_series(s.name().clone(), s.len(), fields.iter())?.into_series())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_ties_even;
+
+    #[test]
+    fn rounding_is_the_standard_librarys() {
+        let big = 4_503_599_627_370_496.0_f64;
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.5,
+            0.49999999999999994,
+            big - 0.5,
+            big - 1.5,
+            big,
+            big + 1.0,
+            2.0 * big + 2.0,
+            -big + 0.5,
+            9.2e18,
+            -9.2e18,
+            1e308,
+        ];
+        // Scattered values of every magnitude, halves among them.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..100_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let x = f64::from_bits(state >> 2) * if state & 1 == 0 { 1.0 } else { -1.0 };
+            if x.is_finite() {
+                xs.push(x);
+                xs.push((x * 2.0).round() / 2.0);
+            }
+        }
+        for x in xs {
+            let (got, want) = (round_ties_even(x), x.round_ties_even());
+            assert!(got == want, "{x}: {got} != {want}");
+        }
+    }
 }

@@ -473,43 +473,34 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// The first field of a column entry that does not parse, with the reason.
-fn field_problem(column: &serde_json::Value) -> Option<String> {
-    if column.get("transform").is_some() {
-        return numeric_field_problem(column);
-    }
-    fn check<T: serde::de::DeserializeOwned>(
-        column: &serde_json::Value,
-        key: &str,
-    ) -> Option<String> {
-        let value = column.get(key)?;
-        T::deserialize(value).err().map(|e| format!("`{key}`: {e}"))
-    }
-    check::<String>(column, "name")
-        .or_else(|| check::<SourceDtype>(column, "dtype"))
-        .or_else(|| check::<Categories>(column, "categories"))
-        .or_else(|| check::<bool>(column, "null_category"))
-        .or_else(|| check::<Option<Categories>>(column, "infrequent"))
+/// Why the field `key` of a column entry does not parse as `T`, if it does not.
+fn field_error<T: serde::de::DeserializeOwned>(
+    column: &serde_json::Value,
+    key: &str,
+) -> Option<String> {
+    let value = column.get(key)?;
+    T::deserialize(value).err().map(|e| format!("`{key}`: {e}"))
 }
 
-/// The first field of a numeric column entry that does not parse, with the reason.
-fn numeric_field_problem(column: &serde_json::Value) -> Option<String> {
+/// The first field of a column entry that does not parse, with the reason: a
+/// categorical entry's, or a numeric one's (which has a `transform`).
+fn field_problem(column: &serde_json::Value) -> Option<String> {
     use crate::mixture::Mode;
     use crate::numeric::{NumericDtype, Transform};
-    fn check<T: serde::de::DeserializeOwned>(
-        column: &serde_json::Value,
-        key: &str,
-    ) -> Option<String> {
-        let value = column.get(key)?;
-        T::deserialize(value).err().map(|e| format!("`{key}`: {e}"))
+    let name = field_error::<String>(column, "name");
+    if column.get("transform").is_some() {
+        return name
+            .or_else(|| field_error::<NumericDtype>(column, "dtype"))
+            .or_else(|| field_error::<Transform>(column, "transform"))
+            .or_else(|| field_error::<Vec<Mode>>(column, "modes"))
+            .or_else(|| field_error::<[f64; 2]>(column, "range"))
+            .or_else(|| field_error::<bool>(column, "round"))
+            .or_else(|| field_error::<bool>(column, "null_indicator"));
     }
-    check::<String>(column, "name")
-        .or_else(|| check::<NumericDtype>(column, "dtype"))
-        .or_else(|| check::<Transform>(column, "transform"))
-        .or_else(|| check::<Vec<Mode>>(column, "modes"))
-        .or_else(|| check::<[f64; 2]>(column, "range"))
-        .or_else(|| check::<bool>(column, "round"))
-        .or_else(|| check::<bool>(column, "null_indicator"))
+    name.or_else(|| field_error::<SourceDtype>(column, "dtype"))
+        .or_else(|| field_error::<Categories>(column, "categories"))
+        .or_else(|| field_error::<bool>(column, "null_category"))
+        .or_else(|| field_error::<Option<Categories>>(column, "infrequent"))
 }
 
 impl Codec {
