@@ -598,8 +598,26 @@ pub fn decode_matrix(
     key: Option<&Series>,
     options: &MatrixDecodeOptions,
 ) -> PolarsResult<Series> {
-    let (method, tau, spans) = options.checked()?;
+    Ok(decode_matrix_and(s, key, options, &[], Vec::new())?.0)
+}
+
+/// Each span's chosen index per row and the rows' validity.
+pub type SpanChoices = Vec<(Vec<u32>, Option<Bitmap>)>;
+
+/// [`decode_matrix`], and in the same pass over the matrix the choices of the `extra`
+/// spans, each with its own noise (a numeric column's mode block, whose rows mean
+/// something other than labels).
+pub fn decode_matrix_and(
+    s: &Series,
+    key: Option<&Series>,
+    options: &MatrixDecodeOptions,
+    extra: &[Range<usize>],
+    extra_noises: Vec<Noise>,
+) -> PolarsResult<(Series, SpanChoices)> {
+    let (method, tau, mut spans) = options.checked()?;
     check_tau(tau)?;
+    let blocks = spans.len();
+    spans.extend(extra.iter().cloned());
     let field = s.field();
     let labels = options
         .blocks
@@ -611,10 +629,12 @@ pub fn decode_matrix(
         .blocks
         .iter()
         .map(|b| Noise::seeded_or_fresh(b.seed))
+        .chain(extra_noises)
         .collect();
-    let choices = with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
+    let mut choices = with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
         span_choices::<$T>(s, &spans, method, tau, &noises, &ids)?
     });
+    let extra = choices.split_off(blocks);
     // Each column's labels gathered in a task of its own, as separate expressions would.
     let work = options
         .names
@@ -634,7 +654,8 @@ pub fn decode_matrix(
     )
     .into_iter()
     .collect::<PolarsResult<Vec<_>>>()?;
-    Ok(StructChunked::from_series(s.name().clone(), s.len(), fields.iter())?.into_series())
+    let decoded = StructChunked::from_series(s.name().clone(), s.len(), fields.iter())?;
+    Ok((decoded.into_series(), extra))
 }
 
 /// Every span's chosen index and validity, for every row of the matrix `s`: argmax, or

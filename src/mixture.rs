@@ -110,6 +110,10 @@ pub struct Mode {
     pub std: f64,
 }
 
+/// A small floor on every component's weight, as usual: an empty component's statistics
+/// stay defined.
+const FLOOR: f64 = 10.0 * f64::EPSILON;
+
 /// How a fit went.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FitReport {
@@ -184,13 +188,18 @@ pub fn fit(
         };
         return Ok((vec![mode], report));
     }
+    // In ascending order: the fit does not depend on the order the values come in, and
+    // k-means assigns them to their centres in one sweep.
+    let mut pairs: Vec<(f64, f64)> = values.iter().copied().zip(counts.iter().copied()).collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let (values, counts): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
     let data = Data {
-        x: values,
-        c: counts,
+        x: &values,
+        c: &counts,
         mean,
         var: ss / (total - 1.0),
     };
-    let distinct = distinct_count(values);
+    let distinct = distinct_count(&values);
     let k = options.max_components.min(distinct);
     // The starts run side by side; the best is kept in start order, so the fit does
     // not depend on the threads.
@@ -230,7 +239,7 @@ fn run(
     options: &MixtureOptions,
 ) -> (Factors, FitReport) {
     let mut factors = m_step(data, &resp, k, options);
-    let mut resp = resp;
+    drop(resp);
     let mut lower = f64::NEG_INFINITY;
     let mut report = FitReport {
         iterations: 0,
@@ -239,8 +248,8 @@ fn run(
     };
     for iteration in 1..=options.max_iter {
         let previous = lower;
-        let entropy = e_step(data, &factors, k, &mut resp);
-        factors = m_step(data, &resp, k, options);
+        let (entropy, moments) = e_step(data, &factors, k);
+        factors = factors_of(data, &moments, options);
         lower = lower_bound(&factors, entropy, k);
         report = FitReport {
             iterations: iteration,
@@ -254,13 +263,9 @@ fn run(
     (factors, report)
 }
 
-/// The M step (10.58–10.63 and the stick-breaking factors): the factors from the
-/// responsibilities `resp` (row-major, `k` a value).
+/// The first M step, from the initial responsibilities `resp` (row-major, `k` a value).
 fn m_step(data: &Data<'_>, resp: &[f64], k: usize, options: &MixtureOptions) -> Factors {
-    let (beta0, nu0) = (1.0, 1.0);
-    // A small floor, as usual, keeps an empty component's statistics defined.
-    let floor = 10.0 * f64::EPSILON;
-    let mut nk = vec![floor; k];
+    let mut nk = vec![FLOOR; k];
     let mut sx = vec![0.0; k];
     for ((&x, &c), r) in data.x.iter().zip(data.c).zip(resp.chunks_exact(k)) {
         for j in 0..k {
@@ -277,6 +282,35 @@ fn m_step(data: &Data<'_>, resp: &[f64], k: usize, options: &MixtureOptions) -> 
             ss[j] += c * r[j] * d * d;
         }
     }
+    factors_from(data, &nk, &xk, &ss, options)
+}
+
+/// The M step from an E step's [`Moments`]: about its shift `a`, a component's mean is
+/// `x̄ = a + t` with `t = Σ c r d / N`, and `Σ c r (x − x̄)² = Σ c r d² − 2 t Σ c r d +
+/// t² Σ c r`.
+fn factors_of(data: &Data<'_>, m: &Moments, options: &MixtureOptions) -> Factors {
+    let k = m.weight.len();
+    let (mut nk, mut xk, mut ss) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
+    for j in 0..k {
+        nk[j] = FLOOR + m.weight[j];
+        let t = m.first[j] / nk[j];
+        xk[j] = m.shift[j] + t;
+        ss[j] = (m.second[j] - 2.0 * t * m.first[j] + t * t * m.weight[j]).max(0.0);
+    }
+    factors_from(data, &nk, &xk, &ss, options)
+}
+
+/// The factors (10.58–10.63 and the stick-breaking ones) from every component's weight
+/// `N_k`, mean `x̄_k` and scatter `N_k S_k`.
+fn factors_from(
+    data: &Data<'_>,
+    nk: &[f64],
+    xk: &[f64],
+    ss: &[f64],
+    options: &MixtureOptions,
+) -> Factors {
+    let k = nk.len();
+    let (beta0, nu0) = (1.0, 1.0);
     let mut later = 0.0;
     let mut beta = vec![0.0; k];
     for j in (0..k).rev() {
@@ -321,9 +355,11 @@ fn log_weights(f: &Factors) -> Vec<f64> {
         .collect()
 }
 
-/// The E step (10.46–10.49, 10.64, 10.65): the responsibilities, in place; returns
-/// their entropy `−Σ c r ln r`, from the logarithms at hand.
-fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) -> f64 {
+/// The E step (10.46–10.49, 10.64, 10.65) and the statistics the next M step needs:
+/// each value's responsibilities, computed and summed without being stored, as their
+/// entropy `−Σ c r ln r` and every component's [`Moments`] about its current mean.
+#[inline(always)]
+fn e_step(data: &Data<'_>, f: &Factors, k: usize) -> (f64, Moments) {
     let log_w = log_weights(f);
     let ln_2pi = (2.0 * std::f64::consts::PI).ln();
     // Per component: everything but the squared distance.
@@ -341,13 +377,22 @@ fn e_step(data: &Data<'_>, f: &Factors, k: usize, resp: &mut [f64]) -> f64 {
         constant: &constant,
         mean: &f.m,
         precision: &precision,
-        resp,
     })
+}
+
+/// Per component: the responsibilities' total weight `Σ c r`, and the first and second
+/// moments `Σ c r d`, `Σ c r d²` of the distances `d = x − shift` to its `shift`.
+struct Moments {
+    weight: Vec<f64>,
+    first: Vec<f64>,
+    second: Vec<f64>,
+    shift: Vec<f64>,
 }
 
 /// The E step's rows, [`LANES`] at a time in vectors: each component's log
 /// responsibility, the row's largest and the exponentials ([`fastmath`], the same bits
-/// in every build); then each row normalised, in place, and its entropy.
+/// in every build); then the row's entropy and moments, summed lane by lane and the
+/// lanes added in a fixed order at the end.
 struct EStep<'a> {
     x: &'a [f64],
     c: &'a [f64],
@@ -355,49 +400,65 @@ struct EStep<'a> {
     constant: &'a [f64],
     mean: &'a [f64],
     precision: &'a [f64],
-    resp: &'a mut [f64],
 }
 
-impl IsaFn<f64> for EStep<'_> {
+impl IsaFn<(f64, Moments)> for EStep<'_> {
     #[inline(always)]
-    fn call<S: Isa>(self, _: S) -> f64 {
+    fn call<S: Isa>(self, _: S) -> (f64, Moments) {
         let (n, k) = (self.x.len(), self.constant.len());
         let splat = <S::F64 as Lane>::splat;
-        let mut r = vec![splat(0.0); k];
-        let mut lanes = vec![[0.0; LANES]; k];
-        let mut entropy = 0.0;
+        let zero = splat(0.0);
+        let (mut r, mut d) = (vec![zero; k], vec![zero; k]);
+        let (mut weight, mut first, mut second) = (vec![zero; k], vec![zero; k], vec![zero; k]);
+        let mut entropy = zero;
         for at in (0..n).step_by(LANES) {
             let rows = (n - at).min(LANES);
-            // Lanes past the last row repeat it, and are not written back.
+            // Lanes past the last row repeat it with no weight.
             let x = S::F64::from_array(std::array::from_fn(|l| self.x[at + l.min(rows - 1)]));
+            let c = S::F64::from_array(std::array::from_fn(|l| {
+                if l < rows {
+                    self.c[at + l]
+                } else {
+                    0.0
+                }
+            }));
             let mut max = splat(f64::NEG_INFINITY);
-            for (j, rj) in r.iter_mut().enumerate() {
-                let d = x - splat(self.mean[j]);
-                let v = splat(self.constant[j]) - splat(0.5) * d * d * splat(self.precision[j]);
-                *rj = v;
+            for j in 0..k {
+                let dj = x - splat(self.mean[j]);
+                let v = splat(self.constant[j]) - splat(0.5) * dj * dj * splat(self.precision[j]);
+                (r[j], d[j]) = (v, dj);
                 max = S::F64::select(v.gt(max), v, max);
             }
-            let (mut sum, mut weighted) = (splat(0.0), splat(0.0));
-            for (rj, lane) in r.iter().zip(lanes.iter_mut()) {
+            let (mut sum, mut weighted) = (zero, zero);
+            for rj in r.iter_mut() {
                 let shifted = *rj - max;
                 let e = fastmath::exp_nonpositive(shifted);
                 sum = sum + e;
                 weighted = weighted + e * shifted;
-                *lane = e.to_array();
+                *rj = e;
             }
-            let (sum, weighted) = (sum.to_array(), weighted.to_array());
-            for l in 0..rows {
-                // ln r_j = shifted_j − ln sum, so Σ r ln r = Σ e^shifted · shifted / sum
-                // − ln sum.
-                let inv = 1.0 / sum[l];
-                let row = &mut self.resp[(at + l) * k..(at + l + 1) * k];
-                for (v, lane) in row.iter_mut().zip(&lanes) {
-                    *v = lane[l] * inv;
-                }
-                entropy -= self.c[at + l] * (weighted[l] * inv - sum[l].ln());
+            // r_j = e_j / sum, and ln r_j = shifted_j − ln sum, so that
+            // Σ r ln r = Σ e^shifted · shifted / sum − ln sum (sum ≥ 1: its largest term
+            // is e⁰).
+            let inv = S::F64::from_array(sum.to_array().map(|s| 1.0 / s));
+            entropy = entropy + c * (weighted * inv - fastmath::ln(sum));
+            let scale = c * inv;
+            for j in 0..k {
+                let w = r[j] * scale;
+                let wd = w * d[j];
+                weight[j] = weight[j] + w;
+                first[j] = first[j] + wd;
+                second[j] = second[j] + wd * d[j];
             }
         }
-        entropy
+        let total = |v: S::F64| v.to_array().iter().sum::<f64>();
+        let moments = Moments {
+            weight: weight.into_iter().map(total).collect(),
+            first: first.into_iter().map(total).collect(),
+            second: second.into_iter().map(total).collect(),
+            shift: self.mean.to_vec(),
+        };
+        (-total(entropy), moments)
     }
 }
 
@@ -454,6 +515,28 @@ fn uniform(noise: &Noise, i: u64) -> f64 {
     bits as f64 / (1u64 << 53) as f64
 }
 
+/// Every value's nearest centre, ties to the smaller centre (of equal ones, the earliest),
+/// into `labels`, for values in ascending order: the nearest centre in ascending order
+/// never moves back, so one sweep finds them all. Returns whether a label changed.
+fn assign_sorted(x: &[f64], centres: &[f64], labels: &mut [usize]) -> bool {
+    let mut order: Vec<usize> = (0..centres.len()).collect();
+    order.sort_by(|&a, &b| centres[a].total_cmp(&centres[b]).then(a.cmp(&b)));
+    // Of equal centres, the earliest takes the values.
+    order.dedup_by(|b, a| centres[*a] == centres[*b]);
+    let mut at = 0;
+    let mut changed = false;
+    for (&v, label) in x.iter().zip(labels.iter_mut()) {
+        while at + 1 < order.len()
+            && (v - centres[order[at + 1]]).abs() < (v - centres[order[at]]).abs()
+        {
+            at += 1;
+        }
+        changed |= *label != order[at];
+        *label = order[at];
+    }
+    changed
+}
+
 /// Hard responsibilities of a weighted k-means with `k` clusters: k-means++ seeding
 /// (each centre drawn with probability ∝ count × squared distance to the nearest
 /// centre), then Lloyd's iterations until no value changes cluster.
@@ -487,16 +570,8 @@ fn kmeans_resp(data: &Data<'_>, k: usize, seed: u64) -> Vec<f64> {
             *d = d.min((x - centre) * (x - centre));
         }
     }
-    let assign = |centres: &[f64], x: f64| {
-        let mut best = 0;
-        for (j, &c) in centres.iter().enumerate() {
-            if (x - c).abs() < (x - centres[best]).abs() {
-                best = j;
-            }
-        }
-        best
-    };
-    let mut labels: Vec<usize> = data.x.iter().map(|&x| assign(&centres, x)).collect();
+    let mut labels = vec![0usize; n];
+    assign_sorted(data.x, &centres, &mut labels);
     for _ in 0..300 {
         let mut sums = vec![0.0; k];
         let mut weights = vec![0.0; k];
@@ -509,11 +584,9 @@ fn kmeans_resp(data: &Data<'_>, k: usize, seed: u64) -> Vec<f64> {
                 centres[j] = sums[j] / weights[j];
             }
         }
-        let next: Vec<usize> = data.x.iter().map(|&x| assign(&centres, x)).collect();
-        if next == labels {
+        if !assign_sorted(data.x, &centres, &mut labels) {
             break;
         }
-        labels = next;
     }
     let mut resp = vec![0.0; n * k];
     for (i, &l) in labels.iter().enumerate() {

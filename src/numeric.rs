@@ -27,6 +27,8 @@
 //! categorical block is), [`crate::gumbel`] (the encoder's draw), [`crate::blocks`], the
 //! kernel [`crate::mixture`] and the leaves.
 
+use std::ops::Range;
+
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use serde::{Deserialize, Serialize};
@@ -35,7 +37,7 @@ use crate::argmax::Argmax;
 use crate::blocks::build::{array_from_flat, struct_from_fields};
 use crate::blocks::read::{and_validity, array_of, array_rows};
 use crate::blocks::{compute_dtype, Layout};
-use crate::decode::{self, MatrixDecodeOptions, Method};
+use crate::decode::{self, MatrixDecodeOptions, Method, SpanChoices};
 use crate::dispatch::{with_match_real, IndicatorDtype, RealDtype};
 use crate::gumbel;
 use crate::mixture::{self, FitReport, MixtureOptions, Mode};
@@ -883,6 +885,18 @@ pub fn from_matrix(
     })
 }
 
+/// The mode blocks' spans and noises of `blocks`, for those that have modes.
+fn mode_spans(blocks: &[DenormalizeOptions]) -> (Vec<Range<usize>>, Vec<Noise>) {
+    blocks
+        .iter()
+        .filter(|b| b.column.mode_count() > 0)
+        .map(|b| {
+            let span = b.start + 1..b.start + 1 + b.column.mode_count();
+            (span, Noise::seeded_or_fresh(b.seed))
+        })
+        .unzip()
+}
+
 fn blocks_from_matrix<T: Argmax>(
     s: &Series,
     key: Option<&Series>,
@@ -891,27 +905,26 @@ fn blocks_from_matrix<T: Argmax>(
     tau: f64,
 ) -> PolarsResult<Vec<Series>> {
     let len = s.len();
-    let s = array_of::<T>(s)?;
     let ids = RowIds::from_key(key, len)?;
-    // The mode blocks of the columns that have them, drawn from in one pass.
-    let with_modes: Vec<&DenormalizeOptions> = blocks
-        .iter()
-        .filter(|b| b.column.mode_count() > 0)
-        .collect();
-    let spans: Vec<_> = with_modes
-        .iter()
-        .map(|b| b.start + 1..b.start + 1 + b.column.mode_count())
-        .collect();
-    let noises: Vec<Noise> = with_modes
-        .iter()
-        .map(|b| Noise::seeded_or_fresh(b.seed))
-        .collect();
-    let mut choices = if spans.is_empty() {
+    let (spans, noises) = mode_spans(blocks);
+    let choices = if spans.is_empty() {
         Vec::new()
     } else {
-        decode::span_choices::<T>(&s, &spans, method, tau, &noises, &ids)?
-    }
-    .into_iter();
+        decode::span_choices::<T>(s, &spans, method, tau, &noises, &ids)?
+    };
+    restore_matrix::<T>(s, blocks, choices)
+}
+
+/// Every numeric block of the matrix `s` decoded, given the choices of their mode
+/// blocks (in the order of the blocks that have one), in one pass over the rows.
+fn restore_matrix<T: Real>(
+    s: &Series,
+    blocks: &[DenormalizeOptions],
+    choices: SpanChoices,
+) -> PolarsResult<Vec<Series>> {
+    let len = s.len();
+    let s = array_of::<T>(s)?;
+    let mut choices = choices.into_iter();
     // Each block's view of the rows, its modes and which rows are readable.
     let mut readers = Vec::with_capacity(blocks.len());
     for b in blocks {
@@ -1098,21 +1111,34 @@ pub fn decode_table(
     options: &TableOptions,
 ) -> PolarsResult<Series> {
     options.check()?;
-    let mut columns: PlHashMap<String, Series> = PlHashMap::new();
-    if !options.labels.blocks.is_empty() {
-        let decoded = decode::decode_matrix(s, key, &options.labels)?;
-        for field in decoded.struct_()?.fields_as_series() {
-            columns.insert(field.name().to_string(), field);
-        }
-    }
     for c in &options.numbers {
         c.column.validate()?;
     }
-    for (n, decoded) in options
-        .numbers
-        .iter()
-        .zip(from_matrix(s, key, &options.numbers)?)
-    {
+    let mut columns: PlHashMap<String, Series> = PlHashMap::new();
+    let numbers = if options.labels.blocks.is_empty() {
+        from_matrix(s, key, &options.numbers)?
+    } else {
+        // The labels and the numbers' mode blocks chosen in one pass over the matrix.
+        let (method, tau) = options
+            .labels
+            .blocks
+            .first()
+            .map_or((Method::Argmax, 1.0), |b| (b.method, b.tau));
+        polars_ensure!(
+            options.numbers.iter().all(|b| b.method == method && b.tau == tau),
+            InvalidOperation: "decode_matrix: every block is decoded with one method and tau"
+        );
+        let (spans, noises) = mode_spans(&options.numbers);
+        let (decoded, choices) =
+            decode::decode_matrix_and(s, key, &options.labels, &spans, noises)?;
+        for field in decoded.struct_()?.fields_as_series() {
+            columns.insert(field.name().to_string(), field);
+        }
+        with_match_real!(compute_dtype(s.dtype(), "decode")?, |$T| {
+            restore_matrix::<$T>(s, &options.numbers, choices)?
+        })
+    };
+    for (n, decoded) in options.numbers.iter().zip(numbers) {
         columns.insert(n.column.name.clone(), decoded);
     }
     let fields = options
