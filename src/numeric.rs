@@ -398,6 +398,7 @@ impl NumericColumn {
     }
 
     /// The scalar of `x` in mode `c` (`c` is ignored but by `mode`).
+    #[inline(always)]
     pub fn scalar(&self, x: f64, c: usize) -> f64 {
         match self.transform {
             Transform::Mode => {
@@ -432,6 +433,7 @@ impl NumericColumn {
 
     /// The number of scalar `alpha` in mode `c`, clipped to the fitted range and
     /// rounded when the column is.
+    #[inline(always)]
     pub fn value(&self, alpha: f64, c: usize) -> f64 {
         let x = match self.transform {
             Transform::Mode => {
@@ -636,27 +638,31 @@ pub fn encoded(
     let mut mode = vec![0u32; len];
     if k > 1 && method == Method::Argmax {
         let pieces = mode.chunks_mut(ROWS_PER_TASK).collect();
-        par_tasks(pieces, |task, piece: &mut [u32]| {
-            let x = &x[task * ROWS_PER_TASK..];
-            for (m, &v) in piece.iter_mut().zip(x) {
-                // The first of the largest, as every argmax here.
-                let (mut best, mut top) = (0, f64::NEG_INFINITY);
-                for c in 0..k {
-                    let lp = posterior.at(c, v);
-                    if lp > top {
-                        (best, top) = (c, lp);
+        par_tasks(
+            pieces,
+            #[inline(always)]
+            |task, piece: &mut [u32]| {
+                let x = &x[task * ROWS_PER_TASK..];
+                for (m, &v) in piece.iter_mut().zip(x) {
+                    // The first of the largest, as every argmax here.
+                    let (mut best, mut top) = (0, f64::NEG_INFINITY);
+                    for c in 0..k {
+                        let lp = posterior.at(c, v);
+                        if lp > top {
+                            (best, top) = (c, lp);
+                        }
                     }
+                    *m = best as u32;
                 }
-                *m = best as u32;
-            }
-        });
+            },
+        );
     } else if k > 1 {
         let ids = RowIds::from_key(key, len)?;
         let noise = Noise::seeded_or_fresh(seed);
         mode = with_match_real!(real, |$T| {
             let mut lp = vec![<$T>::ZERO; len * k];
             let pieces = lp.chunks_mut(ROWS_PER_TASK * k).collect();
-            par_tasks(pieces, |task, piece: &mut [$T]| {
+            par_tasks(pieces, #[inline(always)] |task, piece: &mut [$T]| {
                 let x = &x[task * ROWS_PER_TASK..];
                 for (row, &v) in piece.chunks_exact_mut(k).zip(x) {
                     for (c, o) in row.iter_mut().enumerate() {
@@ -671,12 +677,16 @@ pub fn encoded(
     }
     let mut alpha = vec![0f64; len];
     let pieces = alpha.chunks_mut(ROWS_PER_TASK).collect();
-    par_tasks(pieces, |task, piece: &mut [f64]| {
-        let at = task * ROWS_PER_TASK;
-        for (i, a) in piece.iter_mut().enumerate() {
-            *a = column.scalar(x[at + i], mode[at + i] as usize);
-        }
-    });
+    par_tasks(
+        pieces,
+        #[inline(always)]
+        |task, piece: &mut [f64]| {
+            let at = task * ROWS_PER_TASK;
+            for (i, a) in piece.iter_mut().enumerate() {
+                *a = column.scalar(x[at + i], mode[at + i] as usize);
+            }
+        },
+    );
     Ok(Encoded { alpha, mode, nulls })
 }
 
@@ -708,7 +718,7 @@ pub fn normalize(
             Layout::Array => {
                 let mut values = vec![zero; len * width];
                 let pieces = values.chunks_mut(ROWS_PER_TASK * width).collect();
-                par_tasks(pieces, |task, piece: &mut [$T]| {
+                par_tasks(pieces, #[inline(always)] |task, piece: &mut [$T]| {
                     let at = task * ROWS_PER_TASK;
                     for (i, row) in piece.chunks_exact_mut(width).enumerate() {
                         let r = at + i;
@@ -727,7 +737,7 @@ pub fn normalize(
             _ => {
                 let names = column.feature_names(&options.separator);
                 // One field a task: the scalar, each mode's indicator, the null indicator.
-                let fields = par_tasks((0..width).collect(), |_, j| {
+                let fields = par_tasks((0..width).collect(), #[inline(always)] |_, j| {
                     let f: Vec<$T> = if j == 0 {
                         e.alpha.iter().map(|&a| <$T>::narrow(a)).collect()
                     } else if j <= k {
@@ -950,6 +960,7 @@ fn restore_matrix<T: Real>(
     let pieces = value_pieces.into_iter().zip(ok_pieces).collect();
     par_tasks(
         pieces,
+        #[inline(always)]
         |task, (mut values, mut oks): (Vec<&mut [f64]>, Vec<&mut [bool]>)| {
             let at = task * ROWS_PER_TASK;
             let rows = values.first().map_or(0, |v| v.len());
@@ -998,15 +1009,19 @@ fn restore(
         .chunks_mut(ROWS_PER_TASK)
         .zip(oks.chunks_mut(ROWS_PER_TASK))
         .collect();
-    par_tasks(pieces, |task, (values, oks): (&mut [f64], &mut [bool])| {
-        let at = task * ROWS_PER_TASK;
-        for (i, (v, ok)) in values.iter_mut().zip(oks.iter_mut()).enumerate() {
-            let r = at + i;
-            let c = modes.map_or(0, |m| m[r] as usize);
-            let valid = validity.is_none_or(|b| b.get_bit(r));
-            (*v, *ok) = row_value(column, alpha(r), null(r), c, valid);
-        }
-    });
+    par_tasks(
+        pieces,
+        #[inline(always)]
+        |task, (values, oks): (&mut [f64], &mut [bool])| {
+            let at = task * ROWS_PER_TASK;
+            for (i, (v, ok)) in values.iter_mut().zip(oks.iter_mut()).enumerate() {
+                let r = at + i;
+                let c = modes.map_or(0, |m| m[r] as usize);
+                let valid = validity.is_none_or(|b| b.get_bit(r));
+                (*v, *ok) = row_value(column, alpha(r), null(r), c, valid);
+            }
+        },
+    );
     as_dtype(column, values, &oks)
 }
 
