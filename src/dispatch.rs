@@ -68,6 +68,28 @@ macro_rules! with_match_real {
 }
 pub(crate) use with_match_real;
 
+/// `with_match_number!(physical_dtype, |$P| body)`: `body` with `$P` the Polars
+/// numeric type of a physical integer or float dtype; an error for any other.
+macro_rules! with_match_number {
+    ($dtype:expr, | $_:tt $P:ident | $($body:tt)*) => {{
+        macro_rules! __with_number__ {( $_ $P:ident ) => ( $($body)* )}
+        match $dtype {
+            DataType::Int8 => __with_number__! { Int8Type },
+            DataType::Int16 => __with_number__! { Int16Type },
+            DataType::Int32 => __with_number__! { Int32Type },
+            DataType::Int64 => __with_number__! { Int64Type },
+            DataType::UInt8 => __with_number__! { UInt8Type },
+            DataType::UInt16 => __with_number__! { UInt16Type },
+            DataType::UInt32 => __with_number__! { UInt32Type },
+            DataType::UInt64 => __with_number__! { UInt64Type },
+            DataType::Float32 => __with_number__! { Float32Type },
+            DataType::Float64 => __with_number__! { Float64Type },
+            other => polars_bail!(ComputeError: "expected a numeric dtype, got {}", other),
+        }
+    }};
+}
+pub(crate) use with_match_number;
+
 /// `with_match_indicator!(indicator_dtype, |$P| body)`: `body` with `$P` the Polars
 /// numeric type the indicators of an [`IndicatorDtype`] are written in (UInt8 for a
 /// Boolean output, packed after).

@@ -29,6 +29,7 @@
 
 use std::ops::Range;
 
+use num_traits::AsPrimitive;
 use polars::prelude::*;
 use polars_arrow::bitmap::Bitmap;
 use serde::{Deserialize, Serialize};
@@ -38,12 +39,13 @@ use crate::blocks::build::{array_from_flat, struct_from_fields};
 use crate::blocks::read::{and_validity, array_of, array_rows};
 use crate::blocks::{compute_dtype, Layout};
 use crate::decode::{self, MatrixDecodeOptions, Method, SpanChoices};
-use crate::dispatch::{with_match_real, IndicatorDtype, RealDtype};
-use crate::gumbel;
+use crate::dispatch::{with_match_number, with_match_real, IndicatorDtype, RealDtype};
+use crate::gumbel::{self, LaneSource};
 use crate::mixture::{self, FitReport, MixtureOptions, Mode};
 use crate::par::{column_pieces, par_tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
+use crate::simd::{with_isa, FloatV, Isa, IsaFn, Lane, Vector, LANES};
 use crate::tau::check_tau;
 
 /// The scalar of a mode is the distance to its mean in this many standard deviations
@@ -605,10 +607,67 @@ impl Posterior {
 
     /// The log posterior of mode `c` for `x`, up to a constant.
     #[inline(always)]
+    #[cfg(test)]
     fn at(&self, c: usize, x: f64) -> f64 {
         let (head, mean, inv) = self.0[c];
         let z = (x - mean) * inv;
         head - 0.5 * z * z
+    }
+}
+
+/// Every value's most probable mode, the first of the largest log posteriors in `f64`
+/// (as every argmax here), [`LANES`] values at a time.
+struct ArgmaxModes<'a> {
+    x: &'a [f64],
+    posterior: &'a Posterior,
+    modes: &'a mut [u32],
+}
+
+impl IsaFn<()> for ArgmaxModes<'_> {
+    #[inline(always)]
+    fn call<S: Isa>(self, _: S) {
+        let splat = <S::F64 as Lane>::splat;
+        let len = self.x.len();
+        for (g, modes) in self.modes.chunks_mut(LANES).enumerate() {
+            let at = g * LANES;
+            let x = S::F64::from_array(std::array::from_fn(|l| self.x[(at + l).min(len - 1)]));
+            let (mut top, mut best) = (splat(f64::NEG_INFINITY), splat(0.0));
+            for (c, &(head, mean, inv)) in self.posterior.0.iter().enumerate() {
+                let z = (x - splat(mean)) * splat(inv);
+                let lp = splat(head) - splat(0.5) * z * z;
+                let greater = lp.gt(top);
+                top = S::F64::select(greater, lp, top);
+                best = S::F64::select(greater, splat(c as f64), best);
+            }
+            for (m, b) in modes.iter_mut().zip(best.to_array()) {
+                *m = b as u32;
+            }
+        }
+    }
+}
+
+/// The log posteriors of a column's values as a block of `T` scores, computed
+/// [`LANES`] values at a time as the Gumbel-max draw reads them: the same operations as
+/// [`Posterior::at`], so the same bits.
+struct PosteriorLanes<'a> {
+    x: &'a [f64],
+    posterior: &'a Posterior,
+}
+
+impl<T: Real> LaneSource<T> for PosteriorLanes<'_> {
+    fn width(&self) -> usize {
+        self.posterior.0.len()
+    }
+
+    #[inline(always)]
+    fn fill<S: Isa>(&self, at: usize, len: usize, p: &mut [T::V<S>]) {
+        let splat = <S::F64 as Lane>::splat;
+        let x = S::F64::from_array(std::array::from_fn(|l| self.x[(at + l).min(len - 1)]));
+        for (cell, &(head, mean, inv)) in p.iter_mut().zip(&self.posterior.0) {
+            let z = (x - splat(mean)) * splat(inv);
+            let lp = splat(head) - splat(0.5) * z * z;
+            *cell = Vector::from_array(lp.to_array().map(T::narrow));
+        }
     }
 }
 
@@ -641,38 +700,24 @@ pub fn encoded(
         par_tasks(
             pieces,
             #[inline(always)]
-            |task, piece: &mut [u32]| {
-                let x = &x[task * ROWS_PER_TASK..];
-                for (m, &v) in piece.iter_mut().zip(x) {
-                    // The first of the largest, as every argmax here.
-                    let (mut best, mut top) = (0, f64::NEG_INFINITY);
-                    for c in 0..k {
-                        let lp = posterior.at(c, v);
-                        if lp > top {
-                            (best, top) = (c, lp);
-                        }
-                    }
-                    *m = best as u32;
-                }
+            |task, modes: &mut [u32]| {
+                let at = task * ROWS_PER_TASK;
+                with_isa(ArgmaxModes {
+                    x: &x[at..at + modes.len()],
+                    posterior: &posterior,
+                    modes,
+                })
             },
         );
     } else if k > 1 {
         let ids = RowIds::from_key(key, len)?;
         let noise = Noise::seeded_or_fresh(seed);
+        let scores = PosteriorLanes {
+            x: &x,
+            posterior: &posterior,
+        };
         mode = with_match_real!(real, |$T| {
-            let mut lp = vec![<$T>::ZERO; len * k];
-            let pieces = lp.chunks_mut(ROWS_PER_TASK * k).collect();
-            par_tasks(pieces, #[inline(always)] |task, piece: &mut [$T]| {
-                let x = &x[task * ROWS_PER_TASK..];
-                for (row, &v) in piece.chunks_exact_mut(k).zip(x) {
-                    for (c, o) in row.iter_mut().enumerate() {
-                        *o = <$T>::narrow(posterior.at(c, v));
-                    }
-                }
-            });
-            let values = ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, lp);
-            let scores = array_from_flat(PlSmallStr::EMPTY, values.into_series(), k, len, None)?;
-            gumbel::sample::<$T>(&scores, 1.0, &noise, &ids)?.0
+            gumbel::sample_from::<$T>(&scores, len, 1.0, &noise, &ids).0
         });
     }
     let mut alpha = vec![0f64; len];
@@ -995,6 +1040,7 @@ fn row_value(column: &NumericColumn, alpha: f64, null: bool, c: usize, valid: bo
 
 /// The numbers of `len` rows, each from its scalar, its null indicator and its mode,
 /// as the column's dtype; `validity` says which rows' features were all readable.
+/// Written in the dtype as they are computed.
 fn restore(
     column: &NumericColumn,
     len: usize,
@@ -1003,43 +1049,61 @@ fn restore(
     modes: Option<&[u32]>,
     validity: Option<&Bitmap>,
 ) -> PolarsResult<Series> {
-    let mut values = vec![0f64; len];
-    let mut oks = vec![false; len];
-    let pieces = values
-        .chunks_mut(ROWS_PER_TASK)
-        .zip(oks.chunks_mut(ROWS_PER_TASK))
-        .collect();
-    par_tasks(
-        pieces,
-        #[inline(always)]
-        |task, (values, oks): (&mut [f64], &mut [bool])| {
+    let dtype = column.dtype.dtype()?;
+    let physical = dtype.to_physical();
+    let top = largest_below(&physical).unwrap_or(f64::INFINITY);
+    let out = with_match_number!(&physical, |$P| {
+        let mut values = vec![<$P as PolarsNumericType>::Native::default(); len];
+        let mut oks = vec![false; len];
+        let pieces = values
+            .chunks_mut(ROWS_PER_TASK)
+            .zip(oks.chunks_mut(ROWS_PER_TASK))
+            .collect();
+        par_tasks(pieces, #[inline(always)] |task, (values, oks): (&mut [_], &mut [bool])| {
             let at = task * ROWS_PER_TASK;
             for (i, (v, ok)) in values.iter_mut().zip(oks.iter_mut()).enumerate() {
                 let r = at + i;
                 let c = modes.map_or(0, |m| m[r] as usize);
                 let valid = validity.is_none_or(|b| b.get_bit(r));
-                (*v, *ok) = row_value(column, alpha(r), null(r), c, valid);
+                let (x, o) = row_value(column, alpha(r), null(r), c, valid);
+                (*v, *ok) = (x.min(top).as_(), o);
             }
-        },
-    );
-    as_dtype(column, values, &oks)
+        });
+        number_column::<$P>(column, values, &oks)
+    });
+    logical(&dtype, out)
 }
 
 /// A column's numbers as its dtype, null where not `ok`.
-fn as_dtype(column: &NumericColumn, mut values: Vec<f64>, oks: &[bool]) -> PolarsResult<Series> {
-    // A bitmap only when some row is null.
+fn as_dtype(column: &NumericColumn, values: Vec<f64>, oks: &[bool]) -> PolarsResult<Series> {
+    let dtype = column.dtype.dtype()?;
+    let physical = dtype.to_physical();
+    let top = largest_below(&physical).unwrap_or(f64::INFINITY);
+    let out = with_match_number!(&physical, |$P| {
+        let values = values.iter().map(|&x| x.min(top).as_()).collect();
+        number_column::<$P>(column, values, oks)
+    });
+    logical(&dtype, out)
+}
+
+/// `values` as the column's physical `P`, null where not `ok` (a bitmap only when some
+/// row is null). Every value is a whole number in the dtype's range where its dtype is
+/// an integer one (rounded, clipped to the fitted range and below [`largest_below`]),
+/// so that `as` converts it exactly.
+fn number_column<P: PolarsNumericType>(
+    column: &NumericColumn,
+    values: Vec<P::Native>,
+    oks: &[bool],
+) -> Series {
     let valid = oks
         .contains(&false)
         .then(|| Bitmap::from_iter(oks.iter().copied()));
-    let dtype = column.dtype.dtype()?;
-    let physical = dtype.to_physical();
-    if let Some(top) = largest_below(&physical) {
-        // 2⁶³ and 2⁶⁴ are floats, but not Int64 and UInt64 values.
-        values.iter_mut().for_each(|v| *v = v.min(top));
-    }
-    let numbers = Float64Chunked::from_vec_validity(column.name.as_str().into(), values, valid);
-    let out = numbers.into_series().cast(&physical)?;
-    Ok(match &dtype {
+    ChunkedArray::<P>::from_vec_validity(column.name.as_str().into(), values, valid).into_series()
+}
+
+/// A physical column as the logical `dtype`.
+fn logical(dtype: &DataType, out: Series) -> PolarsResult<Series> {
+    Ok(match dtype {
         DataType::Datetime(unit, zone) => out
             .i64()?
             .clone()

@@ -8,7 +8,7 @@ use std::ops::Range;
 use polars::prelude::*;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
-use super::{perturbed, row_is_valid, Activation, Relax};
+use super::{perturbed, row_is_valid, Activation, LaneSource, Relax};
 use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_fields};
 use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Strided};
 use crate::par::{
@@ -124,16 +124,14 @@ pub(super) enum Fixed<'a, T: Clone> {
     Rows(&'a Strided<'a, T>),
 }
 
-impl<T: Real> Fixed<'_, T> {
-    pub(super) fn width(&self) -> usize {
+impl<T: Real> LaneSource<T> for Fixed<'_, T> {
+    fn width(&self) -> usize {
         match self {
             Self::Fields(columns) => columns.len(),
             Self::Rows(rows) => rows.width,
         }
     }
 
-    /// `p[j] ←` category `j` of rows `at..at + LANES`; rows at `len` and past repeat row
-    /// `len - 1` (the last, partial group).
     #[inline(always)]
     fn fill<S: Isa>(&self, at: usize, len: usize, p: &mut [T::V<S>]) {
         let full = at + LANES <= len;
@@ -566,15 +564,15 @@ pub(super) fn relax_spans<T: Real>(
 }
 
 /// Gumbel-max draws of fixed-width rows, into each row's index.
-pub(super) struct SampleGroup<'a, T: Real> {
-    pub(super) source: &'a Fixed<'a, T>,
+pub(super) struct SampleGroup<'a, T: Real, F> {
+    pub(super) source: &'a F,
     pub(super) s: T,
     pub(super) noise: &'a Noise,
     pub(super) ids: &'a RowIds,
     pub(super) len: usize,
 }
 
-impl<'a, T: Real> Group<T> for SampleGroup<'a, T> {
+impl<'a, T: Real, F: LaneSource<T>> Group<T> for SampleGroup<'a, T, F> {
     type Piece = &'a mut [u32];
     #[inline(always)]
     fn run<S: Isa>(
@@ -599,7 +597,7 @@ impl<'a, T: Real> Group<T> for SampleGroup<'a, T> {
 /// Gumbel-max draws of every span of matrix rows: each span's [`SampleGroup`] on a
 /// group of rows before the next group. A task's piece is, for each span, its indices
 /// and the validity bytes of its groups.
-struct SampleSpans<'a, T: Real>(Vec<SampleGroup<'a, T>>);
+struct SampleSpans<'a, T: Real>(Vec<SampleGroup<'a, T, Fixed<'a, T>>>);
 
 impl<'a, T: Real> Group<T> for SampleSpans<'a, T> {
     type Piece = Vec<(&'a mut [u32], &'a mut [u8])>;

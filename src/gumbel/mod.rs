@@ -31,13 +31,13 @@ use serde::{Deserialize, Serialize};
 
 use self::lanes::{for_groups, relax_fixed, relax_spans, validity, with_fixed, SampleGroup};
 use self::rows::{RelaxList, SampleList};
-use crate::blocks::read::Strided;
+use crate::blocks::read::{and_validity, Strided};
 use crate::blocks::{compute_dtype, Blocks};
 use crate::dispatch::with_match_real;
 use crate::par::ROWS_PER_TASK;
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
-use crate::simd::with_isa;
+use crate::simd::{with_isa, Isa};
 use crate::tau::{check_tau, inv_tau};
 
 mod lanes;
@@ -234,20 +234,11 @@ pub fn sample<T: Real>(
     noise: &Noise,
     ids: &RowIds,
 ) -> PolarsResult<(Vec<u32>, Option<Bitmap>)> {
-    let scale = inv_tau::<T>(tau);
     let len = s.len();
     let fixed = with_fixed::<T, _>(s, |source, input_validity| {
-        let mut idx = vec![0u32; len];
-        let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
-        let group = SampleGroup {
-            source,
-            s: scale,
-            noise,
-            ids,
-            len,
-        };
-        let (found, _) = for_groups(len, source.width(), pieces, &group);
-        Ok((idx, validity(found, len, input_validity)))
+        let (idx, found) = sample_from(source, len, tau, noise, ids);
+        let valid = and_validity(found, input_validity.as_ref());
+        Ok((idx, valid.filter(|v| v.unset_bits() > 0)))
     })?;
     match fixed {
         Some(found) => Ok(found),
@@ -255,12 +246,44 @@ pub fn sample<T: Real>(
             let blocks = Blocks::<T>::read(s, "decode")?;
             Ok(with_isa(SampleList {
                 blocks: &blocks,
-                s: scale,
+                s: inv_tau::<T>(tau),
                 noise,
                 ids,
             }))
         }
     }
+}
+
+/// Where the scores of a fixed-width block come from, [`crate::simd::LANES`] rows at a
+/// time: a Struct's fields, an Array's rows, or scores computed as they are read.
+pub trait LaneSource<T: Real>: Sync {
+    /// The categories of a row.
+    fn width(&self) -> usize;
+    /// `p[j] ←` category `j` of rows `at..at + LANES`; rows at `len` and past repeat row
+    /// `len - 1` (the last, partial group).
+    fn fill<S: Isa>(&self, at: usize, len: usize, p: &mut [T::V<S>]);
+}
+
+/// [`sample`] of the `len` rows of `source`: every row's index, and which rows were
+/// valid (`None` when all were).
+pub fn sample_from<T: Real>(
+    source: &impl LaneSource<T>,
+    len: usize,
+    tau: f64,
+    noise: &Noise,
+    ids: &RowIds,
+) -> (Vec<u32>, Option<Bitmap>) {
+    let mut idx = vec![0u32; len];
+    let pieces: Vec<&mut [u32]> = idx.chunks_mut(ROWS_PER_TASK).collect();
+    let group = SampleGroup {
+        source,
+        s: inv_tau::<T>(tau),
+        noise,
+        ids,
+        len,
+    };
+    let (found, _) = for_groups(len, source.width(), pieces, &group);
+    (idx, validity(found, len, None))
 }
 
 /// Every span's Gumbel-max draw from `softmax(scores / tau)` for the `len` rows of a
