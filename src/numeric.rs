@@ -605,13 +605,14 @@ impl Posterior {
         )
     }
 
-    /// The log posterior of mode `c` for `x`, up to a constant.
+    /// The log posterior of mode `c` for the values `x`, up to a constant:
+    /// `ln w − ln σ − ½ ((x − μ) / σ)²`.
     #[inline(always)]
-    #[cfg(test)]
-    fn at(&self, c: usize, x: f64) -> f64 {
+    fn lanes<S: Isa>(&self, c: usize, x: S::F64) -> S::F64 {
+        let splat = <S::F64 as Lane>::splat;
         let (head, mean, inv) = self.0[c];
-        let z = (x - mean) * inv;
-        head - 0.5 * z * z
+        let z = (x - splat(mean)) * splat(inv);
+        splat(head) - splat(0.5) * z * z
     }
 }
 
@@ -632,9 +633,8 @@ impl IsaFn<()> for ArgmaxModes<'_> {
             let at = g * LANES;
             let x = S::F64::from_array(std::array::from_fn(|l| self.x[(at + l).min(len - 1)]));
             let (mut top, mut best) = (splat(f64::NEG_INFINITY), splat(0.0));
-            for (c, &(head, mean, inv)) in self.posterior.0.iter().enumerate() {
-                let z = (x - splat(mean)) * splat(inv);
-                let lp = splat(head) - splat(0.5) * z * z;
+            for c in 0..self.posterior.0.len() {
+                let lp = self.posterior.lanes::<S>(c, x);
                 let greater = lp.gt(top);
                 top = S::F64::select(greater, lp, top);
                 best = S::F64::select(greater, splat(c as f64), best);
@@ -646,9 +646,8 @@ impl IsaFn<()> for ArgmaxModes<'_> {
     }
 }
 
-/// The log posteriors of a column's values as a block of `T` scores, computed
-/// [`LANES`] values at a time as the Gumbel-max draw reads them: the same operations as
-/// [`Posterior::at`], so the same bits.
+/// The log posteriors of a column's values as a block of `T` scores, computed in `f64`
+/// and narrowed, [`LANES`] values at a time as the Gumbel-max draw reads them.
 struct PosteriorLanes<'a> {
     x: &'a [f64],
     posterior: &'a Posterior,
@@ -661,11 +660,9 @@ impl<T: Real> LaneSource<T> for PosteriorLanes<'_> {
 
     #[inline(always)]
     fn fill<S: Isa>(&self, at: usize, len: usize, p: &mut [T::V<S>]) {
-        let splat = <S::F64 as Lane>::splat;
         let x = S::F64::from_array(std::array::from_fn(|l| self.x[(at + l).min(len - 1)]));
-        for (cell, &(head, mean, inv)) in p.iter_mut().zip(&self.posterior.0) {
-            let z = (x - splat(mean)) * splat(inv);
-            let lp = splat(head) - splat(0.5) * z * z;
+        for (c, cell) in p.iter_mut().enumerate() {
+            let lp = self.posterior.lanes::<S>(c, x);
             *cell = Vector::from_array(lp.to_array().map(T::narrow));
         }
     }
@@ -673,7 +670,7 @@ impl<T: Real> LaneSource<T> for PosteriorLanes<'_> {
 
 /// Every row of `s` encoded: its scalar and mode, by `method` with the noise of `seed`
 /// keyed by `key` (or the row's position), as `T` scores are drawn: the log posteriors
-/// of a row are a block of `T` scores, and the draw is [`gumbel::sample`]'s.
+/// of a row are a block of `T` scores, and the draw is [`gumbel::sample_from`]'s, the same as [`gumbel::sample`] of them.
 pub fn encoded(
     s: &Series,
     key: Option<&Series>,

@@ -355,3 +355,57 @@ fn degenerate_columns_have_documented_outcomes() {
     assert_eq!(constant.scalar(7.0, 0), 0.0);
     assert_eq!(constant.value(0.3, 0), 7.0);
 }
+
+/// The sampled modes are `gumbel::sample` of the log posteriors, written out here as an
+/// Array of `T` scores: the encoder computes them as the kernel reads them, with the
+/// same bits. Rows spread over the range, some near two modes, in a partial last group.
+#[test]
+fn sampled_modes_are_the_gumbel_max_of_the_log_posteriors() {
+    use polars_gumbel::blocks::build::array_from_flat;
+    use polars_gumbel::dispatch::RealDtype;
+    use polars_gumbel::gumbel;
+    use polars_gumbel::rng::{Noise, RowIds};
+
+    let codec = codec(Transform::Mode);
+    let column = numeric_column(&codec, "income");
+    let modes = &column.modes;
+    assert!(modes.len() >= 2, "{modes:?}");
+    let (lo, hi) = (column.range[0], column.range[1]);
+    let x: Vec<f64> = (0..1_003)
+        .map(|i| lo + (hi - lo) * f64::from(i) / 1_002.0)
+        .collect();
+    let s = Series::new("income".into(), &x);
+    let log_posterior = |v: f64| -> Vec<f64> {
+        modes
+            .iter()
+            .map(|m| {
+                let z = (v - m.mean) * m.std.recip();
+                (m.weight.ln() - m.std.ln()) - 0.5 * z * z
+            })
+            .collect()
+    };
+    let flat: Vec<f64> = x.iter().flat_map(|&v| log_posterior(v)).collect();
+    let k = modes.len();
+    for (real, seed) in [(RealDtype::Float32, 5), (RealDtype::Float64, 6)] {
+        let encoded =
+            numeric::encoded(&s, None, column, Method::Sample, Some(seed), real).expect("encode");
+        let values = Series::new("".into(), &flat);
+        let values = match real {
+            RealDtype::Float32 => values.cast(&DataType::Float32).expect("cast"),
+            RealDtype::Float64 => values,
+        };
+        let scores = array_from_flat("".into(), values, k, x.len(), None).expect("array");
+        let noise = Noise::new(seed);
+        let (expected, _) = match real {
+            RealDtype::Float32 => gumbel::sample::<f32>(&scores, 1.0, &noise, &RowIds::Position),
+            RealDtype::Float64 => gumbel::sample::<f64>(&scores, 1.0, &noise, &RowIds::Position),
+        }
+        .expect("sample");
+        assert_eq!(encoded.mode, expected, "{real:?}");
+        // Not every row takes its most probable mode.
+        let argmax = numeric::encoded(&s, None, column, Method::Argmax, None, real)
+            .expect("encode")
+            .mode;
+        assert!(argmax.iter().zip(&expected).any(|(a, b)| a != b));
+    }
+}
