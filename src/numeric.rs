@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::argmax::Argmax;
 use crate::blocks::build::{array_from_flat, struct_from_fields};
+use crate::blocks::indicators::indicator_columns;
 use crate::blocks::read::{and_validity, array_of, array_rows};
 use crate::blocks::{compute_dtype, Layout};
 use crate::decode::{self, MatrixDecodeOptions, Method, SpanChoices};
@@ -778,18 +779,21 @@ pub fn normalize(
             }
             _ => {
                 let names = column.feature_names(&options.separator);
-                // One field a task: the scalar, each mode's indicator, the null indicator.
-                let fields = par_tasks((0..width).collect(), #[inline(always)] |_, j| {
-                    let f: Vec<$T> = if j == 0 {
-                        e.alpha.iter().map(|&a| <$T>::narrow(a)).collect()
-                    } else if j <= k {
-                        let c = (j - 1) as u32;
-                        e.mode.iter().map(|&m| if m == c { one } else { zero }).collect()
-                    } else {
-                        (0..len).map(|r| if null_flag(r) { one } else { zero }).collect()
-                    };
-                    ChunkedArray::<<$T as Real>::Polars>::from_vec(names[j].as_str().into(), f).into_series()
-                });
+                let column_of = |values: Vec<$T>| {
+                    ChunkedArray::<<$T as Real>::Polars>::from_vec(PlSmallStr::EMPTY, values).into_series()
+                };
+                // The scalar, the mode block written as `one_hot` writes its fields, the
+                // null indicator.
+                let mut fields = vec![column_of(e.alpha.iter().map(|&a| <$T>::narrow(a)).collect())];
+                fields.extend(indicator_columns::<<$T as Real>::Polars>(&e.mode, k));
+                if column.null_indicator {
+                    fields.push(column_of((0..len).map(|r| if null_flag(r) { one } else { zero }).collect()));
+                }
+                let fields = fields
+                    .into_iter()
+                    .zip(&names)
+                    .map(|(f, name)| f.with_name(name.as_str().into()))
+                    .collect();
                 struct_from_fields(field.name().clone(), len, fields, row_validity)
             }
         }

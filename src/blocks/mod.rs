@@ -7,6 +7,8 @@
 //! - [`drive`]: the parallel row drivers that run a row kernel over every row.
 //! - [`build`]: Struct and Array columns from plain buffers, and a result back into the
 //!   layout its scores came in.
+//! - [`indicators`]: one-hot blocks written from each row's slot, as fields or as
+//!   rows of a matrix.
 //!
 //! Owns [`Layout`], [`Blocks`] and the score dtype rules ([`compute_dtype`],
 //! [`block_dtype`]). Imports the leaves [`crate::real`], [`crate::par`] and
@@ -14,6 +16,7 @@
 
 pub mod build;
 pub mod drive;
+pub mod indicators;
 pub mod read;
 
 use std::borrow::Cow;

@@ -12,7 +12,6 @@
 //! This file owns the options and the plan (everything decided before a row is seen).
 //! An operation: imports [`crate::blocks`] (building the output) and the leaves.
 
-mod indicators;
 mod slots;
 mod str_index;
 
@@ -20,9 +19,9 @@ use polars::prelude::*;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use serde::{Deserialize, Serialize};
 
-use self::indicators::{as_dtype, indicator_columns, indicator_rows, Scalar, SlotBlock};
 use self::slots::{direct_fields, slots, UNKNOWN};
 use crate::blocks::build::{array_from_flat, struct_from_fields};
+use crate::blocks::indicators::{as_dtype, indicator_columns, indicator_rows, Scalar, SlotBlock};
 pub use crate::blocks::Layout;
 use crate::dispatch::with_match_indicator;
 pub use crate::dispatch::IndicatorDtype;

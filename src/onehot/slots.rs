@@ -7,9 +7,9 @@ use std::mem::MaybeUninit;
 use polars::prelude::*;
 use polars_arrow::array::Array;
 
-use super::indicators::compare_columns;
 use super::str_index::{string_map, StrIndex};
 use super::{Categories, Plan, NULL_ROW, ZEROS};
+use crate::blocks::indicators::compare_columns;
 use crate::dispatch::{with_match_codes, with_match_indicator, IndicatorDtype};
 use crate::par::{fill_spare, par_tasks, row_pieces, ROWS_PER_TASK};
 

@@ -1,5 +1,6 @@
-//! The indicator writers of `one_hot`: fields compared against slots or codes (Struct),
-//! or a one per row into zeroed rows (Array), in parallel tasks.
+//! The indicator writers of one-hot blocks (`one_hot`'s, and a numeric column's mode
+//! block): fields compared against slots or codes (Struct), or a one per row into
+//! zeroed rows (Array), in parallel tasks.
 
 use std::mem::MaybeUninit;
 
@@ -9,7 +10,7 @@ use crate::dispatch::IndicatorDtype;
 use crate::par::{column_pieces, fill_spares, fresh, par_tasks, row_pieces, ROWS_PER_TASK};
 
 /// A value type of indicator fields: 1 for true and 0 for false.
-pub(super) trait Indicator: Copy + Send + Sync + PartialEq + std::fmt::Debug {
+pub trait Indicator: Copy + Send + Sync + PartialEq + std::fmt::Debug {
     /// A value no indicator takes, which marks a value not yet written in debug builds.
     const POISON: Self;
     fn indicator(on: bool) -> Self;
@@ -54,7 +55,7 @@ impl Indicator for f64 {
 }
 
 /// Indicators are written as UInt8 for a Boolean output, then packed into bits.
-pub(super) fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series> {
+pub fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series> {
     match dtype {
         IndicatorDtype::Boolean => s.cast(&DataType::Boolean),
         IndicatorDtype::UInt8 | IndicatorDtype::Float32 | IndicatorDtype::Float64 => Ok(s),
@@ -64,7 +65,7 @@ pub(super) fn as_dtype(s: Series, dtype: IndicatorDtype) -> PolarsResult<Series>
 /// One indicator column per field, `col[j][row] = (slots[row] == j)`. Fewer than 255
 /// fields are compared on slots narrowed to one byte, four times fewer bytes to read
 /// once per field.
-pub(super) fn indicator_columns<P>(slots: &[u32], width: usize) -> Vec<Series>
+pub fn indicator_columns<P>(slots: &[u32], width: usize) -> Vec<Series>
 where
     P: PolarsNumericType,
     P::Native: Indicator,
@@ -90,7 +91,7 @@ where
 
 /// Indicator columns by comparing codes: `col[j][row] = (codes[row] == code_of[j])`, a
 /// compare and a select per value, which vectorise; a field without a code is all zeros.
-pub(super) fn compare_columns<P, T>(codes: &[T], code_of: &[Option<T>]) -> Vec<Series>
+pub fn compare_columns<P, T>(codes: &[T], code_of: &[Option<T>]) -> Vec<Series>
 where
     P: PolarsNumericType,
     P::Native: Indicator,
@@ -139,25 +140,25 @@ where
 }
 
 /// A scalar feature of a block: its place in the block, and every row's value.
-pub(super) struct Scalar {
-    pub(super) at: usize,
-    pub(super) values: Vec<f64>,
+pub struct Scalar {
+    pub at: usize,
+    pub values: Vec<f64>,
 }
 
 /// One block's slots, and where its fields start in a row of indicators; a numeric
 /// block's scalars too.
-pub(super) struct SlotBlock<'a> {
-    pub(super) slots: &'a [u32],
-    pub(super) offset: usize,
-    pub(super) width: usize,
-    pub(super) scalars: &'a [Scalar],
+pub struct SlotBlock<'a> {
+    pub slots: &'a [u32],
+    pub offset: usize,
+    pub width: usize,
+    pub scalars: &'a [Scalar],
 }
 
 /// Row-major indicators, `len` rows of `stride` values: for every block,
 /// `out[row * stride + offset + slot] = one` where its slot is a field. One block of
 /// `stride` fields is an Array block; several side by side, the codec's matrix. Each
 /// task writes its rows once, every block of a row before the next row.
-pub(super) fn indicator_rows<P>(blocks: &[SlotBlock<'_>], stride: usize, len: usize) -> Series
+pub fn indicator_rows<P>(blocks: &[SlotBlock<'_>], stride: usize, len: usize) -> Series
 where
     P: PolarsNumericType,
     P::Native: Indicator,
