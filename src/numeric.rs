@@ -46,7 +46,7 @@ use crate::mixture::{self, FitReport, MixtureOptions, Mode};
 use crate::par::{column_pieces, par_tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
-use crate::simd::{with_isa, FloatV, Isa, IsaFn, Lane, Vector, LANES};
+use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, Vector, LANES};
 use crate::tau::check_tau;
 
 /// The scalar of a mode is the distance to its mean in this many standard deviations
@@ -1061,18 +1061,121 @@ fn restore(
             .zip(oks.chunks_mut(ROWS_PER_TASK))
             .collect();
         par_tasks(pieces, #[inline(always)] |task, (values, oks): (&mut [_], &mut [bool])| {
-            let at = task * ROWS_PER_TASK;
-            for (i, (v, ok)) in values.iter_mut().zip(oks.iter_mut()).enumerate() {
-                let r = at + i;
-                let c = modes.map_or(0, |m| m[r] as usize);
-                let valid = validity.is_none_or(|b| b.get_bit(r));
-                let (x, o) = row_value(column, alpha(r), null(r), c, valid);
-                (*v, *ok) = (x.min(top).as_(), o);
-            }
+            with_isa(RestoreRows {
+                column,
+                alpha: &alpha,
+                null: &null,
+                modes,
+                validity,
+                top,
+                at: task * ROWS_PER_TASK,
+                values,
+                oks,
+            })
         });
         number_column::<$P>(column, values, &oks)
     });
     logical(&dtype, out)
+}
+
+/// The rows `at..` of [`restore`] into `values` (in the dtype's physical type `V`) and
+/// `oks`: the `mode` transform's [`LANES`] rows at a time in vectors, with the
+/// operations of [`NumericColumn::value`] in its order (so the same bits), the others
+/// and the last rows one by one.
+struct RestoreRows<'a, A, N, V> {
+    column: &'a NumericColumn,
+    alpha: &'a A,
+    null: &'a N,
+    modes: Option<&'a [u32]>,
+    validity: Option<&'a Bitmap>,
+    top: f64,
+    at: usize,
+    values: &'a mut [V],
+    oks: &'a mut [bool],
+}
+
+impl<A, N, V> IsaFn<()> for RestoreRows<'_, A, N, V>
+where
+    A: Fn(usize) -> f64,
+    N: Fn(usize) -> bool,
+    V: Copy + 'static,
+    f64: AsPrimitive<V>,
+{
+    #[inline(always)]
+    fn call<S: Isa>(self, _: S) {
+        let Self {
+            column,
+            alpha,
+            null,
+            modes,
+            validity,
+            top,
+            at,
+            values,
+            oks,
+        } = self;
+        let ok_at =
+            |r: usize, a: f64| validity.is_none_or(|b| b.get_bit(r)) && !null(r) && !a.is_nan();
+        let mut done = 0;
+        if let (Transform::Mode, Some(modes)) = (column.transform, modes) {
+            let splat = <S::F64 as Lane>::splat;
+            let [lo, hi] = column.range;
+            let mode = |c: u32| {
+                column
+                    .modes
+                    .get(c as usize)
+                    .map_or((0.0, 0.0), |m| (m.mean, m.std))
+            };
+            done = values.len() / LANES * LANES;
+            for i in (0..done).step_by(LANES) {
+                let r = at + i;
+                let a: [f64; LANES] = std::array::from_fn(|l| alpha(r + l));
+                let (mean, std): ([f64; LANES], [f64; LANES]) = {
+                    let m: [(f64, f64); LANES] = std::array::from_fn(|l| mode(modes[r + l]));
+                    (m.map(|m| m.0), m.map(|m| m.1))
+                };
+                let x = S::F64::from_array(a);
+                let x = S::F64::select(x.lt(splat(-1.0)), splat(-1.0), x);
+                let x = S::F64::select(x.gt(splat(1.0)), splat(1.0), x);
+                let x =
+                    x * splat(STD_MULTIPLIER) * S::F64::from_array(std) + S::F64::from_array(mean);
+                let x = S::F64::select(x.lt(splat(lo)), splat(lo), x);
+                let x = S::F64::select(x.gt(splat(hi)), splat(hi), x);
+                let x = if column.round {
+                    round_ties_even_lanes::<S>(x)
+                } else {
+                    x
+                };
+                let x = S::F64::select(splat(top).lt(x), splat(top), x).to_array();
+                for l in 0..LANES {
+                    let ok = ok_at(r + l, a[l]);
+                    values[i + l] = if ok { x[l] } else { 0.0 }.as_();
+                    oks[i + l] = ok;
+                }
+            }
+        }
+        for i in done..values.len() {
+            let r = at + i;
+            let c = modes.map_or(0, |m| m[r] as usize);
+            let a = alpha(r);
+            let ok = ok_at(r, a);
+            let x = if ok { column.value(a, c) } else { 0.0 };
+            (values[i], oks[i]) = (x.min(top).as_(), ok);
+        }
+    }
+}
+
+/// [`round_ties_even`] of every lane.
+#[inline(always)]
+fn round_ties_even_lanes<S: Isa>(x: S::F64) -> S::F64 {
+    const BIG: f64 = 4_503_599_627_370_496.0; // 2⁵²
+    let splat = <S::F64 as Lane>::splat;
+    let sign = <S::U64 as Lane>::splat(1 << 63);
+    let bits = x.to_bits();
+    let a = S::F64::from_bits(bits.and(<S::U64 as Lane>::splat(!(1 << 63))));
+    let rounded = (a + splat(BIG)) - splat(BIG);
+    let signed = S::F64::from_bits(rounded.to_bits().or(bits.and(sign)));
+    S::F64::select(a.lt(splat(BIG)), signed, x)
 }
 
 /// A column's numbers as its dtype, null where not `ok`.

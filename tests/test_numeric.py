@@ -910,17 +910,36 @@ def test_seeded_decode_is_reproducible(
     assert not other.equals(whole)
 
 
-def test_decode_argmax_is_the_formula(adult_codec: Codec) -> None:
+@pytest.mark.parametrize("form", ["matrix", "flat", "struct"])
+def test_decode_argmax_is_the_formula(adult_codec: Codec, form: str) -> None:
     """``x = clip(alpha, -1, 1) 4 sigma_c + mu_c`` with ``c`` the argmax of the mode
-    block, clipped to the range and rounded, from raw generator scores."""
+    block, clipped to the range and rounded, from raw generator scores, in every form
+    a generator's output comes in; scalars beyond [-1, 1] and infinite ones are
+    clipped, NaN ones decode to null."""
     codec = adult_codec
-    logits = np.random.default_rng(4).normal(scale=2.0, size=(3_000, codec.width))
-    decoded = codec.decode(logits)
+    rng = np.random.default_rng(4)
+    logits = rng.normal(scale=2.0, size=(3_001, codec.width))
+    for col in ADULT_NUMERIC:
+        start, _ = span_of(codec, col)
+        rows = rng.choice(len(logits), 40, replace=False)
+        logits[rows, start] = np.resize([np.inf, -np.inf, np.nan, 7.5, -1e308], 40)
+    flat = pl.DataFrame({name: logits[:, j] for j, name in enumerate(codec.feature_names)})
+    if form == "matrix":
+        decoded = codec.decode(logits)
+    elif form == "flat":
+        decoded = codec.decode(flat)
+    else:
+        blocks = {}
+        for name in codec.columns:
+            start, stop = span_of(codec, name)
+            blocks[name] = pl.struct(codec.feature_names[start:stop])
+        decoded = codec.decode(flat.select(**blocks))
     for col in ADULT_NUMERIC:
         e = entry_of(codec, col)
         start, stop = span_of(codec, col)
         c = logits[:, start + 1 : stop].argmax(axis=1)
-        want = e.value(logits[:, start], c)
+        alpha = logits[:, start]
+        want = np.where(np.isnan(alpha), np.nan, e.value(np.nan_to_num(alpha), c))
         np.testing.assert_array_equal(physical(decoded[col]), want, err_msg=col)
 
 
