@@ -46,7 +46,7 @@ use crate::mixture::{self, FitReport, MixtureOptions, Mode};
 use crate::par::{column_pieces, par_tasks, ROWS_PER_TASK};
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
-use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, Vector, LANES};
+use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
 use crate::tau::check_tau;
 
 /// The scalar of a mode is the distance to its mean in this many standard deviations
@@ -965,14 +965,7 @@ fn from_fields(
     let null = null
         .as_ref()
         .map(|n| n.downcast_as_array().values().as_slice());
-    restore(
-        column,
-        len,
-        |r| alpha[r],
-        |r| null.is_some_and(|n| n[r] > 0.5),
-        modes.as_deref(),
-        validity.as_ref(),
-    )
+    restore(column, alpha, null, modes.as_deref(), validity.as_ref())
 }
 
 /// Every numeric block of a matrix column decoded, each from its features starting at
@@ -1095,17 +1088,17 @@ fn row_value(column: &NumericColumn, alpha: f64, null: bool, c: usize, valid: bo
     (if ok { column.value(alpha, c) } else { 0.0 }, ok)
 }
 
-/// The numbers of `len` rows, each from its scalar, its null indicator and its mode,
-/// as the column's dtype; `validity` says which rows' features were all readable.
+/// The numbers of the rows, each from its scalar `alpha`, its null indicator and its
+/// mode, as the column's dtype; `validity` says which rows' features were all readable.
 /// Written in the dtype as they are computed.
 fn restore(
     column: &NumericColumn,
-    len: usize,
-    alpha: impl Fn(usize) -> f64 + Sync,
-    null: impl Fn(usize) -> bool + Sync,
+    alpha: &[f64],
+    null: Option<&[f64]>,
     modes: Option<&[u32]>,
     validity: Option<&Bitmap>,
 ) -> PolarsResult<Series> {
+    let len = alpha.len();
     let dtype = column.dtype.dtype()?;
     let physical = dtype.to_physical();
     let top = largest_below(&physical).unwrap_or(f64::INFINITY);
@@ -1119,8 +1112,8 @@ fn restore(
         par_tasks(pieces, #[inline(always)] |task, (values, oks): (&mut [_], &mut [bool])| {
             with_isa(RestoreRows {
                 column,
-                alpha: &alpha,
-                null: &null,
+                alpha,
+                null,
                 modes,
                 validity,
                 top,
@@ -1138,10 +1131,10 @@ fn restore(
 /// `oks`: the `mode` transform's [`LANES`] rows at a time in vectors, with the
 /// operations of [`NumericColumn::value`] in its order (so the same bits), the others
 /// and the last rows one by one.
-struct RestoreRows<'a, A, N, V> {
+struct RestoreRows<'a, V> {
     column: &'a NumericColumn,
-    alpha: &'a A,
-    null: &'a N,
+    alpha: &'a [f64],
+    null: Option<&'a [f64]>,
     modes: Option<&'a [u32]>,
     validity: Option<&'a Bitmap>,
     top: f64,
@@ -1150,10 +1143,8 @@ struct RestoreRows<'a, A, N, V> {
     oks: &'a mut [bool],
 }
 
-impl<A, N, V> IsaFn<()> for RestoreRows<'_, A, N, V>
+impl<V> IsaFn<()> for RestoreRows<'_, V>
 where
-    A: Fn(usize) -> f64,
-    N: Fn(usize) -> bool,
     V: Copy + 'static,
     f64: AsPrimitive<V>,
 {
@@ -1170,8 +1161,13 @@ where
             values,
             oks,
         } = self;
-        let ok_at =
-            |r: usize, a: f64| validity.is_none_or(|b| b.get_bit(r)) && !null(r) && !a.is_nan();
+        // A null indicator above one half makes a null, as does a NaN scalar.
+        let ok_at = |r: usize, a: f64| {
+            validity.is_none_or(|b| b.get_bit(r))
+                && null.is_none_or(|n| !(n[r] > 0.5))
+                && !a.is_nan()
+        };
+        let every_row_readable = validity.is_none() && null.is_none();
         let mut done = 0;
         if let (Transform::Mode, Some(modes)) = (column.transform, modes) {
             let splat = <S::F64 as Lane>::splat;
@@ -1185,7 +1181,7 @@ where
             done = values.len() / LANES * LANES;
             for i in (0..done).step_by(LANES) {
                 let r = at + i;
-                let a: [f64; LANES] = std::array::from_fn(|l| alpha(r + l));
+                let a: [f64; LANES] = std::array::from_fn(|l| alpha[r + l]);
                 let (mean, std): ([f64; LANES], [f64; LANES]) = {
                     let m: [(f64, f64); LANES] = std::array::from_fn(|l| mode(modes[r + l]));
                     (m.map(|m| m.0), m.map(|m| m.1))
@@ -1203,6 +1199,13 @@ where
                     x
                 };
                 let x = S::F64::select(splat(top).lt(x), splat(top), x).to_array();
+                if every_row_readable && S::F64::from_array(a).is_nan().movemask() == 0 {
+                    for l in 0..LANES {
+                        values[i + l] = x[l].as_();
+                    }
+                    oks[i..i + LANES].fill(true);
+                    continue;
+                }
                 for l in 0..LANES {
                     let ok = ok_at(r + l, a[l]);
                     values[i + l] = if ok { x[l] } else { 0.0 }.as_();
@@ -1213,7 +1216,7 @@ where
         for i in done..values.len() {
             let r = at + i;
             let c = modes.map_or(0, |m| m[r] as usize);
-            let a = alpha(r);
+            let a = alpha[r];
             let ok = ok_at(r, a);
             let x = if ok { column.value(a, c) } else { 0.0 };
             (values[i], oks[i]) = (x.min(top).as_(), ok);
