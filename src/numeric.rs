@@ -1162,11 +1162,9 @@ where
             oks,
         } = self;
         // A null indicator above one half makes a null, as does a NaN scalar.
-        let ok_at = |r: usize, a: f64| {
-            validity.is_none_or(|b| b.get_bit(r))
-                && null.is_none_or(|n| !(n[r] > 0.5))
-                && !a.is_nan()
-        };
+        let is_null = |r: usize| null.is_some_and(|n| n[r] > 0.5);
+        let ok_at =
+            |r: usize, a: f64| validity.is_none_or(|b| b.get_bit(r)) && !is_null(r) && !a.is_nan();
         let every_row_readable = validity.is_none() && null.is_none();
         let mut done = 0;
         if let (Transform::Mode, Some(modes)) = (column.transform, modes) {
