@@ -139,7 +139,7 @@ mod stages {
                     [rows, S::U32::splat(b), S::U32::splat(0), S::U32::splat(0)],
                     [7, 9],
                 );
-                T::gumbel_lanes::<S>(&w, &mut g);
+                T::gumbel_lanes::<S>(&w, &mut g, T::CELLS_PER_COUNTER);
                 for g in &g[..T::CELLS_PER_COUNTER] {
                     acc = acc + *g;
                 }

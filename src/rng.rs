@@ -128,21 +128,23 @@ where
     zero - fastmath::ln(zero - fastmath::ln(u))
 }
 
-/// The noise of every `f32` cell of [`LANES`] counters whose outputs are `w`: cell `k`
-/// of counter `l` in lane `l` of `out[k]`.
+/// The noise of the first `cells` `f32` cells of [`LANES`] counters whose outputs are
+/// `w`: cell `k` of counter `l` in lane `l` of `out[k]`.
 #[inline(always)]
-pub fn gumbel_lanes_f32<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4]) {
-    for (out, &w) in out.iter_mut().zip(w) {
+pub fn gumbel_lanes_f32<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4], cells: usize) {
+    for (out, &w) in out.iter_mut().zip(w).take(cells) {
         *out = gumbel_f32(uniform_f32::<S::F32>(w));
     }
 }
 
-/// The noise of every `f64` cell of [`LANES`] counters whose outputs are `w`: words 0
-/// and 1 make cell 0, words 2 and 3 cell 1.
+/// The noise of the first `cells` `f64` cells of [`LANES`] counters whose outputs are
+/// `w`: words 0 and 1 make cell 0, words 2 and 3 cell 1.
 #[inline(always)]
-pub fn gumbel_lanes_f64<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4]) {
+pub fn gumbel_lanes_f64<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4], cells: usize) {
     out[0] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[0], w[1])));
-    out[1] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[2], w[3])));
+    if cells > 1 {
+        out[1] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[2], w[3])));
+    }
 }
 
 /// A float type the noise is drawn in: `f32` from one Philox word a cell, `f64` from
@@ -152,17 +154,18 @@ pub trait NoiseFloat: Copy + Default + Send + Sync + 'static {
     type V<S: Isa>: FloatV<Elem = Self, Bits: MaskV> + Vector;
     /// Noise cells per Philox counter: 4 for `f32` (a word each), 2 for `f64` (two).
     const CELLS_PER_COUNTER: usize;
-    /// The noise of every cell of [`LANES`] Philox outputs `w`: cell `k` of counter `l`
-    /// in lane `l` of `out[k]`, for `k` below [`NoiseFloat::CELLS_PER_COUNTER`].
-    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [Self::V<S>; 4]);
+    /// The noise of the first `cells` cells of [`LANES`] Philox outputs `w`: cell `k`
+    /// of counter `l` in lane `l` of `out[k]`, for `k` below `cells` (at most
+    /// [`NoiseFloat::CELLS_PER_COUNTER`]); the rest of `out` is left as it was.
+    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [Self::V<S>; 4], cells: usize);
 }
 
 impl NoiseFloat for f32 {
     type V<S: Isa> = S::F32;
     const CELLS_PER_COUNTER: usize = 4;
     #[inline(always)]
-    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4]) {
-        gumbel_lanes_f32::<S>(w, out)
+    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4], cells: usize) {
+        gumbel_lanes_f32::<S>(w, out, cells)
     }
 }
 
@@ -170,8 +173,8 @@ impl NoiseFloat for f64 {
     type V<S: Isa> = S::F64;
     const CELLS_PER_COUNTER: usize = 2;
     #[inline(always)]
-    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4]) {
-        gumbel_lanes_f64::<S>(w, out)
+    fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4], cells: usize) {
+        gumbel_lanes_f64::<S>(w, out, cells)
     }
 }
 
@@ -209,20 +212,22 @@ impl Noise {
         philox4x32([row as u32, (row >> 32) as u32, group, 0], self.key)
     }
 
-    /// The noise of [`LANES`] rows' cells `group · C .. group · C + C`, where `C` is
-    /// [`NoiseFloat::CELLS_PER_COUNTER`]: row `l`'s cell `group · C + k` in lane `l` of
-    /// `out[k]` (the first `C` entries).
+    /// The noise of [`LANES`] rows' cells `group · C .. group · C + cells`, where `C`
+    /// is [`NoiseFloat::CELLS_PER_COUNTER`] and `cells` at most `C` (fewer for a block's
+    /// last, partial counter, whose other cells are never computed): row `l`'s cell
+    /// `group · C + k` in lane `l` of `out[k]`.
     #[inline(always)]
     pub fn rows<T: NoiseFloat, S: Isa>(
         &self,
         rows: &[u64; LANES],
         group: u32,
+        cells: usize,
         out: &mut [T::V<S>; 4],
     ) {
         let lo = S::U32::from_array(rows.map(|r| r as u32));
         let hi = S::U32::from_array(rows.map(|r| (r >> 32) as u32));
         let w = philox::<S>([lo, hi, Lane::splat(group), Lane::splat(0)], self.key);
-        T::gumbel_lanes::<S>(&w, out);
+        T::gumbel_lanes::<S>(&w, out, cells);
     }
 
     /// The noise of one row's cells `first · C .. (first + LANES) · C`, the counters of
@@ -239,7 +244,7 @@ impl Noise {
             S::U32::from_array(groups),
             Lane::splat(0),
         ];
-        T::gumbel_lanes::<S>(&philox::<S>(ctr, self.key), out);
+        T::gumbel_lanes::<S>(&philox::<S>(ctr, self.key), out, T::CELLS_PER_COUNTER);
     }
 
     /// Fills `out` with the noise of `row`'s categories `0..out.len()`, in `T`.
@@ -387,8 +392,8 @@ mod tests {
         for group in [0u32, 1, 9] {
             let mut g32 = [<<f32 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
             let mut g64 = [<<f64 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
-            noise.rows::<f32, S>(&rows, group, &mut g32);
-            noise.rows::<f64, S>(&rows, group, &mut g64);
+            noise.rows::<f32, S>(&rows, group, 4, &mut g32);
+            noise.rows::<f64, S>(&rows, group, 2, &mut g64);
             let (g32, g64) = (g32.map(Vector::to_array), g64.map(Vector::to_array));
             for (l, &r) in rows.iter().enumerate() {
                 let mut row32 = vec![0f32; 4 * (group as usize + 1)];

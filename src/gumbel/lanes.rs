@@ -51,7 +51,7 @@ fn perturb_lanes<T: Real, S: Isa>(
     );
     let mut g = [T::V::<S>::splat(T::ZERO); 4];
     for (b, cells) in p.chunks_mut(T::CELLS_PER_COUNTER).enumerate() {
-        noise.rows::<T, S>(rows, b as u32, &mut g);
+        noise.rows::<T, S>(rows, b as u32, cells.len(), &mut g);
         for (cell, &g) in cells.iter_mut().zip(&g) {
             let q = perturbed(*cell, max, s, g);
             *cell = q;
