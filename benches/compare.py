@@ -5,8 +5,8 @@ print seconds and the ratio of polars-gumbel's time to each contender's (< 1 = f
 PyTorch and JAX are optional: their rows appear when ``import torch`` / ``import jax``
 work (``make bench WITH_PEERS=1`` installs both).
 
-    python benches/compare.py [--rows N] [--only one_hot|gumbel|sample|decode|codec|matrix|numeric]
-                              [--markdown]
+    python benches/compare.py [--rows N] [--markdown]
+        [--only one_hot|softmax|gumbel|sample|decode|codec|matrix|numeric]
 """
 
 from __future__ import annotations
@@ -154,6 +154,83 @@ def bench_one_hot(n: int, markdown: bool) -> None:
                 report(
                     f"one_hot: {n:,} rows x {k} categories, {input_kind} -> {dtype}", rows, markdown
                 )
+
+
+# ---------------------------------------------------------------- softmax
+
+
+def numpy_softmax(x: np.ndarray[Any, Any], log: bool) -> np.ndarray[Any, Any]:
+    """softmax or log_softmax along rows in vectorised numpy, into one fresh buffer."""
+    y: np.ndarray[Any, Any] = x - x.max(axis=1, keepdims=True)
+    if log:
+        e = np.exp(y)
+        y -= np.log(e.sum(axis=1, keepdims=True))
+        return y
+    np.exp(y, out=y)
+    y /= y.sum(axis=1, keepdims=True)
+    return y
+
+
+def bench_softmax(n: int, markdown: bool) -> None:
+    """`softmax` and `log_softmax` of Array and Struct blocks against numpy,
+    `scipy.special` and, where installed, JAX jit and PyTorch."""
+    import scipy.special
+
+    if HAVE_TORCH:
+        torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(1)
+    summary: list[str] = []
+    for k in (8, 64):
+        for dtype in (pl.Float32, pl.Float64):
+            np_dtype = np.float32 if dtype == pl.Float32 else np.float64
+            x = rng.standard_normal((n, k)).astype(np_dtype)
+            cols = [f"c{j}" for j in range(k)]
+            array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
+            struct_df = pl.DataFrame(x, schema=cols).select(pl.struct(cols).alias("x"))
+            jx = jnp.asarray(x) if HAVE_JAX else None
+            tx = torch.from_numpy(x) if HAVE_TORCH else None
+            for log in (False, True):
+                name = "log_softmax" if log else "softmax"
+                expr = (pg.log_softmax if log else pg.softmax)("x")
+                t_array = best(lambda: array_df.select(expr), 3)
+                t_struct = best(lambda: struct_df.select(expr), 3)
+                scipy_fn = scipy.special.log_softmax if log else scipy.special.softmax
+                peers: list[Row] = [
+                    ("numpy, vectorised", "", best(lambda: numpy_softmax(x, log), 3)),
+                    ("scipy.special", name, best(lambda: scipy_fn(x, axis=1), 3)),
+                ]
+                if jx is not None:
+                    jax_fn = jax.jit(
+                        (jax.nn.log_softmax if log else jax.nn.softmax), static_argnames="axis"
+                    )
+                    peers.append(
+                        (
+                            "JAX jit",
+                            f"nn.{name}",
+                            best(lambda: jax_fn(jx, axis=1).block_until_ready(), 3),
+                        )
+                    )
+                if tx is not None:
+                    torch_fn = torch.log_softmax if log else torch.softmax
+                    peers.append(
+                        ("PyTorch", f"{name} ({THREADS} threads)", best(lambda: torch_fn(tx, 1), 3))
+                    )
+                rows: list[Row] = [
+                    ("polars-gumbel", "(Array)", t_array),
+                    ("polars-gumbel", "(Struct)", t_struct),
+                    *peers,
+                ]
+                report(f"{name}: {n:,} x {k}, {dtype}", rows, markdown)
+                fastest = min(peers, key=lambda r: r[2])
+                summary.append(
+                    f"| {name} {dtype} x {k} | {t_array * 1e3:.1f} ms | "
+                    f"{t_array / fastest[2]:.2f} | {t_struct * 1e3:.1f} ms | "
+                    f"{t_struct / fastest[2]:.2f} | {fastest[0]} {fastest[2] * 1e3:.0f} ms |"
+                )
+    print(f"\nsoftmax summary ({n:,} rows; ratios to the fastest peer):")
+    print("| case | Array | / fastest | Struct | / fastest | fastest peer |")
+    print("|---|---:|---:|---:|---:|---|")
+    print("\n".join(summary))
 
 
 # ---------------------------------------------------------------- gumbel_softmax
@@ -760,7 +837,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument(
-        "--only", choices=("one_hot", "gumbel", "sample", "decode", "codec", "matrix", "numeric")
+        "--only",
+        choices=(
+            "one_hot",
+            "softmax",
+            "gumbel",
+            "sample",
+            "decode",
+            "codec",
+            "matrix",
+            "numeric",
+        ),
     )
     p.add_argument("--markdown", action="store_true")
     args = p.parse_args()
@@ -772,6 +859,8 @@ def main() -> None:
     )
     if args.only in (None, "one_hot"):
         bench_one_hot(args.rows, args.markdown)
+    if args.only in (None, "softmax"):
+        bench_softmax(args.rows, args.markdown)
     if args.only in (None, "gumbel"):
         bench_gumbel(args.rows, args.markdown)
     if args.only in (None, "sample"):

@@ -11,6 +11,7 @@ use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use super::{perturbed, row_is_valid, Activation, LaneSource, Relax};
 use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_fields};
 use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Strided};
+use crate::fastmath;
 use crate::par::{
     choice_buffers, choice_pieces, column_pieces, fresh, par_tasks, row_pieces, tasks,
     ROWS_PER_TASK,
@@ -28,10 +29,12 @@ fn bad_lanes<T: Real, S: Isa>(v: T::V<S>) -> <T::V<S> as FloatV>::Bits {
 /// The perturbed scores of [`LANES`] rows, in place: `p[j]` holds the rows' scores of
 /// category `j`, and receives their perturbed scores. Returns each row's largest
 /// perturbed score, its index (lowest on ties, as a float) and the rows' validity as the
-/// bits of a byte.
+/// bits of a byte. With no `noise` (`softmax`), `p` is left as it is and the rows'
+/// largest scores are returned, without an index: `(x − max) · 1 + 0` less its largest,
+/// 0, is `x − max` exactly, so what follows gives the same bits either way.
 #[inline(always)]
 fn perturb_lanes<T: Real, S: Isa>(
-    noise: &Noise,
+    noise: Option<&Noise>,
     rows: &[u64; LANES],
     s: T::V<S>,
     p: &mut [T::V<S>],
@@ -43,6 +46,10 @@ fn perturb_lanes<T: Real, S: Isa>(
         bad = bad.or(bad_lanes::<T, S>(v));
         max = FloatV::select(v.gt(max), v, max);
     }
+    let valid = row_is_valid(bad.movemask(), max.gt(neg_inf).movemask());
+    let Some(noise) = noise else {
+        return (max, Lane::splat(T::ZERO), valid);
+    };
     let mut best = neg_inf;
     let (one, mut j, mut idx) = (
         Lane::splat(T::ONE),
@@ -61,7 +68,6 @@ fn perturb_lanes<T: Real, S: Isa>(
             j = j + one;
         }
     }
-    let valid = row_is_valid(bad.movemask(), max.gt(neg_inf).movemask());
     (best, idx, valid)
 }
 
@@ -79,13 +85,35 @@ fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T)
     Vector::from_array(sum.to_array().map(|s| T::narrow(1.0 / s)))
 }
 
-/// One group of [`LANES`] rows of `gumbel_softmax`: `p[j]` holds the rows' scores of
-/// category `j`, and then what [`Relaxed::at`] turns into the output's category `j`.
-/// Returns that and the rows' validity byte.
+/// `p[j] ← log_softmax(p / tau)[j]` for every category, given the rows' largest score
+/// and `1 / tau` in `f64`: each `z = (x − max) / tau` and the sum of the `e^z` (those in
+/// `T`) formed in `f64`, so that a Float32 block keeps scores 3e38 apart, and any tau,
+/// finite.
+#[inline(always)]
+fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64) {
+    let zero = S::F64::splat(0.0);
+    let widen = |v: T::V<S>| T::accumulate::<S>(zero, v);
+    let narrow = |v: S::F64| T::V::<S>::from_array(v.to_array().map(T::narrow));
+    let (max, inv) = (widen(max), S::F64::splat(inv));
+    let mut sum = zero;
+    for &x in p.iter() {
+        let z = (widen(x) - max) * inv;
+        sum = T::accumulate::<S>(sum, T::exp_lanes::<S>(narrow(z)));
+    }
+    let log_sum = fastmath::ln(sum);
+    for x in p.iter_mut() {
+        *x = narrow((widen(*x) - max) * inv - log_sum);
+    }
+}
+
+/// One group of [`LANES`] rows of `gumbel_softmax` (of `softmax` and `log_softmax` with
+/// no `noise`): `p[j]` holds the rows' scores of category `j`, and then what
+/// [`Relaxed::at`] turns into the output's category `j`. Returns that and the rows'
+/// validity byte.
 #[inline(always)]
 fn relax_lanes<T: Real, S: Isa>(
     relax: Relax,
-    noise: &Noise,
+    noise: Option<&Noise>,
     rows: &[u64; LANES],
     p: &mut [T::V<S>],
 ) -> (Relaxed<T::V<S>>, u8) {
@@ -94,15 +122,20 @@ fn relax_lanes<T: Real, S: Isa>(
     let out = match relax {
         Relax::Hard => Relaxed::Hard(idx),
         Relax::Soft(inv) => Relaxed::Soft(exponentiate_lanes::<T, S>(p, best, T::narrow(inv))),
+        Relax::Log(inv) => {
+            log_softmax_lanes::<T, S>(p, best, inv);
+            Relaxed::Written
+        }
     };
     (out, valid)
 }
 
-/// What the output of a group of rows is made from: `p[j] · (1 / Σ)`, or the one-hot
-/// of the rows' indices.
+/// What the output of a group of rows is made from: `p[j] · (1 / Σ)`, `p[j]` itself, or
+/// the one-hot of the rows' indices.
 #[derive(Clone, Copy)]
 enum Relaxed<V> {
     Soft(V),
+    Written,
     Hard(V),
 }
 
@@ -112,6 +145,7 @@ impl<V: FloatV> Relaxed<V> {
     fn at(self, jv: V, p: V, zero: V, one: V) -> V {
         match self {
             Self::Soft(inv_sum) => p * inv_sum,
+            Self::Written => p,
             Self::Hard(idx) => FloatV::select(idx.eq(jv), one, zero),
         }
     }
@@ -314,7 +348,7 @@ pub(super) fn validity(found: Vec<u8>, len: usize, input: Option<Bitmap>) -> Opt
 struct RelaxGroup<'a, T: Real> {
     source: &'a Fixed<'a, T>,
     relax: Relax,
-    noise: &'a Noise,
+    noise: Option<&'a Noise>,
     ids: &'a RowIds,
     len: usize,
 }
@@ -356,10 +390,15 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
         off: usize,
         count: usize,
     ) -> u8 {
-        self.0.lanes::<S>(p, at, |j, v| {
-            let v = v.to_array();
-            piece[j][off..off + count].copy_from_slice(&v[..count]);
-        })
+        self.0.lanes::<S>(
+            p,
+            at,
+            #[inline(always)]
+            |j, v| {
+                let v = v.to_array();
+                piece[j][off..off + count].copy_from_slice(&v[..count]);
+            },
+        )
     }
 }
 
@@ -380,22 +419,27 @@ fn into_rows<T: Real, S: Isa>(
     let width = p.len();
     let mut tile = [T::V::<S>::splat(T::ZERO); LANES];
     let tiled = count == LANES && width % LANES == 0;
-    group.lanes::<S>(p, at, |j, v| {
-        if tiled {
-            tile[j % LANES] = v;
-            if j % LANES == LANES - 1 {
-                let first = offset + j + 1 - LANES;
-                for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
-                    let start = l * stride + first;
-                    rows[start..start + LANES].copy_from_slice(&r.to_array());
+    group.lanes::<S>(
+        p,
+        at,
+        #[inline(always)]
+        |j, v| {
+            if tiled {
+                tile[j % LANES] = v;
+                if j % LANES == LANES - 1 {
+                    let first = offset + j + 1 - LANES;
+                    for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
+                        let start = l * stride + first;
+                        rows[start..start + LANES].copy_from_slice(&r.to_array());
+                    }
+                }
+            } else {
+                for (l, v) in v.to_array().into_iter().enumerate().take(count) {
+                    rows[l * stride + offset + j] = v;
                 }
             }
-        } else {
-            for (l, v) in v.to_array().into_iter().enumerate().take(count) {
-                rows[l * stride + offset + j] = v;
-            }
-        }
-    })
+        },
+    )
 }
 
 /// Into Array rows: a task's rows.
@@ -494,7 +538,7 @@ pub(super) fn relax_spans<T: Real>(
             let group = RelaxGroup {
                 source,
                 relax,
-                noise,
+                noise: Some(noise),
                 ids,
                 len,
             };
@@ -585,7 +629,8 @@ impl<'a, T: Real, F: LaneSource<T>> Group<T> for SampleGroup<'a, T, F> {
     ) -> u8 {
         self.source.fill::<S>(at, self.len, p);
         let rows = self.ids.lanes(at, self.len);
-        let (_, idx, valid) = perturb_lanes::<T, S>(self.noise, &rows, Lane::splat(self.s), p);
+        let (_, idx, valid) =
+            perturb_lanes::<T, S>(Some(self.noise), &rows, Lane::splat(self.s), p);
         let idx = idx.to_array();
         for (o, i) in piece[off..off + count].iter_mut().zip(idx) {
             *o = i.widen() as u32;
@@ -659,13 +704,13 @@ pub(super) fn sample_spans<T: Real>(
         .collect())
 }
 
-/// `gumbel_softmax` of a Struct or Array block.
+/// `gumbel_softmax` of a Struct or Array block (`softmax` with no `noise`).
 pub(super) fn relax_fixed<T: Real>(
     s: &Series,
     source: &Fixed<'_, T>,
     input_validity: Option<Bitmap>,
     relax: Relax,
-    noise: &Noise,
+    noise: Option<&Noise>,
     ids: &RowIds,
 ) -> PolarsResult<Series> {
     let (len, width, name) = (s.len(), source.width(), s.name().clone());

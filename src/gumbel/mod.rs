@@ -140,6 +140,9 @@ pub fn row_is_valid(bad: u8, above: u8) -> u8 {
 enum Relax {
     /// `softmax(p / tau)`, given `1 / tau` (see [`inv_tau`]).
     Soft(f64),
+    /// `log_softmax(p / tau)` with no noise, given `1 / tau` in `f64`, in which each
+    /// `(x − max) / tau` is formed.
+    Log(f64),
     /// The one-hot of `argmax(p)`.
     Hard,
 }
@@ -172,25 +175,54 @@ pub fn gumbel_softmax(
         o: &GumbelOptions,
     ) -> PolarsResult<Series> {
         let relax = Relax::of::<T>(o.hard, o.tau);
-        let fixed = with_fixed::<T, _>(s, |source, validity| {
-            relax_fixed(s, source, validity, relax, noise, ids)
-        })?;
-        match fixed {
-            Some(out) => Ok(out),
-            None => {
-                let blocks = Blocks::<T>::read(s, "gumbel_softmax")?;
-                with_isa(RelaxList {
-                    blocks: &blocks,
-                    relax,
-                    noise,
-                    ids,
-                })
-            }
-        }
+        relax_block::<T>(s, relax, Some(noise), ids, "gumbel_softmax")
     }
     with_match_real!(compute_dtype(s.dtype(), "gumbel_softmax")?, |$T| {
         run::<$T>(s, &ids, &noise, options)
     })
+}
+
+/// `softmax(scores / tau)` per row, or `log_softmax` when `log`, in the layout of `s`:
+/// the kernels of `gumbel_softmax` with no noise (`g = 0`), so that
+/// `gumbel_softmax` is `softmax` of the perturbed scores, step for step.
+pub fn softmax(s: &Series, tau: f64, log: bool) -> PolarsResult<Series> {
+    check_tau(tau)?;
+    let expr = if log { "log_softmax" } else { "softmax" };
+    with_match_real!(compute_dtype(s.dtype(), expr)?, |$T| {
+        // log_softmax keeps `(x − max) / tau` itself, formed in `f64` (see `Relax::Log`).
+        let relax = if log {
+            Relax::Log(inv_tau::<f64>(tau))
+        } else {
+            Relax::Soft(inv_tau::<$T>(tau).widen())
+        };
+        relax_block::<$T>(s, relax, None, &RowIds::Position, expr)
+    })
+}
+
+/// A block of `s` relaxed: Struct and Array blocks eight rows at a time, List blocks
+/// (and blocks of no category) row by row.
+fn relax_block<T: Real>(
+    s: &Series,
+    relax: Relax,
+    noise: Option<&Noise>,
+    ids: &RowIds,
+    expr: &str,
+) -> PolarsResult<Series> {
+    let fixed = with_fixed::<T, _>(s, |source, validity| {
+        relax_fixed(s, source, validity, relax, noise, ids)
+    })?;
+    match fixed {
+        Some(out) => Ok(out),
+        None => {
+            let blocks = Blocks::<T>::read(s, expr)?;
+            with_isa(RelaxList {
+                blocks: &blocks,
+                relax,
+                noise,
+                ids,
+            })
+        }
+    }
 }
 
 /// Gumbel-Softmax of every span of each row of an Array column (the codec's matrix:

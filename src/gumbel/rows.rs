@@ -8,6 +8,7 @@ use polars_arrow::bitmap::Bitmap;
 
 use super::{perturbed, row_is_valid, Relax};
 use crate::blocks::Blocks;
+use crate::fastmath;
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
 use crate::simd::{Isa, IsaFn, Lane, Vector, LANES};
@@ -17,7 +18,7 @@ use crate::simd::{Isa, IsaFn, Lane, Vector, LANES};
 #[inline(always)]
 fn perturb_row<T: Real, S: Isa>(
     x: &[T],
-    noise: &Noise,
+    noise: Option<&Noise>,
     row: u64,
     s: T,
     mut each: impl FnMut(usize, T),
@@ -31,6 +32,13 @@ fn perturb_row<T: Real, S: Isa>(
     if row_is_valid(u8::from(bad), u8::from(max > T::NEG_INFINITY)) == 0 {
         return None;
     }
+    // With no noise (`softmax`), the scores as they are, as in the eight-row kernel.
+    let Some(noise) = noise else {
+        for (j, &v) in x.iter().enumerate() {
+            each(j, v);
+        }
+        return Some((max, 0));
+    };
     let per = T::CELLS_PER_COUNTER;
     let (mut best, mut at) = (T::NEG_INFINITY, 0);
     let mut g = [T::V::<S>::splat(T::ZERO); 4];
@@ -53,7 +61,7 @@ fn perturb_row<T: Real, S: Isa>(
 #[inline(always)]
 fn relax_row<T: Real, S: Isa>(
     relax: Relax,
-    noise: &Noise,
+    noise: Option<&Noise>,
     row: u64,
     x: &[T],
     out: &mut [T],
@@ -82,6 +90,23 @@ fn relax_row<T: Real, S: Isa>(
                 *o *= inv_sum;
             }
         }
+        Relax::Log(inv) => {
+            // As the eight-row kernel forms it: `z` and the sum in `f64`, `e^z` in `T`.
+            let max = best.widen();
+            let mut sum = 0.0f64;
+            for chunk in out.chunks(LANES) {
+                let mut a = [T::NEG_INFINITY; LANES];
+                for (a, &x) in a.iter_mut().zip(chunk) {
+                    *a = T::narrow((x.widen() - max) * inv);
+                }
+                let e = T::exp_lanes::<S>(Vector::from_array(a)).to_array();
+                sum = e[..chunk.len()].iter().fold(sum, |sum, e| sum + e.widen());
+            }
+            let log_sum = fastmath::ln(S::F64::splat(sum)).to_array()[0];
+            for o in out.iter_mut() {
+                *o = T::narrow((o.widen() - max) * inv - log_sum);
+            }
+        }
     }
     true
 }
@@ -90,7 +115,7 @@ fn relax_row<T: Real, S: Isa>(
 pub(super) struct RelaxList<'a, T: Real> {
     pub(super) blocks: &'a Blocks<'a, T>,
     pub(super) relax: Relax,
-    pub(super) noise: &'a Noise,
+    pub(super) noise: Option<&'a Noise>,
     pub(super) ids: &'a RowIds,
 }
 
@@ -125,7 +150,7 @@ impl<T: Real> IsaFn<(Vec<u32>, Option<Bitmap>)> for SampleList<'_, T> {
             ids,
         } = self;
         blocks.map_rows(|row, x| {
-            perturb_row::<T, S>(x, noise, ids.get(row), s, |_, _| {}).map(|(_, at)| at as u32)
+            perturb_row::<T, S>(x, Some(noise), ids.get(row), s, |_, _| {}).map(|(_, at)| at as u32)
         })
     }
 }
