@@ -1,13 +1,15 @@
 //! The dtype families the kernels are generic over, and one macro each that runs a
 //! piece of code with the family member's Rust type, in the style of Polars'
 //! `with_match_physical_*` macros. Every match is exhaustive over a closed enum, so no
-//! arm silently assumes a width.
+//! arm silently assumes a width; the one over Polars' open `DataType` errors on any
+//! dtype it does not name.
 //!
 //! | family | enum | macro | binds |
 //! |---|---|---|---|
 //! | real scores | [`RealDtype`] | [`with_match_real!`] | `f32` / `f64` |
 //! | indicator outputs | [`IndicatorDtype`] | [`with_match_indicator!`] | `UInt8Type` / `Float32Type` / `Float64Type` |
 //! | category codes | Polars' `CategoricalPhysical` | [`with_match_codes!`] | the Categorical type and its codes' numeric type |
+//! | decoded numbers | a physical integer or float `DataType` | [`with_match_number!`] | `Int8Type` … `UInt64Type`, `Float32Type`, `Float64Type` |
 //!
 //! A leaf: imports only Polars.
 

@@ -3,7 +3,7 @@
 //! Encoding runs in two passes. The first ([`slots`]) maps every row to a *slot*: the
 //! index of the field to set, [`ZEROS`] for a row of zeros or [`NULL_ROW`] for a null
 //! row; every option (`drop_first`, `unknown`, `nulls`) is resolved there, once per
-//! category, strings found through [`str_index`]. The second ([`indicators`]) writes
+//! category, strings found through [`str_index`]. The second ([`crate::blocks::indicators`]) writes
 //! the fields: for the Struct layout one vectorised compare of the slots per field, for
 //! the Array layout a one per row into zeroed rows. A Categorical or Enum column without
 //! nulls whose codes map one to one onto fields needs no slots: each field compares the
