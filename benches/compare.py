@@ -171,6 +171,21 @@ def numpy_softmax(x: np.ndarray[Any, Any], log: bool) -> np.ndarray[Any, Any]:
     return y
 
 
+def score_frames(
+    rng: np.random.Generator, n: int, k: int, dtype: Any, cols: list[str] | None = None
+) -> tuple[np.ndarray[Any, Any], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Standard-normal scores of `n` rows and `k` categories in `dtype`: the numpy
+    matrix, and the frames holding them as `k` flat columns (named `cols`), an Array `x`
+    and a Struct `x`."""
+    np_dtype = np.float32 if dtype == pl.Float32 else np.float64
+    x = rng.standard_normal((n, k)).astype(np_dtype)
+    cols = cols or [f"c{j}" for j in range(k)]
+    flat_df = pl.DataFrame(x, schema=cols)
+    array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
+    struct_df = flat_df.select(pl.struct(cols).alias("x"))
+    return x, flat_df, array_df, struct_df
+
+
 def bench_softmax(n: int, markdown: bool) -> None:
     """`softmax` and `log_softmax` of Array and Struct blocks against numpy,
     `scipy.special` and, where installed, JAX jit and PyTorch."""
@@ -182,11 +197,7 @@ def bench_softmax(n: int, markdown: bool) -> None:
     summary: list[str] = []
     for k in (8, 64):
         for dtype in (pl.Float32, pl.Float64):
-            np_dtype = np.float32 if dtype == pl.Float32 else np.float64
-            x = rng.standard_normal((n, k)).astype(np_dtype)
-            cols = [f"c{j}" for j in range(k)]
-            array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
-            struct_df = pl.DataFrame(x, schema=cols).select(pl.struct(cols).alias("x"))
+            x, _, array_df, struct_df = score_frames(rng, n, k, dtype)
             jx = jnp.asarray(x) if HAVE_JAX else None
             tx = torch.from_numpy(x) if HAVE_TORCH else None
             for log in (False, True):
@@ -294,13 +305,10 @@ def bench_gumbel(n: int, markdown: bool) -> None:
     summary: list[str] = []
     for k in (8, 64):
         for dtype in (pl.Float32, pl.Float64):
-            np_dtype = np.float32 if dtype == pl.Float32 else np.float64
-            x = rng.standard_normal((n, k)).astype(np_dtype)
+            x, flat_df, array_df, struct_df = score_frames(rng, n, k, dtype)
+            np_dtype = x.dtype
             copy = np.empty_like(x)
-            cols = [f"c{j}" for j in range(k)]
-            array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
-            flat_df = pl.DataFrame(x, schema=cols)
-            struct_df = flat_df.select(pl.struct(cols).alias("x"))
+            cols = flat_df.columns
             tx = torch.from_numpy(x) if HAVE_TORCH else None
             jx = jnp.asarray(x) if HAVE_JAX else None
             key = jax.random.key(1) if HAVE_JAX else None
@@ -416,12 +424,8 @@ def bench_decode(n: int, markdown: bool) -> None:
         label_array = np.array(labels, dtype=object)
         enum = pl.Enum(labels)
         for dtype in (pl.Float32, pl.Float64):
-            np_dtype = np.float32 if dtype == pl.Float32 else np.float64
-            x = rng.standard_normal((n, k)).astype(np_dtype)
             cols = [f"x_{v}" for v in labels]
-            array_df = pl.DataFrame({"x": x}, schema={"x": pl.Array(dtype, k)})
-            flat_df = pl.DataFrame(x, schema=cols)
-            struct_df = flat_df.select(pl.struct(cols).alias("x"))
+            x, flat_df, array_df, struct_df = score_frames(rng, n, k, dtype, cols)
             enc = OneHotEncoder(categories=[labels], sparse_output=False).fit(
                 np.array(labels, dtype=object).reshape(-1, 1)
             )

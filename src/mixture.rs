@@ -392,26 +392,28 @@ fn e_step(data: &Data<'_>, f: &Factors, k: usize) -> (f64, Moments) {
         .x
         .chunks(ROWS_PER_STEP)
         .zip(data.c.chunks(ROWS_PER_STEP));
-    if data.x.len() <= ROWS_PER_STEP {
-        return pieces.map(step).fold(None, add_steps).expect("one piece");
-    }
-    par_tasks(pieces.collect(), |_, piece| step(piece))
-        .into_iter()
-        .fold(None, add_steps)
-        .expect("a piece")
+    // One piece runs here; more run side by side.
+    let steps: Vec<(f64, Moments)> = if data.x.len() <= ROWS_PER_STEP {
+        pieces.map(step).collect()
+    } else {
+        par_tasks(pieces.collect(), |_, piece| step(piece))
+    };
+    let none = Moments {
+        weight: vec![0.0; k],
+        first: vec![0.0; k],
+        second: vec![0.0; k],
+        shift: f.m.clone(),
+    };
+    steps.into_iter().fold((0.0, none), add_steps)
 }
 
 /// The sums of two pieces of the E step, in order.
-fn add_steps(acc: Option<(f64, Moments)>, next: (f64, Moments)) -> Option<(f64, Moments)> {
-    let Some((entropy, mut m)) = acc else {
-        return Some(next);
-    };
-    let (e, n) = next;
+fn add_steps((entropy, mut m): (f64, Moments), (e, n): (f64, Moments)) -> (f64, Moments) {
     let add = |a: &mut Vec<f64>, b: &[f64]| a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
     add(&mut m.weight, &n.weight);
     add(&mut m.first, &n.first);
     add(&mut m.second, &n.second);
-    Some((entropy + e, m))
+    (entropy + e, m)
 }
 
 /// Per component: the responsibilities' total weight `Σ c r`, and the first and second

@@ -692,8 +692,8 @@ pub fn encoded(
     let len = x.len();
     let k = column.mode_count();
     let posterior = Posterior::of(column);
-    let mut mode = vec![0u32; len];
-    if k > 1 && method == Method::Argmax {
+    let mode = if k > 1 && method == Method::Argmax {
+        let mut mode = vec![0u32; len];
         let pieces = mode.chunks_mut(ROWS_PER_TASK).collect();
         par_tasks(
             pieces,
@@ -707,6 +707,7 @@ pub fn encoded(
                 })
             },
         );
+        mode
     } else if k > 1 {
         let ids = RowIds::from_key(key, len)?;
         let noise = Noise::seeded_or_fresh(seed);
@@ -714,10 +715,13 @@ pub fn encoded(
             x: &x,
             posterior: &posterior,
         };
-        mode = with_match_real!(real, |$T| {
+        with_match_real!(real, |$T| {
             gumbel::sample_from::<$T>(&scores, len, 1.0, &noise, &ids).0
-        });
-    }
+        })
+    } else {
+        // One mode (or none): every value takes mode 0.
+        vec![0u32; len]
+    };
     let mut alpha = vec![0f64; len];
     let pieces = alpha.chunks_mut(ROWS_PER_TASK).collect();
     par_tasks(
@@ -759,19 +763,9 @@ impl IsaFn<()> for ScalarRows<'_> {
         let mut done = 0;
         if column.transform == Transform::Mode {
             let splat = <S::F64 as Lane>::splat;
-            let params = |c: u32| {
-                column
-                    .modes
-                    .get(c as usize)
-                    .map_or((0.0, 0.0), |m| (m.mean, m.std))
-            };
             done = alpha.len() / LANES * LANES;
             for i in (0..done).step_by(LANES) {
-                let m: [(f64, f64); LANES] = std::array::from_fn(|l| params(mode[i + l]));
-                let (mean, std) = (
-                    S::F64::from_array(m.map(|m| m.0)),
-                    S::F64::from_array(m.map(|m| m.1)),
-                );
+                let (mean, std) = mode_lanes::<S>(column, &mode[i..i + LANES]);
                 let v = S::F64::from_array(std::array::from_fn(|l| x[i + l]));
                 // (x − μ) / (4σ): the one division of the scalar path, lane by lane.
                 let num = (v - mean).to_array();
@@ -1170,25 +1164,15 @@ where
         if let (Transform::Mode, Some(modes)) = (column.transform, modes) {
             let splat = <S::F64 as Lane>::splat;
             let [lo, hi] = column.range;
-            let mode = |c: u32| {
-                column
-                    .modes
-                    .get(c as usize)
-                    .map_or((0.0, 0.0), |m| (m.mean, m.std))
-            };
             done = values.len() / LANES * LANES;
             for i in (0..done).step_by(LANES) {
                 let r = at + i;
                 let a: [f64; LANES] = std::array::from_fn(|l| alpha[r + l]);
-                let (mean, std): ([f64; LANES], [f64; LANES]) = {
-                    let m: [(f64, f64); LANES] = std::array::from_fn(|l| mode(modes[r + l]));
-                    (m.map(|m| m.0), m.map(|m| m.1))
-                };
+                let (mean, std) = mode_lanes::<S>(column, &modes[r..r + LANES]);
                 let x = S::F64::from_array(a);
                 let x = S::F64::select(x.lt(splat(-1.0)), splat(-1.0), x);
                 let x = S::F64::select(x.gt(splat(1.0)), splat(1.0), x);
-                let x =
-                    x * splat(STD_MULTIPLIER) * S::F64::from_array(std) + S::F64::from_array(mean);
+                let x = x * splat(STD_MULTIPLIER) * std + mean;
                 let x = S::F64::select(x.lt(splat(lo)), splat(lo), x);
                 let x = S::F64::select(x.gt(splat(hi)), splat(hi), x);
                 let x = if column.round {
@@ -1220,6 +1204,23 @@ where
             (values[i], oks[i]) = (x.min(top).as_(), ok);
         }
     }
+}
+
+/// The means and standard deviations of the modes `modes` ([`LANES`] of them) in
+/// lanes; a mode the column lacks reads as 0 (an encoder never draws one; a decoder
+/// sees one only on a row it does not keep).
+#[inline(always)]
+fn mode_lanes<S: Isa>(column: &NumericColumn, modes: &[u32]) -> (S::F64, S::F64) {
+    let m: [(f64, f64); LANES] = std::array::from_fn(|l| {
+        column
+            .modes
+            .get(modes[l] as usize)
+            .map_or((0.0, 0.0), |m| (m.mean, m.std))
+    });
+    (
+        S::F64::from_array(m.map(|m| m.0)),
+        S::F64::from_array(m.map(|m| m.1)),
+    )
 }
 
 /// [`round_ties_even`] of every lane.

@@ -117,6 +117,8 @@ fn relax_lanes<T: Real, S: Isa>(
     rows: &[u64; LANES],
     p: &mut [T::V<S>],
 ) -> (Relaxed<T::V<S>>, u8) {
+    // With no noise the kernel computes no index: `softmax` never asks for one.
+    debug_assert!(noise.is_some() || relax != Relax::Hard);
     let one = T::V::<S>::splat(T::ONE);
     let (best, idx, valid) = perturb_lanes::<T, S>(noise, rows, one, p);
     let out = match relax {

@@ -66,6 +66,8 @@ fn relax_row<T: Real, S: Isa>(
     x: &[T],
     out: &mut [T],
 ) -> bool {
+    // With no noise the kernel computes no index: `softmax` never asks for one.
+    debug_assert!(noise.is_some() || relax != Relax::Hard);
     let Some((best, at)) = perturb_row::<T, S>(x, noise, row, T::ONE, |j, q| out[j] = q) else {
         return false;
     };
