@@ -9,7 +9,7 @@
 //! escaped, and Enum / Categorical inputs take the fast import of [`ffi`].
 //!
 //! The boundary: thin wrappers that import the operations ([`crate::onehot`],
-//! [`crate::softmax`], [`crate::gumbel`], [`crate::decode`]), [`crate::blocks`] (for
+//! [`crate::softmax`], [`crate::gumbel`], [`crate::decode`], [`crate::contingency`]), [`crate::blocks`] (for
 //! output dtypes) and [`crate::ffi`].
 
 use polars::prelude::*;
@@ -19,6 +19,7 @@ use pyo3_polars::export::polars_ffi::version_0::SeriesExport;
 use serde::Deserialize;
 
 use crate::blocks::{block_dtype, compute_dtype};
+use crate::contingency::{self, CountOptions};
 use crate::decode::{self, DecodeOptions};
 use crate::ffi;
 use crate::gumbel::{self, Activation, GumbelOptions, SpansOptions};
@@ -269,6 +270,14 @@ fn activate(inputs: &[Series], options: ActivateOptions) -> PolarsResult<Series>
     gumbel::activate(single(inputs, "activate")?, options.activation)
 }
 
+fn counts_output(fields: &[Field], options: CountOptions) -> PolarsResult<Field> {
+    contingency::counts_field(fields, &options)
+}
+
+fn counts(inputs: &[Series], options: CountOptions) -> PolarsResult<Series> {
+    contingency::counts(inputs, &options)
+}
+
 /// The two C entry points of each expression: `$field` (its output field, at plan
 /// time) and `$compute` (its result), around the functions named after it.
 macro_rules! expressions {
@@ -337,4 +346,6 @@ expressions! {
     "decode_matrix": TableOptions,
         _polars_plugin_field_decode_matrix => decode_matrix_output,
         _polars_plugin_decode_matrix => decode_matrix;
+    "counts": CountOptions,
+        _polars_plugin_field_counts => counts_output, _polars_plugin_counts => counts;
 }

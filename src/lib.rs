@@ -3,7 +3,7 @@
 //! [`polars::prelude::Series`].
 //!
 //! Dependencies point one way: the boundary (`expressions`, `ffi`, `python`) → the
-//! operations (`onehot`, `numeric`, `softmax`, `gumbel`, `decode`, `codec`) → [`blocks`] → the kernels
+//! operations (`onehot`, `numeric`, `softmax`, `gumbel`, `decode`, `codec`, `contingency`) → [`blocks`] → the kernels
 //! ([`argmax`], [`mixture`]) → the leaves (`real`, `simd`, `dispatch`, `par`, `fastmath`, `rng`,
 //! `tau`). A test fails on any import against that direction or in a cycle.
 
@@ -25,6 +25,7 @@ pub mod blocks;
 
 // Operations on Series.
 pub mod codec;
+pub mod contingency;
 pub mod decode;
 pub mod gumbel;
 pub mod numeric;
@@ -55,6 +56,7 @@ mod module {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add_function(wrap_pyfunction!(gumbel_noise, m)?)?;
         m.add_function(wrap_pyfunction!(philox_words, m)?)?;
+        m.add_function(wrap_pyfunction!(uniforms, m)?)?;
         m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
         m.add_function(wrap_pyfunction!(fit_mixture, m)?)?;
         m.add_function(wrap_pyfunction!(fit_numeric, m)?)?;

@@ -22,13 +22,15 @@ def _plugin(
     *,
     elementwise: bool = True,
     deterministic: bool = True,
+    changes_length: bool = False,
 ) -> pl.Expr:
     """Call the Rust function `name` on `args` with keyword arguments `kwargs`: a dict,
     or the JSON text of one (as a codec plan gives them), sent as JSON.
 
     `elementwise=False` makes Polars hand over the whole column at once (positional
     seeding needs row positions); `deterministic=False` keeps the optimizer from
-    merging two draws of fresh noise into one (Polars 2.0 and later).
+    merging two draws of fresh noise into one (Polars 2.0 and later);
+    `changes_length=True` lets the result have another length than the input.
     """
     extra: dict[str, Any] = {}
     if _ACCEPTS_DETERMINISM:
@@ -40,5 +42,6 @@ def _plugin(
         # One JSON string: the plugin reads it in one piece, however many labels it holds.
         kwargs={"json": kwargs if isinstance(kwargs, str) else json.dumps(kwargs)},
         is_elementwise=elementwise,
+        changes_length=changes_length,
         **extra,
     )

@@ -1,0 +1,605 @@
+//! Contingency tables: how many rows hold each value of a column, and each pair of
+//! values of two columns, counted exactly over every row.
+//!
+//! Each column is first turned into dense codes, one per distinct value in order of
+//! first appearance (null is a value of its own): by a lookup table for Enum and
+//! Categorical codes, Booleans and small integers, by a hash of the value otherwise.
+//! A table is then one counter per pair of codes, `table[a · K_b + b]`, counted over
+//! fixed blocks of rows on every core and summed block by block; a table too large to
+//! hold densely is counted by sorting the pairs' keys instead. Only cells that occur
+//! are written out, labelled with the values' text, so that two tables (of a real and
+//! a synthetic frame, say) are compared by joining on the labels.
+//!
+//! A Float64 column may be counted by bins instead ([`Binning`]): numpy's
+//! `histogram_bin_edges` of its finite values, or edges given, and `np.digitize`.
+//!
+//! An operation ([`counts`], [`counts_field`], [`CountOptions`]); imports only the leaf
+//! [`crate::par`].
+
+use polars::prelude::*;
+use polars_arrow::array::{Array, Utf8ViewArray};
+use serde::Deserialize;
+
+use crate::par::par_tasks;
+
+/// Which tables to count: each group is the position of one input column (its value
+/// counts) or of two (their joint counts).
+#[derive(Deserialize, Debug, Clone)]
+pub struct CountOptions {
+    pub groups: Vec<Vec<usize>>,
+    /// Float64 inputs counted by bin rather than by value.
+    #[serde(default)]
+    pub binned: Vec<Binning>,
+}
+
+/// A Float64 input cut into bins, as `np.digitize(value, edges)` numbers them: how many
+/// edges are at most the value, and one past the last edge for a null.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Binning {
+    pub input: usize,
+    /// The edges, ascending; without them, numpy's `histogram_bin_edges(values, bins)`
+    /// of the input's finite values.
+    pub edges: Option<Vec<f64>>,
+    pub bins: usize,
+    /// The given edges are the inner ones, the outer two being −inf and +inf.
+    #[serde(default)]
+    pub open: bool,
+}
+
+/// numpy's `histogram_bin_edges(values, bins)` of the finite values, as `linspace`
+/// computes them: edge `i` is `i · step + first` and the last is `last` exactly; one
+/// distinct value widens to ± 0.5 around it, none to [0, 1].
+pub fn histogram_edges(values: impl Iterator<Item = f64>, bins: usize) -> Vec<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+    let (first, last) = if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let step = (last - first) / bins as f64;
+    (0..bins)
+        .map(|i| i as f64 * step + first)
+        .chain(std::iter::once(last))
+        .collect()
+}
+
+/// Rows counted by one task.
+const ROWS_PER_BLOCK: usize = 64 * 1024;
+
+/// The largest table counted densely on every task; larger ones are counted by
+/// sorting their rows' keys.
+const DENSE_CELLS: usize = 1 << 16;
+
+/// The output: one row per cell that occurs, `group` its group's position in
+/// [`CountOptions::groups`], `first` and `second` the text of its values (null for a
+/// null value, and `second` null in a one-column group), `count` its rows.
+pub fn counts_field(fields: &[Field], options: &CountOptions) -> PolarsResult<Field> {
+    for f in fields {
+        check_dtype(f.name(), f.dtype())?;
+    }
+    check_groups(&options.groups, fields.len())?;
+    let name = fields
+        .first()
+        .map_or(PlSmallStr::from("counts"), |f| f.name().clone());
+    Ok(Field::new(name, DataType::Struct(output_fields())))
+}
+
+fn output_fields() -> Vec<Field> {
+    vec![
+        Field::new("group".into(), DataType::UInt32),
+        Field::new("first".into(), DataType::String),
+        Field::new("second".into(), DataType::String),
+        Field::new("count".into(), DataType::UInt64),
+    ]
+}
+
+fn check_dtype(name: &str, dtype: &DataType) -> PolarsResult<()> {
+    let fits = matches!(
+        dtype,
+        DataType::String
+            | DataType::Categorical(_, _)
+            | DataType::Enum(_, _)
+            | DataType::Boolean
+            | DataType::Null
+    ) || dtype.is_integer()
+        || dtype.is_float();
+    polars_ensure!(
+        fits,
+        InvalidOperation: "counts expects String, Categorical, Enum, Boolean, integer or float \
+        columns, got {} (column '{}')", dtype, name
+    );
+    Ok(())
+}
+
+fn check_groups(groups: &[Vec<usize>], columns: usize) -> PolarsResult<()> {
+    for g in groups {
+        polars_ensure!(
+            matches!(g.len(), 1 | 2) && g.iter().all(|&i| i < columns),
+            InvalidOperation: "counts expects groups of one or two of its {} input columns, \
+            got {:?}", columns, g
+        );
+    }
+    Ok(())
+}
+
+/// The counts of every group of `inputs` (see [`counts_field`]).
+pub fn counts(inputs: &[Series], options: &CountOptions) -> PolarsResult<Series> {
+    let fields: Vec<Field> = inputs.iter().map(|s| s.field().into_owned()).collect();
+    let out = counts_field(&fields, options)?;
+    let len = inputs.first().map_or(0, |s| s.len());
+    polars_ensure!(
+        inputs.iter().all(|s| s.len() == len),
+        ShapeMismatch: "counts expects input columns of one length"
+    );
+    let used: Vec<bool> = (0..inputs.len())
+        .map(|i| options.groups.iter().any(|g| g.contains(&i)))
+        .collect();
+    let pieces: Vec<(usize, &Series)> = inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| used[*i])
+        .collect();
+    let binning = |i: usize| options.binned.iter().find(|b| b.input == i);
+    let coded: Vec<PolarsResult<(usize, Dense)>> = par_tasks(pieces, |_, (i, s)| {
+        Ok((
+            i,
+            match binning(i) {
+                Some(b) => binned(s, b)?,
+                None => dense(s)?,
+            },
+        ))
+    });
+    let mut columns: Vec<Option<Dense>> = (0..inputs.len()).map(|_| None).collect();
+    for c in coded {
+        let (i, d) = c?;
+        columns[i] = Some(d);
+    }
+    let column = |i: usize| coded_column(&columns, i);
+    let tables = count_groups(&options.groups, &columns, len);
+
+    let (mut group, mut first, mut second, mut count) = (vec![], vec![], vec![], vec![]);
+    for (g, (members, table)) in options.groups.iter().zip(&tables).enumerate() {
+        let a = column(members[0]);
+        let b = members.get(1).map(|&j| column(j));
+        for &(cell, n) in table {
+            group.push(g as u32);
+            match b {
+                Some(b) => {
+                    let k = b.labels.len() as u64;
+                    first.push(a.labels[(cell / k) as usize].clone());
+                    second.push(b.labels[(cell % k) as usize].clone());
+                }
+                None => {
+                    first.push(a.labels[cell as usize].clone());
+                    second.push(None);
+                }
+            }
+            count.push(n);
+        }
+    }
+    let len = group.len();
+    let fields = [
+        Series::new("group".into(), group),
+        Series::new("first".into(), first),
+        Series::new("second".into(), second),
+        Series::new("count".into(), count),
+    ];
+    Ok(StructChunked::from_series(out.name().clone(), len, fields.iter())?.into_series())
+}
+
+/// A column as dense codes: `codes[row]` in `0..labels.len()`, `labels[code]` the text
+/// of that value (`None` for null).
+struct Dense {
+    codes: Vec<u32>,
+    labels: Vec<Option<String>>,
+}
+
+/// Assigns codes in order of first appearance to the keys `key(row)` gives.
+struct Coder<K> {
+    index: PlHashMap<K, u32>,
+    first_rows: Vec<usize>,
+}
+
+impl<K: std::hash::Hash + Eq> Coder<K> {
+    fn new() -> Self {
+        Self {
+            index: PlHashMap::default(),
+            first_rows: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn code(&mut self, key: K, row: usize) -> u32 {
+        let next = self.first_rows.len() as u32;
+        let code = *self.index.entry(key).or_insert(next);
+        if code == next {
+            self.first_rows.push(row);
+        }
+        code
+    }
+}
+
+/// Codes a column through `key`, whose `None` is a null; labels each code by `label`
+/// of its first row.
+fn code_rows<K: std::hash::Hash + Eq>(
+    len: usize,
+    key: impl Fn(usize) -> Option<K>,
+    label: impl Fn(usize) -> String,
+) -> Dense {
+    let mut coder: Coder<Option<K>> = Coder::new();
+    let codes = (0..len).map(|row| coder.code(key(row), row)).collect();
+    let labels = coder
+        .first_rows
+        .iter()
+        .map(|&row| key(row).map(|_| label(row)))
+        .collect();
+    Dense { codes, labels }
+}
+
+/// The most string views [`code_strings`] remembers.
+const VIEWS_REMEMBERED: usize = 1 << 16;
+
+/// Codes strings by their text, through a first table keyed by the string's 16-byte
+/// view: equal views hold equal strings (a short string lies in its view; a long one's
+/// view names where its bytes lie), so the repeated values of a gathered or resampled
+/// column are found without reading or hashing their bytes.
+fn code_strings(arr: &Utf8ViewArray) -> Dense {
+    let views = arr.views();
+    let mut by_view: PlHashMap<u128, u32> = PlHashMap::default();
+    let mut coder: Coder<Option<&str>> = Coder::new();
+    let codes = (0..arr.len())
+        .map(|i| {
+            if !arr.is_valid(i) {
+                return coder.code(None, i);
+            }
+            let view = views[i].as_u128();
+            if let Some(&code) = by_view.get(&view) {
+                return code;
+            }
+            let code = coder.code(Some(arr.value(i)), i);
+            if by_view.len() < VIEWS_REMEMBERED {
+                by_view.insert(view, code);
+            }
+            code
+        })
+        .collect();
+    let labels = coder
+        .first_rows
+        .iter()
+        .map(|&row| arr.get(row).map(str::to_string))
+        .collect();
+    Dense { codes, labels }
+}
+
+/// Codes small non-negative integers (Enum and Categorical codes, Booleans) through a
+/// table indexed by the value, `size` the largest value plus one.
+fn code_small(values: &[Option<u32>], size: usize, label: impl Fn(u32) -> String) -> Dense {
+    const VACANT: u32 = u32::MAX;
+    let mut table = vec![VACANT; size + 1];
+    let mut labels = Vec::new();
+    let codes = values
+        .iter()
+        .map(|v| {
+            let slot = v.map_or(size, |v| v as usize);
+            if table[slot] == VACANT {
+                table[slot] = labels.len() as u32;
+                labels.push(v.map(&label));
+            }
+            table[slot]
+        })
+        .collect();
+    Dense { codes, labels }
+}
+
+/// A Float64 column as its bins (see [`Binning`]), labelled by their numbers.
+fn binned(s: &Series, binning: &Binning) -> PolarsResult<Dense> {
+    polars_ensure!(
+        s.dtype() == &DataType::Float64 && binning.bins > 0,
+        InvalidOperation: "counts bins Float64 columns into at least one bin, got {} \
+        (column '{}') and {} bins", s.dtype(), s.name(), binning.bins
+    );
+    let ca = s.f64()?;
+    let edges = match &binning.edges {
+        Some(e) if binning.open => std::iter::once(f64::NEG_INFINITY)
+            .chain(e.iter().copied())
+            .chain(std::iter::once(f64::INFINITY))
+            .collect(),
+        Some(e) => e.clone(),
+        None => histogram_edges(ca.iter().flatten(), binning.bins),
+    };
+    let past = edges.len() as u32;
+    let values: Vec<Option<u32>> = ca
+        .iter()
+        .map(|v| {
+            Some(match v {
+                Some(x) if !x.is_nan() => edges.partition_point(|&e| e <= x) as u32,
+                _ => past,
+            })
+        })
+        .collect();
+    Ok(code_small(&values, past as usize + 1, |b| b.to_string()))
+}
+
+fn dense(s: &Series) -> PolarsResult<Dense> {
+    let s = s.rechunk();
+    Ok(match s.dtype() {
+        DataType::String => code_strings(s.str()?.downcast_as_array()),
+        DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => {
+            let mapping = mapping.clone();
+            let codes = s.to_physical_repr().cast(&DataType::UInt32)?;
+            let values: Vec<Option<u32>> = codes.u32()?.iter().collect();
+            let size = values.iter().flatten().max().map_or(0, |&m| m as usize + 1);
+            if size <= 2 * values.len() + 65_536 {
+                code_small(&values, size, |c| {
+                    mapping.cat_to_str(c).unwrap_or_default().to_string()
+                })
+            } else {
+                code_rows(
+                    values.len(),
+                    |i| values[i],
+                    |i| {
+                        let c = values[i].unwrap_or_default();
+                        mapping.cat_to_str(c).unwrap_or_default().to_string()
+                    },
+                )
+            }
+        }
+        DataType::Boolean => {
+            let values: Vec<Option<u32>> = s.bool()?.iter().map(|b| b.map(u32::from)).collect();
+            code_small(&values, 2, |b| (b == 1).to_string())
+        }
+        DataType::Null => code_small(&vec![None; s.len()], 0, |_| String::new()),
+        d if d.is_float() => {
+            let f = s.cast(&DataType::Float64)?;
+            let arr = f.f64()?.downcast_as_array().clone();
+            // NaN counts as missing, and −0 as 0, as equality of values has it.
+            let key = |i: usize| {
+                arr.get(i)
+                    .filter(|v| !v.is_nan())
+                    .map(|v| (v + 0.0).to_bits())
+            };
+            code_rows(arr.len(), key, |i| format!("{:?}", arr.value(i) + 0.0))
+        }
+        DataType::UInt64 => {
+            let arr = s.u64()?.downcast_as_array().clone();
+            code_rows(arr.len(), |i| arr.get(i), |i| arr.value(i).to_string())
+        }
+        d if d.is_integer() => {
+            let wide = s.cast(&DataType::Int64)?;
+            let arr = wide.i64()?.downcast_as_array().clone();
+            code_rows(arr.len(), |i| arr.get(i), |i| arr.value(i).to_string())
+        }
+        d => polars_bail!(InvalidOperation: "counts cannot read dtype {}", d),
+    })
+}
+
+/// Column `i`, coded because a group uses it.
+fn coded_column(columns: &[Option<Dense>], i: usize) -> &Dense {
+    columns[i]
+        .as_ref()
+        .expect("every column a group uses is coded")
+}
+
+/// The occurring cells of each group's table, `(cell, count)` in cell order.
+fn count_groups(
+    groups: &[Vec<usize>],
+    columns: &[Option<Dense>],
+    len: usize,
+) -> Vec<Vec<(u64, u64)>> {
+    let column = |i: usize| coded_column(columns, i);
+    let shape = |g: &Vec<usize>| -> (usize, usize) {
+        let ka = column(g[0]).labels.len();
+        let kb = g.get(1).map_or(1, |&j| column(j).labels.len());
+        (ka, kb)
+    };
+    let dense: Vec<bool> = groups
+        .iter()
+        .map(|g| {
+            let (ka, kb) = shape(g);
+            ka.saturating_mul(kb) <= DENSE_CELLS
+        })
+        .collect();
+    // The dense tables, one after another, counted on every block of rows.
+    let mut offsets = Vec::with_capacity(groups.len());
+    let mut cells = 0usize;
+    for (g, &d) in groups.iter().zip(&dense) {
+        offsets.push(cells);
+        if d {
+            let (ka, kb) = shape(g);
+            cells += ka * kb;
+        }
+    }
+    let blocks: Vec<usize> = (0..len.div_ceil(ROWS_PER_BLOCK)).collect();
+    let partial = par_tasks(blocks, |_, block| {
+        let rows = block * ROWS_PER_BLOCK..((block + 1) * ROWS_PER_BLOCK).min(len);
+        let mut table = vec![0u32; cells];
+        for ((g, &d), &offset) in groups.iter().zip(&dense).zip(&offsets) {
+            if !d {
+                continue;
+            }
+            let t = &mut table[offset..];
+            let a = &column(g[0]).codes[rows.clone()];
+            match g.get(1) {
+                Some(&j) => {
+                    let kb = column(j).labels.len();
+                    let b = &column(j).codes[rows.clone()];
+                    for (&x, &y) in a.iter().zip(b) {
+                        t[x as usize * kb + y as usize] += 1;
+                    }
+                }
+                None => {
+                    for &x in a {
+                        t[x as usize] += 1;
+                    }
+                }
+            }
+        }
+        table
+    });
+    let mut total = vec![0u64; cells];
+    for p in &partial {
+        for (t, &c) in total.iter_mut().zip(p) {
+            *t += u64::from(c);
+        }
+    }
+    groups
+        .iter()
+        .zip(&dense)
+        .zip(&offsets)
+        .map(|((g, &d), &offset)| {
+            let (ka, kb) = shape(g);
+            if d {
+                total[offset..offset + ka * kb]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(cell, &n)| (cell as u64, n))
+                    .collect()
+            } else {
+                sparse(
+                    &column(g[0]).codes,
+                    g.get(1).map(|&j| &column(j).codes[..]),
+                    kb,
+                )
+            }
+        })
+        .collect()
+}
+
+/// A table too large to hold densely: the rows' cells sorted and run-length counted.
+fn sparse(a: &[u32], b: Option<&[u32]>, kb: usize) -> Vec<(u64, u64)> {
+    let mut keys: Vec<u64> = match b {
+        Some(b) => a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| x as u64 * kb as u64 + y as u64)
+            .collect(),
+        None => a.iter().map(|&x| x as u64).collect(),
+    };
+    keys.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for k in keys {
+        match out.last_mut() {
+            Some((cell, n)) if *cell == k => *n += 1,
+            _ => out.push((k, 1)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(s: &Series) -> Vec<(Option<String>, Option<String>, u64)> {
+        let st = s.struct_().unwrap();
+        let f = st.fields_as_series();
+        let first: Vec<Option<String>> = f[1]
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(String::from))
+            .collect();
+        let second: Vec<Option<String>> = f[2]
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(String::from))
+            .collect();
+        let count: Vec<u64> = f[3].u64().unwrap().into_no_null_iter().collect();
+        let mut rows: Vec<_> = (0..count.len())
+            .map(|i| (first[i].clone(), second[i].clone(), count[i]))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn counts_values_and_pairs_against_a_naive_count() {
+        let a = Series::new("a".into(), [Some("x"), None, Some("y"), Some("x"), None]);
+        let b = Series::new("b".into(), [Some(1i64), Some(2), Some(1), Some(1), Some(2)]);
+        let options = CountOptions {
+            groups: vec![vec![0], vec![0, 1]],
+            binned: vec![],
+        };
+        let out = counts(&[a.clone(), b.clone()], &options).unwrap();
+        let s = |v: &str| Some(v.to_string());
+        let all = table(&out);
+        assert_eq!(
+            all,
+            vec![
+                (None, None, 2),
+                (None, s("2"), 2),
+                (s("x"), None, 2),
+                (s("x"), s("1"), 2),
+                (s("y"), None, 1),
+                (s("y"), s("1"), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn large_tables_are_counted_by_sorting() {
+        // 300 × 300 cells is past the dense limit; each row is its own cell but two.
+        let n = 300i64;
+        let a: Vec<i64> = (0..n).chain([0, 1]).collect();
+        let b: Vec<i64> = (0..n).rev().chain([n - 1, n - 2]).collect();
+        let out = counts(
+            &[Series::new("a".into(), a), Series::new("b".into(), b)],
+            &CountOptions {
+                groups: vec![vec![0, 1]],
+                binned: vec![],
+            },
+        )
+        .unwrap();
+        let rows = table(&out);
+        assert_eq!(rows.len(), n as usize);
+        assert_eq!(rows.iter().map(|r| r.2).sum::<u64>(), n as u64 + 2);
+        let twice: Vec<_> = rows.iter().filter(|r| r.2 == 2).collect();
+        assert_eq!(twice.len(), 2);
+    }
+
+    #[test]
+    fn floats_count_nan_as_null_and_negative_zero_as_zero() {
+        let f = Series::new("f".into(), [Some(0.0f64), Some(-0.0), Some(f64::NAN), None]);
+        let options = CountOptions {
+            groups: vec![vec![0]],
+            binned: vec![],
+        };
+        let out = counts(&[f], &options).unwrap();
+        let rows = table(&out);
+        assert_eq!(rows, vec![(None, None, 2), (Some("0.0".into()), None, 2)]);
+    }
+
+    #[test]
+    fn bins_follow_numpy_digitize_of_histogram_edges() {
+        // Edges of [0, 10] in 10 bins: 0, 1, ..., 10. The largest value and a null
+        // fall past the last edge (bin 11), as np.digitize numbers them.
+        assert_eq!(
+            histogram_edges([0.0, 10.0, f64::INFINITY].into_iter(), 10),
+            (0..=10).map(f64::from).collect::<Vec<_>>()
+        );
+        assert_eq!(histogram_edges([3.0].into_iter(), 2), vec![2.5, 3.0, 3.5]);
+        let x = Series::new(
+            "x".into(),
+            [Some(0.0), Some(0.5), Some(10.0), None, Some(f64::NAN)],
+        );
+        let options = CountOptions {
+            groups: vec![vec![0]],
+            binned: vec![Binning {
+                input: 0,
+                edges: None,
+                bins: 10,
+                open: false,
+            }],
+        };
+        let rows = table(&counts(&[x], &options).unwrap());
+        let bin = |b: &str, n| (Some(b.to_string()), None, n);
+        assert_eq!(rows, vec![bin("1", 2), bin("11", 3)]);
+    }
+}
