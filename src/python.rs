@@ -1,11 +1,13 @@
-//! Plain Python functions of `_internal`: the codec document's logic and its plans, and
-//! test access to the noise, so the Python package keeps no second copy of either.
+//! Plain Python functions of `_internal`: the codec document's logic and its plans, the
+//! uniforms training-by-sampling draws from, and test access to the noise, so the
+//! Python package keeps no second copy of either.
 //!
 //! The boundary: imports [`crate::codec`] and what its signatures name, and the
 //! mixture fit ([`crate::mixture`]) for tests.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use serde::de::DeserializeOwned;
 
 use polars::prelude::PolarsResult;
@@ -57,6 +59,36 @@ pub fn gumbel_noise(seed: u64, rows: Vec<u64>, k: usize, float32: bool) -> Vec<V
 #[pyfunction]
 pub fn philox_words(seed: u64, row: u64, group: u32) -> [u32; 4] {
     Noise::new(seed).words(row, group)
+}
+
+/// The Float64 uniforms `u(row, j)`, `j < n`, of counter row `row` under `seed`, as a
+/// read-only numpy `float64` array over the bytes written once (training-by-sampling
+/// draws its columns, categories and rows from them).
+#[pyfunction]
+pub fn uniforms<'py>(
+    py: Python<'py>,
+    seed: u64,
+    row: u64,
+    n: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    if n as u128 > 1u128 << 33 {
+        return Err(PyValueError::new_err(format!(
+            "uniforms: at most 2**33 per counter row, got {n}"
+        )));
+    }
+    let noise = Noise::new(seed);
+    // Written in place: Python allocates the one buffer (or raises MemoryError).
+    let bytes = PyBytes::new_with(py, n * 8, |buf| {
+        for (group, out) in buf.chunks_mut(16).enumerate() {
+            let pair = noise.uniform_pair_f64(row, group as u32);
+            for (out, u) in out.chunks_exact_mut(8).zip(pair) {
+                out.copy_from_slice(&u.to_le_bytes());
+            }
+        }
+        Ok(())
+    })?;
+    py.import("numpy")?
+        .call_method1("frombuffer", (bytes, "<f8"))
 }
 
 /// `(modes, iterations, converged, lower_bound)`: the mixture fit of `values` weighted

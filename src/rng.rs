@@ -247,6 +247,30 @@ impl Noise {
         T::gumbel_lanes::<S>(&philox::<S>(ctr, self.key), out, T::CELLS_PER_COUNTER);
     }
 
+    /// The Float64 uniforms `u(row, 2g)` and `u(row, 2g + 1)` of group `g`, as Float64
+    /// blocks draw them: the words `w₀ · 2³² + w₁` and `w₂ · 2³² + w₃` of counter
+    /// `(row, g)`, each then `(w >> 12) · 2⁻⁵² + 2⁻⁵³`. So `⌊u · 2⁵²⌋` is the uniform
+    /// 52-bit integer `w >> 12`, recovered exactly.
+    pub fn uniform_pair_f64(&self, row: u64, group: u32) -> [f64; 2] {
+        let w = self.words(row, group);
+        [
+            uniform_f64::<f64>((u64::from(w[0]) << 32) | u64::from(w[1])),
+            uniform_f64::<f64>((u64::from(w[2]) << 32) | u64::from(w[3])),
+        ]
+    }
+
+    /// Fills `out` with the Float64 uniforms `u(row, j)` for `j` in `0..out.len()`
+    /// ([`Noise::uniform_pair_f64`] of group `⌊j / 2⌋`). Covers `j` below 2³³ (the
+    /// group is a 32-bit word); the caller checks the length.
+    pub fn fill_uniform_f64(&self, row: u64, out: &mut [f64]) {
+        for (group, cells) in out.chunks_mut(2).enumerate() {
+            let pair = self.uniform_pair_f64(row, group as u32);
+            for (cell, u) in cells.iter_mut().zip(pair) {
+                *cell = u;
+            }
+        }
+    }
+
     /// Fills `out` with the noise of `row`'s categories `0..out.len()`, in `T`.
     pub fn fill_row<T: NoiseFloat>(&self, row: u64, out: &mut [T]) {
         let per = T::CELLS_PER_COUNTER;
@@ -383,6 +407,29 @@ mod tests {
         for w in [0, u64::MAX] {
             assert!(gumbel_f64(uniform_f64::<f64>(w)).is_finite());
         }
+    }
+
+    #[test]
+    fn uniforms_are_the_float64_noise_before_its_logarithms() {
+        let noise = Noise::new(0xDEAD_BEEF_0042);
+        for row in [0u64, 1, 12345, u64::MAX] {
+            let mut u = vec![0f64; 7];
+            let mut g = vec![0f64; 7];
+            noise.fill_uniform_f64(row, &mut u);
+            noise.fill_row(row, &mut g);
+            for (u, g) in u.iter().zip(&g) {
+                assert!(*u > 0.0 && *u < 1.0);
+                assert_eq!(gumbel_f64(*u).to_bits(), g.to_bits());
+                // The 52-bit integer behind the uniform comes back exactly.
+                let k = (*u * 2f64.powi(52)).floor();
+                assert_eq!(k + 0.5, *u * 2f64.powi(52));
+            }
+        }
+        let w = noise.words(7, 1);
+        let mut u = [0f64; 4];
+        noise.fill_uniform_f64(7, &mut u);
+        let k = ((u64::from(w[2]) << 32) | u64::from(w[3])) >> 12;
+        assert_eq!((u[3] * 2f64.powi(52)) as u64, k);
     }
 
     /// The noise of eight rows side by side, against one row at a time.

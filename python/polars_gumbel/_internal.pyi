@@ -1,9 +1,14 @@
+from typing import Any
+
+import numpy as np
+
 __version__: str
 
 def gumbel_noise(
     seed: int, rows: list[int], k: int, float32: bool = False
 ) -> list[list[float]]: ...
 def philox_words(seed: int, row: int, group: int) -> list[int]: ...
+def uniforms(seed: int, row: int, n: int) -> np.ndarray[Any, np.dtype[np.float64]]: ...
 def derive_seed(seed: int, stream: str) -> int: ...
 def fit_mixture(
     values: list[float],
