@@ -13,9 +13,11 @@ from polars_gumbel.expressions import (
     one_hot,
     softmax,
 )
+from polars_gumbel.sampling import Sampler
 
 __all__ = [
     "Codec",
+    "Sampler",
     "__version__",
     "argmax",
     "decode",

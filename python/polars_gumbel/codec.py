@@ -939,5 +939,25 @@ class Codec:
             raise ValueError(f"{path}: not a codec document: not UTF-8 text ({exc})") from None
         return cls(document)
 
+    def sampler(
+        self, real: pl.DataFrame | pl.LazyFrame, *, frequency: Literal["log", "true"] = "log"
+    ) -> Any:
+        """CTGAN's training-by-sampling over `real`, the table this codec was fitted on:
+        a :class:`~polars_gumbel.sampling.Sampler` of condition vectors, masks and
+        matching real rows, drawn by seed and step.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from polars_gumbel import Codec
+        >>> real = pl.DataFrame({"sex": ["F", "M", "M"]})
+        >>> Codec.fit(real).sampler(real, frequency="true").columns
+        ['sex']
+        """
+        # Imported here: `sampling` reads a codec without importing this module.
+        from polars_gumbel.sampling import Sampler
+
+        return Sampler(self, real, frequency=frequency)
+
 
 __all__ = ["MATRIX", "Block", "Codec", "EncodeLayout", "Order"]
