@@ -468,3 +468,30 @@ def test_sampler_of_an_int_and_boolean_codec_refuses_mistyped_values() -> None:
         sampler.conditions(1, column="n", value="2")
     assert sampler.conditions(1, column="n", value=np.int64(3))["category"].to_list() == [2]
     assert sampler.conditions(1, column="b", value=False)["category"].to_list() == [0]
+
+
+def test_enum_categorical_and_empty_labels() -> None:
+    """An Enum category with no row is never drawn (its weight is ln 1 = 0); an empty
+    string and a Categorical column are categories like any other."""
+    real = pl.DataFrame(
+        {
+            "s": ["", "a", "a", None],
+            "e": pl.Series(["x", "y", "x", "x"], dtype=pl.Enum(["y", "x", "z"])),
+            "c": pl.Series(["p", "q", "q", "p"], dtype=pl.Categorical),
+        }
+    )
+    sampler = Codec.fit(real).sampler(real)
+    assert [s.labels for s in sampler.condition_spans] == [
+        ["", "a", "null"],
+        ["y", "x", "z"],
+        ["p", "q"],
+    ]
+    batch = draws(lambda t: sampler.batch(BATCH, seed=6, step=t), steps=10)
+    for d, category, row in batch.select("column", "category", "row").iter_rows():
+        span = sampler.condition_spans[d]
+        value = real[row, span.column]
+        assert (
+            (span.labels[category] == "null") if value is None else span.labels[category] == value
+        )
+    e = batch.filter(pl.col("column") == 1)["category"]
+    assert set(e.to_list()) == {0, 1}  # never "z"

@@ -34,7 +34,7 @@ before, and the first ``n`` elements of a larger draw at the same step are the d
 ``n``.
 
 Imports :mod:`polars_gumbel._internal` (the uniforms and the stream derivation),
-:mod:`polars_gumbel._validate` and :mod:`polars_gumbel.expressions` (``argmax``); not
+:mod:`polars_gumbel._validate` and :mod:`polars_gumbel.expressions` (``decode``); not
 :mod:`polars_gumbel.codec`, whose ``Codec.sampler`` builds a :class:`Sampler`.
 """
 
@@ -49,7 +49,7 @@ import numpy as np
 import polars as pl
 
 from polars_gumbel import _internal, _validate
-from polars_gumbel.expressions import argmax
+from polars_gumbel.expressions import decode
 
 Frequency = Literal["log", "true"]
 _FREQUENCIES = ("log", "true")
@@ -213,13 +213,14 @@ class Sampler:
                 f"{missing[0]!r}; found columns {schema.names()!r}"
             )
         # Each row's category through the codec's categorical columns alone (a codec of
-        # them, so that numeric columns need not be encoded): the arg-max of its block,
+        # them, so that numeric columns need not be encoded): its one-hot block decoded
+        # to the Enum of the block's labels, whose physical value is the field's index;
         # null where the codec gives the row no category (a null it has no field for).
         only = type(codec)(json.dumps({**document, "columns": entries}))
-        encoded = only.encode(lf.select(names), layout="array", dtype=pl.UInt8)
+        encoded = only.encode(lf.select(names), layout="array", dtype=pl.Float32)
         found = encoded.select(
-            *(argmax(n).alias(n) for n in names),
-            *(pl.col(n).arr.sum().cast(pl.Int64).sum().alias(f"{i}") for i, n in enumerate(names)),
+            decode(s.column, s.labels, dtype=pl.Enum(s.labels)).to_physical().alias(s.column)
+            for s in spans
         ).collect()
         n_rows = found.height
         if n_rows == 0:
@@ -228,13 +229,10 @@ class Sampler:
             raise ValueError(f"Sampler: at most 2**32 real rows, got {n_rows}")
         counts: list[np.ndarray[Any, Any]] = []
         rows: list[np.ndarray[Any, Any]] = []
-        for i, span in enumerate(spans):
+        for span in spans:
             width = span.stop - span.start
-            codes = found[span.column]
+            codes = found[span.column].cast(pl.UInt32)
             matched = n_rows - codes.null_count()
-            # A one-hot row holds one 1: every block with no 1 would be a null.
-            if int(found[f"{i}"][0]) != matched:  # pragma: no cover - codec invariant
-                raise ValueError(f"Sampler: column {span.column!r} encodes to rows of no category")
             if matched == 0:
                 raise ValueError(
                     f"Sampler: column {span.column!r} has no real row of any of its "
