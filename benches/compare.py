@@ -6,7 +6,7 @@ PyTorch and JAX are optional: their rows appear when ``import torch`` / ``import
 work (``make bench WITH_PEERS=1`` installs both).
 
     python benches/compare.py [--rows N] [--markdown]
-        [--only one_hot|softmax|gumbel|sample|decode|codec|matrix|numeric]
+        [--only one_hot|softmax|gumbel|sample|decode|codec|matrix|numeric|sampling]
 """
 
 from __future__ import annotations
@@ -867,6 +867,85 @@ def bench_numeric(n: int, markdown: bool) -> None:
     report(f"decode, argmax: {n:,} rows, flat Float32", rows, markdown)
 
 
+# ---------------------------------------------------------------- training-by-sampling
+
+
+def _ctgan_sampler(codec: pg.Codec, x: np.ndarray[Any, Any], log_frequency: bool) -> Any:
+    """CTGAN's DataSampler over the codec's matrix, its output_info built from the spans:
+    a column is discrete when its one span is a softmax, as CTGAN decides."""
+    from ctgan.data_sampler import DataSampler  # type: ignore[import-not-found, unused-ignore]
+    from ctgan.data_transformer import SpanInfo  # type: ignore[import-not-found, unused-ignore]
+
+    info = [
+        [SpanInfo(s.stop - s.start, s.activation) for s in codec.spans if s.column == c]
+        for c in codec.columns
+    ]
+    return DataSampler(x, info, log_frequency)
+
+
+def bench_sampling(n: int, markdown: bool) -> None:
+    """CTGAN's training-by-sampling: the one-time index over the real table, then a
+    500-element batch (condition vectors, masks and matching real rows) per step."""
+    table = _adult(n)
+    codec = pg.Codec.fit(table)
+    size = 500
+    index_rows: list[Row] = [
+        (
+            "polars-gumbel",
+            "codec.sampler(real), log frequency",
+            best(lambda: codec.sampler(table), 3),
+        )
+    ]
+    sampler = codec.sampler(table)
+    steps = iter(range(10**9))
+    ours = best(lambda: sampler.batch(size, seed=0, step=next(steps)), 500)
+    batch_rows: list[Row] = [("polars-gumbel", "Sampler.batch", ours)]
+    x = codec.encode(table, layout="matrix", seed=0)["features"].to_numpy()
+
+    def with_rows() -> np.ndarray[Any, Any]:
+        batch = sampler.batch(size, seed=0, step=next(steps))
+        cond = batch["condition"].to_numpy()
+        return np.concatenate([x[batch["row"].to_numpy()], cond], axis=1)
+
+    batch_rows.append(
+        ("polars-gumbel", "Sampler.batch + real rows gathered beside cond", best(with_rows, 500))
+    )
+    batch_rows.append(
+        (
+            "polars-gumbel",
+            "Sampler.conditions (generation)",
+            best(lambda: sampler.conditions(size, seed=0, step=next(steps)), 500),
+        )
+    )
+    calls = []
+    for _ in range(1000):
+        start = time.perf_counter()
+        sampler.batch(size, seed=0, step=next(steps))
+        calls.append(time.perf_counter() - start)
+    try:
+        x64 = x.astype(np.float64)
+        ctgan_index = once(lambda: _ctgan_sampler(codec, x64, True))
+        index_rows.append(
+            ("CTGAN", "DataSampler(data, output_info, log_frequency=True)", ctgan_index)
+        )
+        theirs = _ctgan_sampler(codec, x64, True)
+
+        def ctgan_batch() -> Any:
+            _cond, _mask, col, opt = theirs.sample_condvec(size)
+            return theirs.sample_data(x64, size, col, opt)
+
+        batch_rows.append(("CTGAN", "sample_condvec + sample_data", best(ctgan_batch, 50)))
+    except ImportError:
+        print("\n(ctgan is not installed; it needs PyTorch: pip install ctgan for its rows)")
+    shape = f"{n:,} real rows, {len(sampler.columns)} categorical columns, width {sampler.width}"
+    report(f"training-by-sampling index: {shape}", index_rows, markdown)
+    report(f"training-by-sampling, a batch of {size}: {shape}", batch_rows, markdown)
+    print(
+        f"  Sampler.batch over 1,000 steps: median {np.median(calls) * 1e3:.3f} ms, "
+        f"99th percentile {np.percentile(calls, 99) * 1e3:.3f} ms"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
@@ -881,6 +960,7 @@ def main() -> None:
             "codec",
             "matrix",
             "numeric",
+            "sampling",
         ),
     )
     p.add_argument("--markdown", action="store_true")
@@ -908,6 +988,8 @@ def main() -> None:
         bench_matrix(args.rows, args.markdown)
     if args.only in (None, "numeric"):
         bench_numeric(args.rows, args.markdown)
+    if args.only in (None, "sampling"):
+        bench_sampling(args.rows, args.markdown)
 
 
 if __name__ == "__main__":
