@@ -17,7 +17,6 @@
 //! [`crate::par`].
 
 use polars::prelude::*;
-use polars_arrow::array::{Array, Utf8ViewArray};
 use serde::Deserialize;
 
 use crate::par::par_tasks;
@@ -74,6 +73,43 @@ const ROWS_PER_BLOCK: usize = 64 * 1024;
 /// The largest table counted densely on every task; larger ones are counted by
 /// sorting their rows' keys.
 const DENSE_CELLS: usize = 1 << 16;
+
+/// Rows counted by every group in turn, their codes staying in cache.
+const ROWS_PER_PASS: usize = 4096;
+
+/// Tables of at most this many cells are counted in [`COPIES`] interleaved copies.
+const SMALL_CELLS: usize = 1024;
+const COPIES: usize = 4;
+
+/// Counts the cells `a[i] · kb + b[i]` (or `a[i]`) into `t`: `copies` tables of `cells`
+/// counters one after another, row `i` counted in copy `i mod copies`.
+#[inline(always)]
+fn count_cells(t: &mut [u32], cells: usize, a: &[u32], b: Option<&[u32]>, kb: usize) {
+    let copies = t.len() / cells;
+    let cell = |i: usize| match b {
+        Some(b) => a[i] as usize * kb + b[i] as usize,
+        None => a[i] as usize,
+    };
+    if copies == COPIES {
+        let (t0, rest) = t.split_at_mut(cells);
+        let (t1, rest) = rest.split_at_mut(cells);
+        let (t2, t3) = rest.split_at_mut(cells);
+        let whole = a.len() / COPIES * COPIES;
+        for i in (0..whole).step_by(COPIES) {
+            t0[cell(i)] += 1;
+            t1[cell(i + 1)] += 1;
+            t2[cell(i + 2)] += 1;
+            t3[cell(i + 3)] += 1;
+        }
+        for i in whole..a.len() {
+            t0[cell(i)] += 1;
+        }
+    } else {
+        for i in 0..a.len() {
+            t[cell(i)] += 1;
+        }
+    }
+}
 
 /// The output: one row per cell that occurs, `group` its group's position in
 /// [`CountOptions::groups`], `first` and `second` the text of its values (null for a
@@ -248,43 +284,49 @@ const VIEWS_REMEMBERED: usize = 1 << 16;
 /// view: equal views hold equal strings (a short string lies in its view; a long one's
 /// view names where its bytes lie), so the repeated values of a gathered or resampled
 /// column are found without reading or hashing their bytes.
-fn code_strings(arr: &Utf8ViewArray) -> Dense {
-    let views = arr.views();
+fn code_strings(ca: &StringChunked) -> Dense {
     let mut by_view: PlHashMap<u128, u32> = PlHashMap::default();
-    let mut coder: Coder<Option<&str>> = Coder::new();
-    let codes = (0..arr.len())
-        .map(|i| {
-            if !arr.is_valid(i) {
-                return coder.code(None, i);
-            }
+    let mut by_str: PlHashMap<Option<&str>, u32> = PlHashMap::default();
+    let mut labels: Vec<Option<String>> = Vec::new();
+    let mut codes = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        let views = arr.views();
+        codes.extend((0..arr.len()).map(|i| {
+            let value = arr.get(i);
             let view = views[i].as_u128();
-            if let Some(&code) = by_view.get(&view) {
-                return code;
+            if value.is_some() {
+                if let Some(&code) = by_view.get(&view) {
+                    return code;
+                }
             }
-            let code = coder.code(Some(arr.value(i)), i);
-            if by_view.len() < VIEWS_REMEMBERED {
+            let next = labels.len() as u32;
+            let code = *by_str.entry(value).or_insert(next);
+            if code == next {
+                labels.push(value.map(str::to_string));
+            }
+            if value.is_some() && by_view.len() < VIEWS_REMEMBERED {
                 by_view.insert(view, code);
             }
             code
-        })
-        .collect();
-    let labels = coder
-        .first_rows
-        .iter()
-        .map(|&row| arr.get(row).map(str::to_string))
-        .collect();
+        }));
+    }
     Dense { codes, labels }
 }
 
 /// Codes small non-negative integers (Enum and Categorical codes, Booleans) through a
 /// table indexed by the value, `size` the largest value plus one.
-fn code_small(values: &[Option<u32>], size: usize, label: impl Fn(u32) -> String) -> Dense {
+fn code_small(
+    len: usize,
+    size: usize,
+    value: impl Fn(usize) -> Option<u32>,
+    label: impl Fn(u32) -> String,
+) -> Dense {
     const VACANT: u32 = u32::MAX;
     let mut table = vec![VACANT; size + 1];
     let mut labels = Vec::new();
-    let codes = values
-        .iter()
-        .map(|v| {
+    let codes = (0..len)
+        .map(|row| {
+            let v = value(row);
             let slot = v.map_or(size, |v| v as usize);
             if table[slot] == VACANT {
                 table[slot] = labels.len() as u32;
@@ -296,64 +338,61 @@ fn code_small(values: &[Option<u32>], size: usize, label: impl Fn(u32) -> String
     Dense { codes, labels }
 }
 
-/// A Float64 column as its bins (see [`Binning`]), labelled by their numbers.
+/// A numeric column as its bins (see [`Binning`]), labelled by their numbers.
 fn binned(s: &Series, binning: &Binning) -> PolarsResult<Dense> {
     polars_ensure!(
-        s.dtype() == &DataType::Float64 && binning.bins > 0,
-        InvalidOperation: "counts bins Float64 columns into at least one bin, got {} \
+        (s.dtype().is_integer() || s.dtype().is_float()) && binning.bins > 0,
+        InvalidOperation: "counts bins integer or float columns into at least one bin, got {} \
         (column '{}') and {} bins", s.dtype(), s.name(), binning.bins
     );
-    let ca = s.f64()?;
-    let edges = match &binning.edges {
+    let f = s.cast(&DataType::Float64)?.rechunk();
+    let arr = f.f64()?.downcast_as_array().clone();
+    let edges: Vec<f64> = match &binning.edges {
         Some(e) if binning.open => std::iter::once(f64::NEG_INFINITY)
             .chain(e.iter().copied())
             .chain(std::iter::once(f64::INFINITY))
             .collect(),
         Some(e) => e.clone(),
-        None => histogram_edges(ca.iter().flatten(), binning.bins),
+        None => histogram_edges(arr.iter().flatten().copied(), binning.bins),
     };
     let past = edges.len() as u32;
-    let values: Vec<Option<u32>> = ca
-        .iter()
-        .map(|v| {
-            Some(match v {
-                Some(x) if !x.is_nan() => edges.partition_point(|&e| e <= x) as u32,
-                _ => past,
-            })
-        })
-        .collect();
-    Ok(code_small(&values, past as usize + 1, |b| b.to_string()))
+    // How many edges are at most the value: the edges ascend, so this is where the
+    // value would be inserted after its equals. NaN is past every edge, as numpy
+    // sorts it.
+    let bin = |x: f64| -> u32 {
+        if x.is_nan() {
+            past
+        } else {
+            edges.iter().map(|&e| u32::from(e <= x)).sum()
+        }
+    };
+    let value = |i: usize| Some(arr.get(i).map_or(past, bin));
+    Ok(code_small(arr.len(), past as usize + 1, value, |b| b.to_string()))
 }
 
 fn dense(s: &Series) -> PolarsResult<Dense> {
+    if let DataType::String = s.dtype() {
+        return Ok(code_strings(s.str()?));
+    }
     let s = s.rechunk();
     Ok(match s.dtype() {
-        DataType::String => code_strings(s.str()?.downcast_as_array()),
         DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => {
             let mapping = mapping.clone();
             let codes = s.to_physical_repr().cast(&DataType::UInt32)?;
-            let values: Vec<Option<u32>> = codes.u32()?.iter().collect();
-            let size = values.iter().flatten().max().map_or(0, |&m| m as usize + 1);
-            if size <= 2 * values.len() + 65_536 {
-                code_small(&values, size, |c| {
-                    mapping.cat_to_str(c).unwrap_or_default().to_string()
-                })
+            let arr = codes.u32()?.downcast_as_array().clone();
+            let size = arr.iter().flatten().max().map_or(0, |&m| m as usize + 1);
+            let text = |c: u32| mapping.cat_to_str(c).unwrap_or_default().to_string();
+            if size <= 2 * arr.len() + 65_536 {
+                code_small(arr.len(), size, |i| arr.get(i), text)
             } else {
-                code_rows(
-                    values.len(),
-                    |i| values[i],
-                    |i| {
-                        let c = values[i].unwrap_or_default();
-                        mapping.cat_to_str(c).unwrap_or_default().to_string()
-                    },
-                )
+                code_rows(arr.len(), |i| arr.get(i), |i| text(arr.value(i)))
             }
         }
         DataType::Boolean => {
-            let values: Vec<Option<u32>> = s.bool()?.iter().map(|b| b.map(u32::from)).collect();
-            code_small(&values, 2, |b| (b == 1).to_string())
+            let arr = s.bool()?.downcast_as_array().clone();
+            code_small(arr.len(), 2, |i| arr.get(i).map(u32::from), |b| (b == 1).to_string())
         }
-        DataType::Null => code_small(&vec![None; s.len()], 0, |_| String::new()),
+        DataType::Null => code_small(s.len(), 0, |_| None, |_| String::new()),
         d if d.is_float() => {
             let f = s.cast(&DataType::Float64)?;
             let arr = f.f64()?.downcast_as_array().clone();
@@ -372,7 +411,17 @@ fn dense(s: &Series) -> PolarsResult<Dense> {
         d if d.is_integer() => {
             let wide = s.cast(&DataType::Int64)?;
             let arr = wide.i64()?.downcast_as_array().clone();
-            code_rows(arr.len(), |i| arr.get(i), |i| arr.value(i).to_string())
+            let (lo, hi) = arr.iter().flatten().fold((i64::MAX, i64::MIN), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+            let span = (hi as i128 - lo as i128 + 1).max(0) as u128;
+            if span <= (2 * arr.len() + 65_536) as u128 {
+                // A narrow range: a table indexed by the value less the least.
+                let value = |i: usize| arr.get(i).map(|v| (v - lo) as u32);
+                code_small(arr.len(), span as usize, value, |v| (lo + i64::from(v)).to_string())
+            } else {
+                code_rows(arr.len(), |i| arr.get(i), |i| arr.value(i).to_string())
+            }
         }
         d => polars_bail!(InvalidOperation: "counts cannot read dtype {}", d),
     })
@@ -414,37 +463,67 @@ fn count_groups(
             cells += ka * kb;
         }
     }
+    // A small table is counted in COPIES interleaved copies, so that consecutive rows
+    // of one cell do not wait on each other's increments.
+    let copies: Vec<usize> = groups
+        .iter()
+        .zip(&dense)
+        .map(|(g, &d)| {
+            let (ka, kb) = shape(g);
+            if d && ka * kb <= SMALL_CELLS {
+                COPIES
+            } else {
+                1
+            }
+        })
+        .collect();
+    let mut stored = Vec::with_capacity(groups.len());
+    let mut room = 0usize;
+    for ((g, &d), &c) in groups.iter().zip(&dense).zip(&copies) {
+        stored.push(room);
+        if d {
+            let (ka, kb) = shape(g);
+            room += ka * kb * c;
+        }
+    }
     let blocks: Vec<usize> = (0..len.div_ceil(ROWS_PER_BLOCK)).collect();
     let partial = par_tasks(blocks, |_, block| {
-        let rows = block * ROWS_PER_BLOCK..((block + 1) * ROWS_PER_BLOCK).min(len);
-        let mut table = vec![0u32; cells];
-        for ((g, &d), &offset) in groups.iter().zip(&dense).zip(&offsets) {
-            if !d {
-                continue;
-            }
-            let t = &mut table[offset..];
-            let a = &column(g[0]).codes[rows.clone()];
-            match g.get(1) {
-                Some(&j) => {
-                    let kb = column(j).labels.len();
-                    let b = &column(j).codes[rows.clone()];
-                    for (&x, &y) in a.iter().zip(b) {
-                        t[x as usize * kb + y as usize] += 1;
-                    }
+        let end = ((block + 1) * ROWS_PER_BLOCK).min(len);
+        let mut table = vec![0u32; room];
+        // Rows in passes small enough that every column's codes stay in cache while
+        // every group reads them.
+        for start in (block * ROWS_PER_BLOCK..end).step_by(ROWS_PER_PASS) {
+            let rows = start..(start + ROWS_PER_PASS).min(end);
+            for (((g, &d), &at), &c) in groups.iter().zip(&dense).zip(&stored).zip(&copies) {
+                if !d {
+                    continue;
                 }
-                None => {
-                    for &x in a {
-                        t[x as usize] += 1;
-                    }
-                }
+                let (ka, kb) = shape(g);
+                let t = &mut table[at..at + ka * kb * c];
+                let a = &column(g[0]).codes[rows.clone()];
+                let b = g.get(1).map(|&j| &column(j).codes[rows.clone()]);
+                count_cells(t, ka * kb, a, b, kb);
             }
         }
         table
     });
     let mut total = vec![0u64; cells];
     for p in &partial {
-        for (t, &c) in total.iter_mut().zip(p) {
-            *t += u64::from(c);
+        for ((&offset, &at), (g, (&d, &c))) in offsets
+            .iter()
+            .zip(&stored)
+            .zip(groups.iter().zip(dense.iter().zip(&copies)))
+        {
+            if !d {
+                continue;
+            }
+            let (ka, kb) = shape(g);
+            let n = ka * kb;
+            for copy in p[at..at + n * c].chunks_exact(n) {
+                for (t, &x) in total[offset..offset + n].iter_mut().zip(copy) {
+                    *t += u64::from(x);
+                }
+            }
         }
     }
     groups
@@ -601,5 +680,43 @@ mod tests {
         let rows = table(&counts(&[x], &options).unwrap());
         let bin = |b: &str, n| (Some(b.to_string()), None, n);
         assert_eq!(rows, vec![bin("1", 2), bin("11", 3)]);
+    }
+
+    /// Every way a table is counted (interleaved copies, one copy, sorting) against a
+    /// count of the rows by a map, over several blocks of rows and a string column of
+    /// several chunks.
+    #[test]
+    fn every_table_size_matches_a_map_count() {
+        use std::collections::BTreeMap;
+        let n = 3 * ROWS_PER_BLOCK + 77;
+        let mut x = 12345u64;
+        let mut next = |k: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % k
+        };
+        for (ka, kb) in [(2u64, 2u64), (40, 40), (400, 300)] {
+            let a: Vec<i64> = (0..n).map(|_| next(ka) as i64).collect();
+            let b: Vec<String> = (0..n).map(|_| format!("label {}", next(kb))).collect();
+            let half = n / 2;
+            let mut bs = Series::new("b".into(), &b[..half]);
+            bs.append(&Series::new("b".into(), &b[half..])).unwrap();
+            assert!(bs.n_chunks() > 1);
+            let options = CountOptions {
+                groups: vec![vec![0, 1]],
+                binned: vec![],
+            };
+            let out = counts(&[Series::new("a".into(), a.clone()), bs], &options).unwrap();
+            let mut expected: BTreeMap<(String, String), u64> = BTreeMap::new();
+            for (x, y) in a.iter().zip(&b) {
+                *expected.entry((x.to_string(), y.clone())).or_default() += 1;
+            }
+            let got: BTreeMap<(String, String), u64> = table(&out)
+                .into_iter()
+                .map(|(f, s, c)| ((f.unwrap(), s.unwrap()), c))
+                .collect();
+            assert_eq!(got, expected, "{ka} x {kb}");
+        }
     }
 }

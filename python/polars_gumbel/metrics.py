@@ -193,30 +193,71 @@ def _counts(
     return frame.select(expr.alias("cells")).unnest("cells")
 
 
-def _single_counts(
-    real: pl.LazyFrame, synthetic: pl.LazyFrame, columns: list[str], schema: pl.Schema
+def _kernel_input(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as the counts kernel reads it: temporal columns as their integers."""
+    return pl.col(column).to_physical() if dtype.is_temporal() else pl.col(column)
+
+
+#: An input of the counts kernel: a column, and whether it is counted by bins.
+_Input = tuple[str, bool]
+
+
+def _cells(
+    real: pl.LazyFrame,
+    synthetic: pl.LazyFrame,
+    inputs: list[_Input],
+    groups: list[list[int]],
+    bins: int = BINS,
+    edges: Mapping[str, list[float] | None] | None = None,
 ) -> pl.LazyFrame:
-    """Per column and label (null for null): the real and synthetic counts, and each
-    table's rows."""
-    inputs = [pl.col(c) for c in columns]
-    groups = [[i] for i in range(len(columns))]
-    names = pl.LazyFrame({"group": list(range(len(columns))), "column": columns}).with_columns(
-        pl.col("group").cast(pl.UInt32)
-    )
+    """Every cell of every group's table in either table: ``group``, ``first`` and
+    ``second`` (the values' text, null for null; a binned input's bin number), ``r`` and
+    ``s`` (its rows in each table, 0 where it does not occur), and ``n_r`` and ``n_s``
+    (each table's rows). Each table is read once, by one call of the kernel. A binned
+    input is cut by ``edges[column]`` (the inner edges, the outer ones open), or by its
+    own table's range where none are given."""
+    edges = edges or {}
 
     def side(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
-        return _counts(frame, inputs, groups).select(
-            "group", pl.col("first").alias("label"), pl.col("count").alias(name)
+        schema = frame.collect_schema()
+        exprs = [_kernel_input(c, schema[c]).alias(str(i)) for i, (c, _) in enumerate(inputs)]
+        binning = [
+            {"input": i, "edges": edges.get(c), "bins": bins, "open": edges.get(c) is not None}
+            for i, (c, binned) in enumerate(inputs)
+            if binned
+        ]
+        return _counts(frame, exprs, groups, binning).select(
+            "group", "first", "second", pl.col("count").cast(pl.Float64).alias(name)
         )
 
     joined = side(real, "r").join(
-        side(synthetic, "s"), on=["group", "label"], how="full", coalesce=True, nulls_equal=True
+        side(synthetic, "s"),
+        on=["group", "first", "second"],
+        how="full",
+        coalesce=True,
+        nulls_equal=True,
     )
-    return (
-        joined.join(names, on="group")
-        .with_columns(pl.col("r", "s").fill_null(0).cast(pl.Float64))
-        .join(_lengths(real, synthetic), how="cross")
+    return joined.with_columns(pl.col("r", "s").fill_null(0.0)).join(
+        _lengths(real, synthetic), how="cross"
     )
+
+
+def _labelled(cells: pl.LazyFrame, columns: list[str], first_group: int = 0) -> pl.LazyFrame:
+    """The one-column groups ``first_group, first_group + 1, ...`` of ``cells``, named
+    by ``columns``, with their values as ``label``."""
+    names = pl.LazyFrame(
+        {"group": range(first_group, first_group + len(columns)), "column": columns},
+        schema={"group": pl.UInt32, "column": pl.String},
+    )
+    return cells.join(names, on="group").rename({"first": "label"}).drop("second")
+
+
+def _single_counts(real: pl.LazyFrame, synthetic: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """Per column and label (null for null): the real and synthetic counts, and each
+    table's rows."""
+    groups = [[i] for i in range(len(columns))]
+    cells = _cells(real, synthetic, [(c, False) for c in columns], groups)
+    return _labelled(cells, columns)
 
 
 def _lengths(real: pl.LazyFrame, synthetic: pl.LazyFrame) -> pl.LazyFrame:
@@ -299,7 +340,7 @@ def tv_complement(real: Frame, synthetic: Frame, columns: Iterable[str] | None =
     r, s, eager = _lazy(real, synthetic)
     kinds = column_kinds(r, s)
     cols = _columns(kinds, columns, None)
-    cells = _single_counts(r, s, cols, r.collect_schema())
+    cells = _single_counts(r, s, cols)
     return _finish(_column_frame(_tv(_all_columns(cells, cols)), cols), eager)
 
 
@@ -335,7 +376,7 @@ def category_coverage(real: Frame, synthetic: Frame, columns: Iterable[str] | No
     r, s, eager = _lazy(real, synthetic)
     kinds = column_kinds(r, s)
     cols = _columns(kinds, columns, None)
-    cells = _single_counts(r, s, cols, r.collect_schema())
+    cells = _single_counts(r, s, cols)
     return _finish(_column_frame(_coverage(_all_columns(cells, cols)), cols), eager)
 
 
@@ -374,7 +415,7 @@ def category_adherence(
     r, s, eager = _lazy(real, synthetic)
     kinds = column_kinds(r, s)
     cols = _columns(kinds, columns, None)
-    cells = _single_counts(r, s, cols, r.collect_schema())
+    cells = _single_counts(r, s, cols)
     return _finish(_column_frame(_adherence(_all_columns(cells, cols)), cols), eager)
 
 
@@ -428,31 +469,38 @@ def missing_value_similarity(
     return _finish(_column_frame(_missing(r, s, cols), cols), eager)
 
 
-def _ks_values(frame: pl.LazyFrame, column: str, dtype: pl.DataType) -> pl.LazyFrame:
-    """The distinct values of a numerical column and their rows, rounded to 14
-    decimals as SDMetrics rounds them (null and NaN dropped)."""
-    value = _as_number(column, dtype).round(_KS_DECIMALS)
-    return (
-        frame.select(value.alias("v")).drop_nulls().group_by("v").agg(n=pl.len().cast(pl.Float64))
+def _ks(cells: pl.LazyFrame) -> pl.LazyFrame:
+    """KSComplement of each column from its values' counts (``_labelled`` cells): the
+    values rounded to 14 decimals as SDMetrics rounds them, nulls dropped, and the
+    statistic the largest gap between the two running shares."""
+    values = (
+        cells.filter(pl.col("label").is_not_null())
+        .with_columns(v=pl.col("label").cast(pl.Float64).round(_KS_DECIMALS))
+        .group_by("column", "v")
+        .agg(pl.col("r", "s").sum())
+        .sort("column", "v")
     )
-
-
-def _ks(real: pl.LazyFrame, synthetic: pl.LazyFrame, column: str) -> pl.LazyFrame:
-    dr = real.collect_schema()[column]
-    ds = synthetic.collect_schema()[column]
-    r = _ks_values(real, column, dr).select("v", r="n", s=pl.lit(0.0))
-    s = _ks_values(synthetic, column, ds).select("v", r=pl.lit(0.0), s="n")
-    merged = pl.concat([r, s]).group_by("v").agg(pl.col("r", "s").sum()).sort("v")
-    stat = merged.select(
-        n_r=pl.col("r").sum(),
-        n_s=pl.col("s").sum(),
-        d=(pl.col("r").cum_sum() / pl.col("r").sum() - pl.col("s").cum_sum() / pl.col("s").sum())
-        .abs()
-        .max(),
+    gaps = values.with_columns(
+        gap=(
+            pl.col("r").cum_sum().over("column") / pl.col("r").sum().over("column")
+            - pl.col("s").cum_sum().over("column") / pl.col("s").sum().over("column")
+        ).abs()
+    )
+    stat = (
+        cells.select("column")
+        .unique()
+        .join(
+            gaps.group_by("column").agg(
+                n_r=pl.col("r").sum(), n_s=pl.col("s").sum(), d=pl.col("gap").max()
+            ),
+            on="column",
+            how="left",
+        )
+        .with_columns(pl.col("n_r", "n_s").fill_null(0.0))
     )
     defined = (pl.col("n_r") > 0) & (pl.col("n_s") > 0)
     return stat.select(
-        column=pl.lit(column),
+        "column",
         metric=pl.lit("KSComplement"),
         score=pl.when(defined).then(1 - pl.col("d")),
         real=pl.lit(None, pl.Float64),
@@ -477,9 +525,8 @@ def ks_complement(real: Frame, synthetic: Frame, columns: Iterable[str] | None =
     r, s, eager = _lazy(real, synthetic)
     kinds = column_kinds(r, s)
     cols = _columns(kinds, columns, "numerical")
-    parts = [_ks(r, s, c) for c in cols]
-    lf = pl.concat(parts) if parts else pl.LazyFrame(schema=_COLUMN_SCHEMA)
-    return _finish(_column_frame(lf, cols), eager)
+    cells = _all_columns(_single_counts(r, s, cols), cols)
+    return _finish(_column_frame(_ks(cells), cols), eager)
 
 
 def _pairs(kinds: dict[str, Kind], pairs: Iterable[Sequence[str]] | None) -> list[tuple[str, str]]:
@@ -508,60 +555,41 @@ def _pair_tables(
     columns' values (numerical ones in ``binned`` by their bins) joined on the values.
     With ``own_edges`` each table is binned by its own range (SDMetrics' quality
     report: numpy's ``histogram_bin_edges`` and ``np.digitize``, in the kernel);
-    otherwise both by the real range, the outer edges made ∓inf (its
+    otherwise both by the real range, the outer edges made -inf and +inf (its
     ``discretize_column``)."""
     schema = real.collect_schema()
     used = [c for c in schema if any(c in p for p in pairs)]
     position = {c: i for i, c in enumerate(used)}
     groups = [[position[a], position[b]] for a, b in pairs]
-    edges: dict[str, list[float] | None] = {c: None for c in used if c in binned}
-    if not own_edges and edges:
-        edges = _real_edges(real, list(edges), schema, bins)
+    to_bin = [c for c in used if c in binned]
+    edges = None if own_edges or not to_bin else _real_edges(real, to_bin, schema, bins)
+    cells = _cells(real, synthetic, [(c, c in binned) for c in used], groups, bins, edges)
+    return _contingency(cells, pairs)
 
-    def side(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
-        fschema = frame.collect_schema()
-        inputs = [_as_number(c, fschema[c]) if c in binned else pl.col(c) for c in used]
-        binning = [
-            {"input": position[c], "edges": e, "bins": bins, "open": e is not None}
-            for c, e in edges.items()
-        ]
-        n = frame.select(pl.len().alias(f"n_{name}"))
-        return (
-            _counts(frame, inputs, groups, binning)
-            .select("group", "first", "second", pl.col("count").cast(pl.Float64).alias(name))
-            .join(n, how="cross")
-        )
 
-    r_side, s_side = side(real, "r"), side(synthetic, "s")
-    r_n = r_side.select(pl.col("n_r").first())
-    s_n = s_side.select(pl.col("n_s").first())
-    cells = r_side.drop("n_r").join(
-        s_side.drop("n_s"),
-        on=["group", "first", "second"],
-        how="full",
-        coalesce=True,
-        nulls_equal=True,
-    )
-    cells = cells.with_columns(pl.col("r", "s").fill_null(0.0)).join(
-        r_n.join(s_n, how="cross"), how="cross"
-    )
-    p_r = pl.when(pl.col("n_r") > 0).then(pl.col("r") / pl.col("n_r")).otherwise(0.0)
-    p_s = pl.when(pl.col("n_s") > 0).then(pl.col("s") / pl.col("n_s")).otherwise(0.0)
-    per_group = (
-        cells.group_by("group")
-        .agg(tv=_sum((p_r - p_s).abs()) / 2)
-        .join(_cramers_v(r_side), on="group", how="left")
-    )
-    names = pl.LazyFrame(
+def _contingency(
+    cells: pl.LazyFrame, pairs: list[tuple[str, str]], first_group: int = 0
+) -> pl.LazyFrame:
+    """ContingencySimilarity of the two-column groups ``first_group, ...`` of
+    ``cells``, one per pair, with the real table's Cramér's V."""
+    groups = pl.LazyFrame(
         {
-            "group": list(range(len(pairs))),
+            "group": range(first_group, first_group + len(pairs)),
             "column_1": [a for a, _ in pairs],
             "column_2": [b for _, b in pairs],
         },
         schema={"group": pl.UInt32, "column_1": pl.String, "column_2": pl.String},
     )
+    mine = cells.join(groups.select("group"), on="group")
+    p_r = pl.when(pl.col("n_r") > 0).then(pl.col("r") / pl.col("n_r")).otherwise(0.0)
+    p_s = pl.when(pl.col("n_s") > 0).then(pl.col("s") / pl.col("n_s")).otherwise(0.0)
+    per_group = (
+        mine.group_by("group")
+        .agg(tv=_sum((p_r - p_s).abs()) / 2)
+        .join(_cramers_v(mine), on="group", how="left")
+    )
     return (
-        names.join(per_group, on="group", how="left")
+        groups.join(per_group, on="group", how="left")
         .sort("group")
         .select(
             "column_1",
@@ -675,35 +703,39 @@ def _correlations(
     if not pairs:
         return pl.LazyFrame(schema=_PAIR_SCHEMA)
 
+    columns = list(dict.fromkeys(c for pair in pairs for c in pair))
+
     def side(frame: pl.LazyFrame, tag: str) -> pl.LazyFrame:
         sch = frame.collect_schema()
+        # Each column as Float64 once, NaN made null.
+        numbers = frame.select([_as_number(c, sch[c]).alias(c) for c in columns])
+        # SDMetrics refuses a column with one distinct value before dropping nulls.
+        constant = {
+            c: (pl.col(c).min() == pl.col(c).max()) & (pl.col(c).count() > 0) for c in columns
+        }
         stats = []
         for i, (a, b) in enumerate(pairs):
-            x, y = _as_number(a, sch[a]), _as_number(b, sch[b])
+            x, y = pl.col(a), pl.col(b)
             both = x.is_not_null() & y.is_not_null()
-            # pl.corr drops the rows where either value is null, as SDMetrics does.
-            xs, ys = pl.when(both).then(x), pl.when(both).then(y)
-            # SDMetrics refuses a column with one distinct value before dropping nulls.
-            constant = ((x.min() == x.max()) & (x.count() > 0)) | (
-                (y.min() == y.max()) & (y.count() > 0)
-            )
             # Ranks take ±inf in their stride; Pearson's sums do not.
-            finite = (
-                pl.lit(True)
-                if method == "spearman"
-                else xs.is_finite().all() & ys.is_finite().all()
-            )
+            # (A comparison of the size, which is vectorised where is_infinite is not.)
+            inf = float("inf")
+            infinite = ((x.abs() == inf) & y.is_not_null()) | ((y.abs() == inf) & x.is_not_null())
+            finite = pl.lit(True) if method == "spearman" else ~infinite.any()
+            rows = both.sum()
+            undefined = constant[a] | constant[b]
+            # pl.corr drops the rows where either value is null, as SDMetrics does.
             corr = pl.corr(x, y, method=method)
             stats.append(
                 pl.struct(
-                    corr=pl.when((both.sum() >= 2) & finite & ~constant).then(corr),
-                    constant=constant,
-                    rows=both.sum(),
+                    corr=pl.when((rows >= 2) & finite & ~undefined).then(corr),
+                    constant=undefined,
+                    rows=rows,
                     finite=finite,
                 ).alias(str(i))
             )
         return (
-            frame.select(stats)
+            numbers.select(stats)
             .unpivot(variable_name="pair", value_name=tag)
             .unnest(tag, separator="_")
             .with_columns(pl.col("pair").cast(pl.Int64))
@@ -829,13 +861,16 @@ class QualityReport:
         if worst.height:
             named = ", ".join(f"{c} {pct(s)}" for c, s in worst.select("column", "score").rows())
             lines.append(f"  Weakest columns: {named}")
-        worst_pairs = self.pairs.drop_nulls("score").sort("score").head(3)
+        counted = self.pairs.drop_nulls("score")
+        if "meets_threshold" in counted.columns:
+            counted = counted.filter("meets_threshold")
+        worst_pairs = counted.sort("score").head(3)
         if worst_pairs.height:
             named = ", ".join(
                 f"{a} x {b} {pct(s)}"
                 for a, b, s in worst_pairs.select("column_1", "column_2", "score").rows()
             )
-            lines.append(f"  Weakest pairs: {named}")
+            lines.append(f"  Weakest pairs counted: {named}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -881,27 +916,29 @@ def quality_report(
     """
     r, s, _ = _lazy(real, synthetic)
     k = column_kinds(r, s, codec=codec, kinds=kinds)
-    schema = r.collect_schema()
     names = list(k)
     categorical = [c for c in names if k[c] == "categorical"]
     numerical = [c for c in names if k[c] == "numerical"]
-    column_parts = []
-    if categorical:
-        cells = _single_counts(r, s, categorical, schema)
-        column_parts.append(_tv(_all_columns(cells, categorical)))
-    column_parts += [_ks(r, s, c) for c in numerical]
-    columns_lf = _column_frame(
-        pl.concat(column_parts) if column_parts else pl.LazyFrame(schema=_COLUMN_SCHEMA), names
-    )
     pairs = list(itertools.combinations(names, 2))
     mixed = [(a, b) for a, b in pairs if not (k[a] == k[b] == "numerical")]
-    pair_parts = []
-    if mixed:
-        binned = {c for p in mixed for c in p if k[c] == "numerical"}
-        pair_parts.append(_pair_tables(r, s, mixed, binned, BINS, own_edges=True))
     numeric_pairs = [(a, b) for a, b in pairs if k[a] == k[b] == "numerical"]
-    if numeric_pairs:
-        pair_parts.append(_correlations(r, s, numeric_pairs, "pearson"))
+    # One kernel call per table: every column's values, then the numerical columns
+    # binned, in the pairs with a categorical column.
+    binned = [c for c in numerical if any(c in p for p in mixed)]
+    inputs: list[_Input] = [(c, False) for c in categorical + numerical]
+    inputs += [(c, True) for c in binned]
+    raw = {c: i for i, (c, _) in enumerate(inputs) if i < len(names)}
+    cut = {c: len(names) + i for i, c in enumerate(binned)}
+    groups = [[i] for i in range(len(names))]
+    groups += [[cut.get(a, raw[a]), cut.get(b, raw[b])] for a, b in mixed]
+    # Read by three branches of the plan: computed once.
+    cells = _cells(r, s, inputs, groups).cache()
+    shapes = [
+        _tv(_all_columns(_labelled(cells, categorical), categorical)),
+        _ks(_all_columns(_labelled(cells, numerical, len(categorical)), numerical)),
+    ]
+    columns_lf = _column_frame(pl.concat(shapes), names)
+    trends = [_contingency(cells, mixed, len(names)), _correlations(r, s, numeric_pairs, "pearson")]
     order = pl.LazyFrame(
         {
             "column_1": [a for a, _ in pairs],
@@ -911,11 +948,7 @@ def quality_report(
         schema={"column_1": pl.String, "column_2": pl.String, "_order": pl.Int64},
     )
     pairs_lf = (
-        order.join(
-            pl.concat(pair_parts) if pair_parts else pl.LazyFrame(schema=_PAIR_SCHEMA),
-            on=["column_1", "column_2"],
-            how="left",
-        )
+        order.join(pl.concat(trends), on=["column_1", "column_2"], how="left")
         .sort("_order")
         .select(list(_PAIR_SCHEMA))
     )
