@@ -689,7 +689,10 @@ def _distances(out: str, title: str) -> tuple[dict[str, tuple[int, float, float]
 
 
 def test_demo(
-    adult: pl.DataFrame, adult_categorical: tuple[str, ...], kept_modes: Callable[..., int]
+    adult: pl.DataFrame,
+    adult_categorical: tuple[str, ...],
+    kept_modes: Callable[..., int],
+    tmp_path: Path,
 ) -> None:
     """The demo on all 15 Adult columns: the TVD of the categorical frequencies and the
     KS distance of the numeric values, by argmax and by sampling.
@@ -704,8 +707,10 @@ def test_demo(
     Not column by column: where one mode holds nearly every value (capital-loss, 95%
     zeros) argmax's collapse onto it is close in KS as well.
     """
-    done = ok("demo", "--rows", "2000")
+    picture = tmp_path / "demo.png"
+    done = ok("demo", "--rows", "2000", "--plot", picture)
     out = done.stdout
+    assert picture.stat().st_size > 10_000
     prose = " ".join(out.split())  # the prose lines are wrapped
     assert "generator-like logits for 2,000 rows" in prose
     assert "pick the labels and modes of the sampled decode: True" in prose
@@ -732,3 +737,5 @@ def test_demo(
         for label in ("mean", "5% quantile", "50% quantile", "95% quantile"):
             assert f"\n  {label} " in section[: section.index("KS distance")]
     assert "timings" in out
+    assert "Overall score" in out
+    assert f"picture of every column, real against argmax and sampled: {picture}" in prose

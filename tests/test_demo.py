@@ -1,38 +1,20 @@
-"""The demo's pieces in one process: its KS distance against SciPy's, and the
-generator-like logits it (and the Ray and CLI tests) decode. The demo's own run is
-`test_cli.py::test_demo`."""
+"""The demo's pieces in one process: the generator-like logits it (and the Ray and CLI
+tests) decode, and its picture. The demo's own run is `test_cli.py::test_demo`; its
+distances come from polars_gumbel.metrics, tested against SDMetrics in test_metrics.py."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from scipy import stats
 
-from polars_gumbel import Codec
-from polars_gumbel.demo import generator_logits, ks_distance, numeric_columns
+from polars_gumbel import Codec, metrics, plot
+from polars_gumbel.demo import generator_logits, numeric_columns
 
 ROWS = 3_000
-
-
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [
-        (np.random.default_rng(1).normal(size=500), np.random.default_rng(2).normal(size=700)),
-        # Ties within and across the samples, as integer columns have.
-        (np.random.default_rng(3).integers(0, 5, 400), np.random.default_rng(4).integers(0, 7, 90)),
-        (np.zeros(10), np.r_[np.zeros(9), 1.0]),
-        (np.array([1.0]), np.array([1.0])),
-    ],
-)
-def test_ks_distance_is_scipys_statistic(a: np.ndarray, b: np.ndarray) -> None:
-    want = stats.ks_2samp(a, b).statistic
-    assert ks_distance(a, b) == pytest.approx(want, abs=1e-12)
-    assert ks_distance(b, a) == pytest.approx(want, abs=1e-12)
-
-
-def test_ks_distance_of_an_empty_sample_is_nan() -> None:
-    assert np.isnan(ks_distance([], [1.0]))
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +73,40 @@ def test_logits_without_numeric_columns(adult: pl.DataFrame) -> None:
     sex = logits.select(pl.col("^sex_.*$").exp()).row(0)
     share = adult["sex"].value_counts(normalize=True).sort("sex")["proportion"].to_list()
     np.testing.assert_allclose(sex, share, rtol=1e-6)
+
+
+def test_the_picture_shows_every_column(
+    codec: Codec, adult: pl.DataFrame, logits: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The PNG has the size its figure asks for, and is not blank: its pixels vary, and
+    a good share of them is drawn on."""
+    image = pytest.importorskip("matplotlib.image")
+    argmax = codec.decode(logits, method="argmax")
+    sampled = codec.decode(logits, method="sample", seed=1)
+    frames = {"real": adult, "argmax": argmax, "sampled": sampled}
+    reports = {
+        name: metrics.quality_report(adult, frames[name], codec)
+        for name in frames
+        if name != "real"
+    }
+    kinds = metrics.column_kinds(adult, codec=codec)
+    path = plot.comparison(tmp_path / "adult.png", frames, kinds, reports)
+    pixels = image.imread(path)
+    # 4 x 4 panels of 4.2 x 3.3 inches, and 0.8 inch of heading, at 90 dots an inch.
+    assert pixels.shape[:2] == (round((3.3 * 4 + 0.8) * 90), round(4.2 * 4 * 90))
+    grey = pixels[..., :3].mean(axis=2)
+    assert grey.std() > 0.1
+    assert (grey < 0.9).mean() > 0.05
+
+
+def test_the_picture_without_matplotlib_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'polars-gumbel\[plot\]'"):
+        plot.check()
+    from polars_gumbel.cli import main
+
+    assert main(["demo", "--plot", "never.png"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"polars-gumbel: error: {plot.MISSING_EXTRA}"]

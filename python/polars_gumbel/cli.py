@@ -268,7 +268,7 @@ def _decode(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from polars_gumbel import demo
 
-    demo.run(rows=args.rows, seed=args.seed, noise=args.noise)
+    demo.run(rows=args.rows, seed=args.seed, noise=args.noise, plot=args.plot)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -452,13 +452,27 @@ def parser() -> argparse.ArgumentParser:
         help="standard deviation of the Gaussian noise on the logits (default 0.5; "
         "0.002 times it on the numeric scalars)",
     )
+    m.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also draw every column, real against argmax and sampled, with the quality "
+        "report's scores, to this PNG (needs the plot extra: matplotlib)",
+    )
     m.set_defaults(run=_demo)
     return p
 
 
 def _one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    expected = (CliError, ValueError, TypeError, OSError, pl.exceptions.PolarsError)
+    # ModuleNotFoundError: an optional extra that is not installed, named in the message.
+    expected = (
+        CliError,
+        ValueError,
+        TypeError,
+        OSError,
+        ModuleNotFoundError,
+        pl.exceptions.PolarsError,
+    )
     if isinstance(exc, expected):
         return lines[0] if lines else type(exc).__name__
     # Anything else (a panic arrives as pyo3's PanicException, a BaseException) is a bug.

@@ -1,5 +1,7 @@
 """The demo: the bundled Adult census table (9 categorical and 6 numeric columns) through
-fit, encode, generator-like logits, and decoding by argmax and by Gumbel sampling."""
+fit, encode, generator-like logits, and decoding by argmax and by Gumbel sampling, each
+judged by the quality report of :mod:`polars_gumbel.metrics` and, with ``plot``, drawn
+by :mod:`polars_gumbel.plot`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from polars_gumbel import metrics
 from polars_gumbel.codec import Codec
 from polars_gumbel.data import ADULT
 
@@ -39,34 +42,6 @@ def frequencies(column: pl.Series) -> dict[Any, float]:
     counts = column.value_counts(sort=True)
     total = len(column)
     return {v: n / total for v, n in counts.iter_rows()}
-
-
-def tvd(p: dict[Any, float], q: dict[Any, float]) -> float:
-    """Total variation distance between two distributions over labels."""
-    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in p.keys() | q.keys())
-
-
-def ks_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
-    """The two-sample Kolmogorov-Smirnov statistic: the largest gap between the
-    empirical CDFs of `a` and `b`, over their pooled values (ties and repeated values
-    counted as they are, as ``scipy.stats.ks_2samp`` counts them). NaN when either
-    sample is empty.
-
-    >>> ks_distance([1, 2, 3], [1, 2, 3])
-    0.0
-    >>> ks_distance([1, 2], [3, 4])
-    1.0
-    >>> round(ks_distance([0, 0, 0, 1], [0, 1, 1, 1]), 3)
-    0.5
-    """
-    x = np.sort(np.asarray(a, dtype=np.float64))
-    y = np.sort(np.asarray(b, dtype=np.float64))
-    if x.size == 0 or y.size == 0:
-        return float("nan")
-    pooled = np.concatenate([x, y])
-    cdf_x = np.searchsorted(x, pooled, side="right") / x.size
-    cdf_y = np.searchsorted(y, pooled, side="right") / y.size
-    return float(np.max(np.abs(cdf_x - cdf_y)))
 
 
 def numeric_columns(codec: Codec) -> list[str]:
@@ -130,9 +105,18 @@ def _modes(codec: Codec, name: str) -> int:
     )
 
 
-def _numeric_summary(codec: Codec, name: str, frames: list[pl.DataFrame]) -> tuple[float, float]:
+def _distance(report: metrics.QualityReport, column: str) -> float:
+    """1 - the column's shape score: its TVD or KS distance to the real column."""
+    score = report.columns.filter(pl.col("column") == column).get_column("score").item()
+    return float("nan") if score is None else 1.0 - score
+
+
+def _numeric_summary(
+    codec: Codec, name: str, frames: list[pl.DataFrame], reports: list[metrics.QualityReport]
+) -> tuple[float, float]:
     """Prints a numeric column's mean and quantiles, real, argmax and sampled; returns
-    the KS distances of the argmax and of the sampled values to the real ones."""
+    the KS distances of the argmax and of the sampled values to the real ones, from the
+    two quality reports."""
     modes = _modes(codec, name)
     scalar = next(s for s in codec.spans if s.column == name and s.activation != "softmax")
     kind = f"{modes} modes" if modes else "z-score" if scalar.activation == "linear" else "min-max"
@@ -148,14 +132,17 @@ def _numeric_summary(codec: Codec, name: str, frames: list[pl.DataFrame]) -> tup
     print(f"\n{name} ({kind})".ljust(32) + f"{'real':>12}{'argmax':>12}{'sampled':>12}")
     for label, (r, a, s) in lines:
         print(f"  {label:<30}{_number(r):>12}{_number(a):>12}{_number(s):>12}")
-    ks_a, ks_s = (ks_distance(values[0], v) for v in values[1:])
+    ks_a, ks_s = (_distance(r, name) for r in reports)
     print(f"  {'KS distance to real':<30}{'':>12}{ks_a:>12.3f}{ks_s:>12.3f}")
     return ks_a, ks_s
 
 
-def _categorical_summary(name: str, frames: list[pl.DataFrame]) -> tuple[int, float, float]:
+def _categorical_summary(
+    name: str, frames: list[pl.DataFrame], reports: list[metrics.QualityReport]
+) -> tuple[int, float, float]:
     """Prints a categorical column's frequencies, real, argmax and sampled; returns its
-    number of categories and the TVDs of the argmax and of the sampled labels."""
+    number of categories and the TVDs of the argmax and of the sampled labels, from the
+    two quality reports."""
     p, a, s = (frequencies(df[name]) for df in frames)
     print(f"\n{name} ({len(p)} categories)".ljust(38) + f"{'real':>8}{'argmax':>9}{'sampled':>9}")
     ranked = sorted(p, key=lambda k: -p[k])
@@ -168,7 +155,7 @@ def _categorical_summary(name: str, frames: list[pl.DataFrame]) -> tuple[int, fl
             f"  {f'({len(rest)} more)':<34}{sum(p[k] for k in rest):>8.1%}"
             f"{sum(a.get(k, 0) for k in rest):>9.1%}{sum(s.get(k, 0) for k in rest):>9.1%}"
         )
-    return len(p), tvd(p, a), tvd(p, s)
+    return len(p), _distance(reports[0], name), _distance(reports[1], name)
 
 
 def _distances(title: str, header: str, lines: list[tuple[str, int, float, float]]) -> None:
@@ -182,7 +169,15 @@ def _distances(title: str, header: str, lines: list[tuple[str, int, float, float
     print(f"  {'mean':<24}{mean_a:>9.3f}{mean_s:>9.3f}")
 
 
-def run(rows: int | None = None, seed: int = 0, noise: float = 0.5) -> None:
+def run(
+    rows: int | None = None, seed: int = 0, noise: float = 0.5, plot: str | None = None
+) -> None:
+    """Runs the demo; with ``plot``, also draws every column, real against argmax and
+    sampled, to that PNG file."""
+    if plot is not None:
+        from polars_gumbel import plot as drawing
+
+        drawing.check()
     timings: dict[str, float] = {}
     real = pl.read_parquet(ADULT)
     rows = rows or real.height
@@ -246,8 +241,15 @@ def run(rows: int | None = None, seed: int = 0, noise: float = 0.5) -> None:
     )
 
     frames = [real, by_argmax, by_sample]
-    tvds = [(name, *_categorical_summary(name, frames)) for name in categorical]
-    ks = [(name, _modes(codec, name), *_numeric_summary(codec, name, frames)) for name in numeric]
+    reports = [
+        _timed(timings, f"report {label}", partial(metrics.quality_report, real, df, codec))
+        for label, df in (("argmax", by_argmax), ("sampled", by_sample))
+    ]
+    tvds = [(name, *_categorical_summary(name, frames, reports)) for name in categorical]
+    ks = [
+        (name, _modes(codec, name), *_numeric_summary(codec, name, frames, reports))
+        for name in numeric
+    ]
     if tvds:
         _distances(
             "total variation distance to the real frequencies (0 = identical, 1 = disjoint)",
@@ -266,6 +268,27 @@ def run(rows: int | None = None, seed: int = 0, noise: float = 0.5) -> None:
         "Gumbel sampling keeps the distribution (what is left is the generator noise's own "
         "bias)."
     )
+    print()
+    _say(
+        "SDMetrics' quality report, computed exactly on every row by polars_gumbel.metrics "
+        "(column shapes: 1 - TVD or 1 - KS per column; column pair trends: contingency "
+        "tables and correlations of every pair):"
+    )
+    for label, report in zip(("argmax", "sampled"), reports):
+        print(f"  {label}")
+        print(textwrap.indent(report.summary(), "    "))
+    if plot is not None:
+        kinds = metrics.column_kinds(real, codec=codec)
+        named = {"real": real, "argmax": by_argmax, "sampled": by_sample}
+        path = _timed(
+            timings,
+            "plot",
+            lambda: drawing.comparison(
+                plot, named, kinds, dict(zip(("argmax", "sampled"), reports))
+            ),
+        )
+        print()
+        _say(f"picture of every column, real against argmax and sampled: {path}")
 
     print("\ntimings")
     for label, seconds in timings.items():
