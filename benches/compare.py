@@ -6,7 +6,7 @@ PyTorch and JAX are optional: their rows appear when ``import torch`` / ``import
 work (``make bench WITH_PEERS=1`` installs both).
 
     python benches/compare.py [--rows N] [--markdown]
-        [--only one_hot|softmax|gumbel|sample|decode|codec|matrix|numeric|sampling]
+        [--only one_hot|softmax|gumbel|sample|decode|codec|matrix|numeric|sampling|metrics]
 """
 
 from __future__ import annotations
@@ -946,6 +946,48 @@ def bench_sampling(n: int, markdown: bool) -> None:
     )
 
 
+# ---------------------------------------------------------------- fidelity metrics
+
+
+def bench_metrics(n: int, markdown: bool) -> None:
+    """SDMetrics' quality report of a synthetic table: ours on every row, lazily, against
+    SDMetrics' ``QualityReport.generate`` as users run it (its defaults: pair tables on a
+    subsample of 50,000 rows). The synthetic table is the real one decoded from noisy
+    logits by sampling, so that every score is below 1."""
+    import warnings
+
+    from polars_gumbel import metrics
+
+    real = _adult(n)
+    codec = pg.Codec.fit(real, seed=0)
+    logits = pl.DataFrame(
+        np.random.default_rng(1).normal(size=(n, codec.width)).astype(np.float32),
+        schema=codec.feature_names,
+    )
+    synthetic = codec.decode(logits, method="sample", seed=2)
+    kinds = metrics.column_kinds(real)
+    ours = best(lambda: metrics.quality_report(real, synthetic), 5)
+    rows: list[Row] = [("polars-gumbel", "metrics.quality_report, every row", ours)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from sdmetrics.reports.single_table import QualityReport
+
+            pr, ps = real.to_pandas(), synthetic.to_pandas()
+            meta = {"columns": {c: {"sdtype": k} for c, k in kinds.items()}}
+
+            def sdmetrics() -> Any:
+                qr = QualityReport()
+                qr.generate(pr, ps, meta, verbose=False)
+                return qr
+
+            rows.append(("SDMetrics 0.32", "QualityReport.generate, defaults", once(sdmetrics)))
+    except ImportError:
+        print("\n(sdmetrics is not installed: pip install sdmetrics for its row)")
+    pairs = len(kinds) * (len(kinds) - 1) // 2
+    report(f"quality report: {n:,} rows, {len(kinds)} columns, {pairs} pairs", rows, markdown)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
@@ -961,6 +1003,7 @@ def main() -> None:
             "matrix",
             "numeric",
             "sampling",
+            "metrics",
         ),
     )
     p.add_argument("--markdown", action="store_true")
@@ -990,6 +1033,8 @@ def main() -> None:
         bench_numeric(args.rows, args.markdown)
     if args.only in (None, "sampling"):
         bench_sampling(args.rows, args.markdown)
+    if args.only in (None, "metrics"):
+        bench_metrics(args.rows, args.markdown)
 
 
 if __name__ == "__main__":

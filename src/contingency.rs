@@ -13,8 +13,11 @@
 //! A Float64 column may be counted by bins instead ([`Binning`]): numpy's
 //! `histogram_bin_edges` of its finite values, or edges given, and `np.digitize`.
 //!
-//! An operation ([`counts`], [`counts_field`], [`CountOptions`]); imports only the leaf
-//! [`crate::par`].
+//! [`distinct_values`] gives each numeric column's distinct values, ascending, with
+//! their rows: what a two-sample Kolmogorov-Smirnov statistic reads.
+//!
+//! An operation ([`counts`], [`counts_field`], [`CountOptions`], [`distinct_values`],
+//! [`ValuesOptions`]); imports only the leaf [`crate::par`].
 
 use polars::prelude::*;
 use serde::Deserialize;
@@ -367,7 +370,9 @@ fn binned(s: &Series, binning: &Binning) -> PolarsResult<Dense> {
         }
     };
     let value = |i: usize| Some(arr.get(i).map_or(past, bin));
-    Ok(code_small(arr.len(), past as usize + 1, value, |b| b.to_string()))
+    Ok(code_small(arr.len(), past as usize + 1, value, |b| {
+        b.to_string()
+    }))
 }
 
 fn dense(s: &Series) -> PolarsResult<Dense> {
@@ -390,7 +395,12 @@ fn dense(s: &Series) -> PolarsResult<Dense> {
         }
         DataType::Boolean => {
             let arr = s.bool()?.downcast_as_array().clone();
-            code_small(arr.len(), 2, |i| arr.get(i).map(u32::from), |b| (b == 1).to_string())
+            code_small(
+                arr.len(),
+                2,
+                |i| arr.get(i).map(u32::from),
+                |b| (b == 1).to_string(),
+            )
         }
         DataType::Null => code_small(s.len(), 0, |_| None, |_| String::new()),
         d if d.is_float() => {
@@ -411,14 +421,17 @@ fn dense(s: &Series) -> PolarsResult<Dense> {
         d if d.is_integer() => {
             let wide = s.cast(&DataType::Int64)?;
             let arr = wide.i64()?.downcast_as_array().clone();
-            let (lo, hi) = arr.iter().flatten().fold((i64::MAX, i64::MIN), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
+            let (lo, hi) = arr
+                .iter()
+                .flatten()
+                .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
             let span = (hi as i128 - lo as i128 + 1).max(0) as u128;
             if span <= (2 * arr.len() + 65_536) as u128 {
                 // A narrow range: a table indexed by the value less the least.
                 let value = |i: usize| arr.get(i).map(|v| (v - lo) as u32);
-                code_small(arr.len(), span as usize, value, |v| (lo + i64::from(v)).to_string())
+                code_small(arr.len(), span as usize, value, |v| {
+                    (lo + i64::from(v)).to_string()
+                })
             } else {
                 code_rows(arr.len(), |i| arr.get(i), |i| arr.value(i).to_string())
             }
@@ -571,6 +584,123 @@ fn sparse(a: &[u32], b: Option<&[u32]>, kb: usize) -> Vec<(u64, u64)> {
     out
 }
 
+/// Options of [`distinct_values`]: float inputs are rounded to `decimals` decimals as
+/// numpy rounds them (`rint(x · 10^d) / 10^d`); integers are left as they are.
+#[derive(Deserialize, Debug, Clone)]
+pub struct ValuesOptions {
+    pub decimals: Option<i32>,
+}
+
+/// The output of [`distinct_values`]: `group` (the input's position), `value` and
+/// `count`, ascending by value within each group.
+pub fn distinct_values_field(fields: &[Field]) -> PolarsResult<Field> {
+    for f in fields {
+        let d = f.dtype();
+        polars_ensure!(
+            d.is_integer() || d.is_float() || d == &DataType::Null,
+            InvalidOperation: "distinct_values expects integer or float columns, got {} \
+            (column '{}')", d, f.name()
+        );
+    }
+    let name = fields
+        .first()
+        .map_or(PlSmallStr::from("values"), |f| f.name().clone());
+    Ok(Field::new(
+        name,
+        DataType::Struct(vec![
+            Field::new("group".into(), DataType::UInt32),
+            Field::new("value".into(), DataType::Float64),
+            Field::new("count".into(), DataType::UInt64),
+        ]),
+    ))
+}
+
+/// The distinct values of an integer column with their rows, ascending, counted in a
+/// table indexed by the value less the least when the range is narrow; `None` when
+/// it is not.
+fn narrow_integer_counts(s: &Series) -> PolarsResult<Option<Vec<(f64, u64)>>> {
+    if s.dtype() == &DataType::UInt64 {
+        return Ok(None);
+    }
+    let wide = s.cast(&DataType::Int64)?;
+    let ca = wide.i64()?;
+    let (Some(lo), Some(hi)) = (ca.min(), ca.max()) else {
+        return Ok(Some(Vec::new()));
+    };
+    let span = hi as i128 - lo as i128 + 1;
+    if span > (2 * ca.len() + 65_536) as i128 {
+        return Ok(None);
+    }
+    let mut table = vec![0u64; span as usize];
+    for arr in ca.downcast_iter() {
+        for &v in arr.iter().flatten() {
+            table[(v - lo) as usize] += 1;
+        }
+    }
+    // Past 2^53 neighbouring integers can share a float: their rows are added.
+    let mut run: Vec<(f64, u64)> = Vec::new();
+    for (i, &n) in table.iter().enumerate().filter(|(_, &n)| n > 0) {
+        let v = (lo + i as i64) as f64;
+        match run.last_mut() {
+            Some((last, m)) if *last == v => *m += n,
+            _ => run.push((v, n)),
+        }
+    }
+    Ok(Some(run))
+}
+
+/// Every distinct non-null value of each input (NaN dropped, −0 counted as 0) with its
+/// rows, as Float64 and ascending: a sort of each column's values on every core.
+pub fn distinct_values(inputs: &[Series], options: &ValuesOptions) -> PolarsResult<Series> {
+    let fields: Vec<Field> = inputs.iter().map(|s| s.field().into_owned()).collect();
+    let out = distinct_values_field(&fields)?;
+    let scale = options.decimals.map(|d| 10f64.powi(d));
+    let pieces: Vec<&Series> = inputs.iter().collect();
+    let runs: Vec<PolarsResult<Vec<(f64, u64)>>> = par_tasks(pieces, |_, s| {
+        if s.dtype().is_integer() {
+            if let Some(run) = narrow_integer_counts(s)? {
+                return Ok(run);
+            }
+        }
+        let rounded = s.dtype().is_float();
+        let f = s.cast(&DataType::Float64)?;
+        let mut values: Vec<f64> = Vec::with_capacity(f.len() - f.null_count());
+        for arr in f.f64()?.downcast_iter() {
+            values.extend(arr.iter().flatten().filter(|v| !v.is_nan()).map(|&v| {
+                let v = match scale {
+                    Some(k) if rounded => (v * k).round_ties_even() / k,
+                    _ => v,
+                };
+                v + 0.0
+            }));
+        }
+        values.sort_unstable_by(f64::total_cmp);
+        let mut run: Vec<(f64, u64)> = Vec::new();
+        for v in values {
+            match run.last_mut() {
+                Some((last, n)) if *last == v => *n += 1,
+                _ => run.push((v, 1)),
+            }
+        }
+        Ok(run)
+    });
+    let (mut group, mut value, mut count) = (vec![], vec![], vec![]);
+    for (g, run) in runs.into_iter().enumerate() {
+        for (v, n) in run? {
+            group.push(g as u32);
+            value.push(v);
+            count.push(n);
+        }
+    }
+    let len = group.len();
+    let fields = [
+        Series::new("group".into(), group),
+        Series::new("value".into(), value),
+        Series::new("count".into(), count),
+    ];
+    Ok(StructChunked::from_series(out.name().clone(), len, fields.iter())?.into_series())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,5 +848,62 @@ mod tests {
                 .collect();
             assert_eq!(got, expected, "{ka} x {kb}");
         }
+    }
+
+    #[test]
+    fn distinct_values_are_sorted_and_rounded_as_numpy_rounds() {
+        let x = Series::new(
+            "x".into(),
+            [
+                Some(0.1 + 0.2),
+                Some(0.3),
+                None,
+                Some(f64::NAN),
+                Some(-0.0),
+                Some(0.0),
+                Some(2.5),
+            ],
+        );
+        let i = Series::new("i".into(), [3i64, 1, 3]);
+        let options = ValuesOptions { decimals: Some(14) };
+        let out = distinct_values(&[x, i], &options).unwrap();
+        let f = out.struct_().unwrap().fields_as_series();
+        let rows: Vec<(u32, f64, u64)> = (0..out.len())
+            .map(|k| {
+                (
+                    f[0].u32().unwrap().get(k).unwrap(),
+                    f[1].f64().unwrap().get(k).unwrap(),
+                    f[2].u64().unwrap().get(k).unwrap(),
+                )
+            })
+            .collect();
+        // 0.1 + 0.2 rounds to 0.3 at 14 decimals; -0 is 0.
+        assert_eq!(
+            rows,
+            vec![
+                (0, 0.0, 2),
+                (0, 0.3, 2),
+                (0, 2.5, 1),
+                (1, 1.0, 1),
+                (1, 3.0, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn integer_values_past_two_to_the_53_merge_as_floats_do() {
+        let big = 1i64 << 60;
+        let i = Series::new("i".into(), [big, big + 1, big + 2, 5]);
+        let wide = Series::new("w".into(), [i64::MIN, 0, i64::MAX]);
+        let out = distinct_values(&[i, wide], &ValuesOptions { decimals: None }).unwrap();
+        let f = out.struct_().unwrap().fields_as_series();
+        let counts: Vec<u64> = f[2].u64().unwrap().into_no_null_iter().collect();
+        let values: Vec<f64> = f[1].f64().unwrap().into_no_null_iter().collect();
+        // The narrow table (first column) and the sort (second) agree with f64's view.
+        assert_eq!(
+            values,
+            vec![5.0, big as f64, i64::MIN as f64, 0.0, i64::MAX as f64]
+        );
+        assert_eq!(counts, vec![1, 3, 1, 1, 1]);
     }
 }

@@ -19,7 +19,7 @@ use pyo3_polars::export::polars_ffi::version_0::SeriesExport;
 use serde::Deserialize;
 
 use crate::blocks::{block_dtype, compute_dtype};
-use crate::contingency::{self, CountOptions};
+use crate::contingency::{self, CountOptions, ValuesOptions};
 use crate::decode::{self, DecodeOptions};
 use crate::ffi;
 use crate::gumbel::{self, Activation, GumbelOptions, SpansOptions};
@@ -278,6 +278,14 @@ fn counts(inputs: &[Series], options: CountOptions) -> PolarsResult<Series> {
     contingency::counts(inputs, &options)
 }
 
+fn distinct_values_output(fields: &[Field], _: ValuesOptions) -> PolarsResult<Field> {
+    contingency::distinct_values_field(fields)
+}
+
+fn distinct_values(inputs: &[Series], options: ValuesOptions) -> PolarsResult<Series> {
+    contingency::distinct_values(inputs, &options)
+}
+
 /// The two C entry points of each expression: `$field` (its output field, at plan
 /// time) and `$compute` (its result), around the functions named after it.
 macro_rules! expressions {
@@ -348,4 +356,7 @@ expressions! {
         _polars_plugin_decode_matrix => decode_matrix;
     "counts": CountOptions,
         _polars_plugin_field_counts => counts_output, _polars_plugin_counts => counts;
+    "distinct_values": ValuesOptions,
+        _polars_plugin_field_distinct_values => distinct_values_output,
+        _polars_plugin_distinct_values => distinct_values;
 }

@@ -469,40 +469,47 @@ def missing_value_similarity(
     return _finish(_column_frame(_missing(r, s, cols), cols), eager)
 
 
-def _ks(cells: pl.LazyFrame) -> pl.LazyFrame:
-    """KSComplement of each column from its values' counts (``_labelled`` cells): the
-    values rounded to 14 decimals as SDMetrics rounds them, nulls dropped, and the
-    statistic the largest gap between the two running shares."""
-    values = (
-        cells.filter(pl.col("label").is_not_null())
-        .with_columns(v=pl.col("label").cast(pl.Float64).round(_KS_DECIMALS))
-        .group_by("column", "v")
-        .agg(pl.col("r", "s").sum())
-        .sort("column", "v")
+def _values(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """Each column's distinct values (float ones rounded to 14 decimals as SDMetrics
+    rounds them; nulls and NaN dropped) ascending with their rows: ``group`` (the
+    column's position), ``value``, ``count``."""
+    schema = frame.collect_schema()
+    exprs = [_kernel_input(c, schema[c]).alias(str(i)) for i, c in enumerate(columns)]
+    options = {"decimals": _KS_DECIMALS}
+    expr = _plugin("distinct_values", exprs, options, elementwise=False, changes_length=True)
+    return frame.select(expr.alias("values")).unnest("values")
+
+
+def _ks(real: pl.LazyFrame, synthetic: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """KSComplement of each column: the largest gap between the two tables' running
+    shares of the sorted values, ``|c_r · n_s - c_s · n_r| / (n_r · n_s)`` in whole
+    numbers until the one division."""
+    if not columns:
+        return pl.LazyFrame(schema=_COLUMN_SCHEMA)
+    r = _values(real, columns).rename({"count": "r"})
+    s = _values(synthetic, columns).rename({"count": "s"})
+    merged = (
+        r.join(s, on=["group", "value"], how="full", coalesce=True)
+        .with_columns(pl.col("r", "s").fill_null(0).cast(pl.Float64))
+        .sort("group", "value")
     )
-    gaps = values.with_columns(
-        gap=(
-            pl.col("r").cum_sum().over("column") / pl.col("r").sum().over("column")
-            - pl.col("s").cum_sum().over("column") / pl.col("s").sum().over("column")
-        ).abs()
+    n_r, n_s = pl.col("r").sum().over("group"), pl.col("s").sum().over("group")
+    gap = pl.col("r").cum_sum().over("group") * n_s - pl.col("s").cum_sum().over("group") * n_r
+    stat = merged.group_by("group").agg(
+        n_r=pl.col("r").sum(), n_s=pl.col("s").sum(), gap=gap.abs().max()
     )
-    stat = (
-        cells.select("column")
-        .unique()
-        .join(
-            gaps.group_by("column").agg(
-                n_r=pl.col("r").sum(), n_s=pl.col("s").sum(), d=pl.col("gap").max()
-            ),
-            on="column",
-            how="left",
-        )
-        .with_columns(pl.col("n_r", "n_s").fill_null(0.0))
+    names = pl.LazyFrame(
+        {"group": range(len(columns)), "column": columns},
+        schema={"group": pl.UInt32, "column": pl.String},
+    )
+    stat = names.join(stat, on="group", how="left").with_columns(
+        pl.col("n_r", "n_s").fill_null(0.0)
     )
     defined = (pl.col("n_r") > 0) & (pl.col("n_s") > 0)
     return stat.select(
         "column",
         metric=pl.lit("KSComplement"),
-        score=pl.when(defined).then(1 - pl.col("d")),
+        score=pl.when(defined).then(1 - pl.col("gap") / (pl.col("n_r") * pl.col("n_s"))),
         real=pl.lit(None, pl.Float64),
         synthetic=pl.lit(None, pl.Float64),
         note=pl.when(~defined).then(_null("no non-null values")),
@@ -525,8 +532,7 @@ def ks_complement(real: Frame, synthetic: Frame, columns: Iterable[str] | None =
     r, s, eager = _lazy(real, synthetic)
     kinds = column_kinds(r, s)
     cols = _columns(kinds, columns, "numerical")
-    cells = _all_columns(_single_counts(r, s, cols), cols)
-    return _finish(_column_frame(_ks(cells), cols), eager)
+    return _finish(_column_frame(_ks(r, s, cols), cols), eager)
 
 
 def _pairs(kinds: dict[str, Kind], pairs: Iterable[Sequence[str]] | None) -> list[tuple[str, str]]:
@@ -922,23 +928,24 @@ def quality_report(
     pairs = list(itertools.combinations(names, 2))
     mixed = [(a, b) for a, b in pairs if not (k[a] == k[b] == "numerical")]
     numeric_pairs = [(a, b) for a, b in pairs if k[a] == k[b] == "numerical"]
-    # One kernel call per table: every column's values, then the numerical columns
-    # binned, in the pairs with a categorical column.
+    # One kernel call per table: every categorical column's values, then the numerical
+    # columns binned, in the pairs with a categorical column.
     binned = [c for c in numerical if any(c in p for p in mixed)]
-    inputs: list[_Input] = [(c, False) for c in categorical + numerical]
-    inputs += [(c, True) for c in binned]
-    raw = {c: i for i, (c, _) in enumerate(inputs) if i < len(names)}
-    cut = {c: len(names) + i for i, c in enumerate(binned)}
-    groups = [[i] for i in range(len(names))]
-    groups += [[cut.get(a, raw[a]), cut.get(b, raw[b])] for a, b in mixed]
-    # Read by three branches of the plan: computed once.
+    inputs: list[_Input] = [(c, False) for c in categorical] + [(c, True) for c in binned]
+    position = {c: i for i, (c, _) in enumerate(inputs)}
+    groups = [[i] for i in range(len(categorical))]
+    groups += [[position[a], position[b]] for a, b in mixed]
+    # Read by two branches of the plan: computed once.
     cells = _cells(r, s, inputs, groups).cache()
     shapes = [
         _tv(_all_columns(_labelled(cells, categorical), categorical)),
-        _ks(_all_columns(_labelled(cells, numerical, len(categorical)), numerical)),
+        _ks(r, s, numerical),
     ]
     columns_lf = _column_frame(pl.concat(shapes), names)
-    trends = [_contingency(cells, mixed, len(names)), _correlations(r, s, numeric_pairs, "pearson")]
+    trends = [
+        _contingency(cells, mixed, len(categorical)),
+        _correlations(r, s, numeric_pairs, "pearson"),
+    ]
     order = pl.LazyFrame(
         {
             "column_1": [a for a, _ in pairs],
