@@ -10,6 +10,18 @@ BIN := $(VENV)/bin
 # compile polars with different features, and would otherwise rebuild each other.
 PY_TARGET := target/python
 COMPAT_VENV := .venv-compat
+DIST := dist
+# The wheel's own target directory: `--zig` builds for an explicit target triple with
+# zig as the linker, which cargo applies to build scripts and proc-macros too, so none
+# of `install-release`'s artifacts can be reused, and sharing its directory would make
+# the next `maturin develop` rebuild everything.
+WHEEL_TARGET ?= target/wheel
+# The oldest and the newest Python that `requires-python` admits, for `make smoke`; the
+# oldest gets the oldest versions that the declared dependencies admit, the newest the
+# newest.
+SMOKE_PYTHONS ?= 3.10 3.13
+SMOKE_OLDEST ?= polars==1.44.2 numpy==1.26.4
+SMOKE_DIR ?= $(or $(TMPDIR),/tmp)/polars-gumbel-smoke
 
 .DEFAULT_GOAL := help
 
@@ -21,7 +33,7 @@ venv: $(VENV)/.installed ## Create the virtualenv with the pinned packages
 
 PIP := -m pip install --quiet --disable-pip-version-check
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt requirements-docs.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python $(PIP) -r requirements-dev.txt
 	touch $@
@@ -65,8 +77,50 @@ bench: install-release ## Criterion benches and the side-by-side comparison (WIT
 demo: install-release ## Fit, encode, generate and decode the bundled Adult table
 	$(BIN)/polars-gumbel demo
 
+docs: venv ## Build the documentation site into site/ (mkdocs --strict: a warning is an error)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-test: venv ## Run the pages' Python blocks and the browser tests of the built site
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_docs.py
+
+docs-serve: venv ## Serve the documentation site on localhost:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+wheel: venv ## Build the abi3 wheel for manylinux2014 (glibc 2.17) with zig into dist/, and check it with auditwheel
+	rm -f $(DIST)/*.whl
+	CARGO_TARGET_DIR=$(WHEEL_TARGET) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin build \
+		--release --zig --compatibility manylinux2014 --out $(DIST)
+	ls $(DIST)/*-cp39-abi3-*manylinux_2_17_x86_64*.whl
+	$(BIN)/auditwheel show $(DIST)/*.whl | tee $(DIST)/auditwheel.txt
+	grep -q 'consistent with the following platform tag' $(DIST)/auditwheel.txt
+	grep -q '"manylinux_2_17_x86_64"' $(DIST)/auditwheel.txt
+	$(BIN)/abi3audit --strict --summary $(DIST)/*.whl
+
+sdist: venv ## Build the source distribution into dist/
+	rm -f $(DIST)/*.tar.gz
+	$(BIN)/maturin sdist --out $(DIST)
+
+# In each fresh virtualenv: the wheel and its declared dependencies only, then the
+# package's import, the README's usage block, the demo and a streaming round trip of
+# the command line (tests/smoke.py).
+smoke: ## Install the wheel alone into fresh virtualenvs of the oldest and newest Python, and run the README, the demo and the command line there
+	@set -euo pipefail; \
+	wheel=$$(ls $(DIST)/*.whl); oldest="$(SMOKE_OLDEST)"; \
+	for version in $(SMOKE_PYTHONS); do \
+		if python$$version -c pass 2>/dev/null; then python=python$$version; \
+		elif command -v pyenv >/dev/null && found=$$(pyenv versions --bare | grep -E "^$${version//./\\.}\.[0-9]+$$" | tail -1) && [ -n "$$found" ]; then \
+			python=$$(pyenv prefix $$found)/bin/python; \
+		else echo "smoke: no Python $$version" >&2; exit 1; fi; \
+		env=$(SMOKE_DIR)/py$$version; rm -rf $$env; \
+		echo "smoke: Python $$version ($$($$python -c 'import sys; print(sys.version.split()[0])'))"; \
+		$$python -m venv $$env; \
+		$$env/bin/python $(PIP) $$wheel $$oldest; oldest=; \
+		$$env/bin/python -m pip list --disable-pip-version-check --format=freeze | tr '\n' ' '; echo; \
+		$$env/bin/python tests/smoke.py README.md; \
+	done
+
 clean: ## Remove build products and virtualenvs
 	cargo clean
-	rm -rf $(VENV) $(COMPAT_VENV) python/polars_gumbel/*.so .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT_VENV) $(DIST) site python/polars_gumbel/*.so .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv install install-release test test-compat lint format bench demo clean
+.PHONY: help venv install install-release test test-compat lint format bench demo docs docs-test docs-serve wheel sdist smoke clean
