@@ -88,28 +88,34 @@ const COPIES: usize = 4;
 /// counters one after another, row `i` counted in copy `i mod copies`.
 #[inline(always)]
 fn count_cells(t: &mut [u32], cells: usize, a: &[u32], b: Option<&[u32]>, kb: usize) {
-    let copies = t.len() / cells;
-    let cell = |i: usize| match b {
-        Some(b) => a[i] as usize * kb + b[i] as usize,
-        None => a[i] as usize,
-    };
-    if copies == COPIES {
+    match b {
+        Some(b) => count_by(t, cells, a, &b[..a.len()], |x, y| {
+            x as usize * kb + y as usize
+        }),
+        None => count_by(t, cells, a, a, |x, _| x as usize),
+    }
+}
+
+#[inline(always)]
+fn count_by(t: &mut [u32], cells: usize, a: &[u32], b: &[u32], cell: impl Fn(u32, u32) -> usize) {
+    if t.len() == COPIES * cells {
         let (t0, rest) = t.split_at_mut(cells);
         let (t1, rest) = rest.split_at_mut(cells);
         let (t2, t3) = rest.split_at_mut(cells);
-        let whole = a.len() / COPIES * COPIES;
-        for i in (0..whole).step_by(COPIES) {
-            t0[cell(i)] += 1;
-            t1[cell(i + 1)] += 1;
-            t2[cell(i + 2)] += 1;
-            t3[cell(i + 3)] += 1;
+        let mut ac = a.chunks_exact(COPIES);
+        let mut bc = b.chunks_exact(COPIES);
+        for (x, y) in (&mut ac).zip(&mut bc) {
+            t0[cell(x[0], y[0])] += 1;
+            t1[cell(x[1], y[1])] += 1;
+            t2[cell(x[2], y[2])] += 1;
+            t3[cell(x[3], y[3])] += 1;
         }
-        for i in whole..a.len() {
-            t0[cell(i)] += 1;
+        for (&x, &y) in ac.remainder().iter().zip(bc.remainder()) {
+            t0[cell(x, y)] += 1;
         }
     } else {
-        for i in 0..a.len() {
-            t[cell(i)] += 1;
+        for (&x, &y) in a.iter().zip(b) {
+            t[cell(x, y)] += 1;
         }
     }
 }
@@ -288,6 +294,15 @@ const VIEWS_REMEMBERED: usize = 1 << 16;
 /// view names where its bytes lie), so the repeated values of a gathered or resampled
 /// column are found without reading or hashing their bytes.
 fn code_strings(ca: &StringChunked) -> Dense {
+    // In front of the view table, a direct-mapped cache of recent views: one probe
+    // and no hashing for the few views a resampled column repeats.
+    const SLOTS: usize = 1 << 10;
+    const EMPTY: u128 = u128::MAX; // no view has a length of u32::MAX
+    let mut cache = vec![(EMPTY, 0u32); SLOTS];
+    let slot = |view: u128| {
+        let folded = (view as u64) ^ ((view >> 64) as u64);
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize
+    };
     let mut by_view: PlHashMap<u128, u32> = PlHashMap::default();
     let mut by_str: PlHashMap<Option<&str>, u32> = PlHashMap::default();
     let mut labels: Vec<Option<String>> = Vec::new();
@@ -298,7 +313,12 @@ fn code_strings(ca: &StringChunked) -> Dense {
             let value = arr.get(i);
             let view = views[i].as_u128();
             if value.is_some() {
+                let cached = &mut cache[slot(view)];
+                if cached.0 == view {
+                    return cached.1;
+                }
                 if let Some(&code) = by_view.get(&view) {
+                    *cached = (view, code);
                     return code;
                 }
             }

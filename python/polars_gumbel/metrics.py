@@ -716,28 +716,24 @@ def _correlations(
         # Each column as Float64 once, NaN made null.
         numbers = frame.select([_as_number(c, sch[c]).alias(c) for c in columns])
         # SDMetrics refuses a column with one distinct value before dropping nulls.
-        constant = {
-            c: (pl.col(c).min() == pl.col(c).max()) & (pl.col(c).count() > 0) for c in columns
-        }
+        lo = {c: pl.col(c).min() for c in columns}
+        hi = {c: pl.col(c).max() for c in columns}
+        constant = {c: (lo[c] == hi[c]) & (pl.col(c).count() > 0) for c in columns}
+        # pl.corr of a pair holding ±inf is NaN; this names the cause.
+        infinite = {c: (lo[c] == float("-inf")) | (hi[c] == float("inf")) for c in columns}
         stats = []
         for i, (a, b) in enumerate(pairs):
             x, y = pl.col(a), pl.col(b)
-            both = x.is_not_null() & y.is_not_null()
-            # Ranks take ±inf in their stride; Pearson's sums do not.
-            # (A comparison of the size, which is vectorised where is_infinite is not.)
-            inf = float("inf")
-            infinite = ((x.abs() == inf) & y.is_not_null()) | ((y.abs() == inf) & x.is_not_null())
-            finite = pl.lit(True) if method == "spearman" else ~infinite.any()
-            rows = both.sum()
+            rows = (x.is_not_null() & y.is_not_null()).sum()
             undefined = constant[a] | constant[b]
             # pl.corr drops the rows where either value is null, as SDMetrics does.
             corr = pl.corr(x, y, method=method)
             stats.append(
                 pl.struct(
-                    corr=pl.when((rows >= 2) & finite & ~undefined).then(corr),
+                    corr=pl.when((rows >= 2) & ~undefined).then(corr),
                     constant=undefined,
                     rows=rows,
-                    finite=finite,
+                    finite=~(infinite[a] | infinite[b]) | (method == "spearman"),
                 ).alias(str(i))
             )
         return (
@@ -751,7 +747,9 @@ def _correlations(
     ok = pl.col("r_corr").is_not_null() & pl.col("s_corr").is_not_null()
     ok = ok & pl.col("r_corr").is_not_nan() & pl.col("s_corr").is_not_nan()
     note = (
-        pl.when(pl.col("r_constant") | pl.col("s_constant"))
+        pl.when(ok)
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("r_constant") | pl.col("s_constant"))
         .then(_null("a column is constant"))
         .when((pl.col("r_rows") < 2) | (pl.col("s_rows") < 2))
         .then(_null("fewer than two rows with both values"))
