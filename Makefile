@@ -60,14 +60,14 @@ test-compat: install-release ## Run the pytest suite with the oldest supported P
 lint: venv ## rustfmt, clippy -D warnings, ruff, mypy --strict
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
-	$(BIN)/ruff check python tests benches examples
-	$(BIN)/ruff format --check python tests benches examples
+	$(BIN)/ruff check python tests benches examples docs/hooks.py
+	$(BIN)/ruff format --check python tests benches examples docs/hooks.py
 	$(BIN)/mypy
 
 format: venv ## Format the Rust and Python sources
 	cargo fmt
-	$(BIN)/ruff format python tests benches examples
-	$(BIN)/ruff check --fix python tests benches examples
+	$(BIN)/ruff format python tests benches examples docs/hooks.py
+	$(BIN)/ruff check --fix python tests benches examples docs/hooks.py
 
 bench: install-release ## Criterion benches and the side-by-side comparison (WITH_PEERS=1 adds PyTorch and JAX)
 	@if [ -n "$(WITH_PEERS)$(WITH_TORCH)" ]; then $(BIN)/python -m pip install --quiet -r requirements-bench.txt; fi
