@@ -80,7 +80,7 @@ demo: install-release ## Fit, encode, generate and decode the bundled Adult tabl
 docs: venv ## Build the documentation site into site/ (mkdocs --strict: a warning is an error)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-docs-test: venv ## Run the pages' Python blocks and the browser tests of the built site
+docs-test: install-release ## Run the pages' Python blocks and the browser tests of the built site
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_docs.py
 
 docs-serve: venv ## Serve the documentation site on localhost:8000, rebuilt on every change
