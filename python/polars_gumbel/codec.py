@@ -928,6 +928,8 @@ class Codec:
         return cls(document)
 
     def save(self, path: str | Path) -> None:
+        """Writes the codec's document (:meth:`to_json`) to ``path``, as UTF-8 text;
+        :meth:`load` reads it back, and so do the command line and the Rust API."""
         Path(path).write_text(self._json + "\n", encoding="utf-8")
 
     @classmethod
