@@ -50,7 +50,8 @@ test: install-release ## Run the Rust tests and the pytest suite
 
 test-compat: install-release ## Run the pytest suite with the oldest supported Python polars
 	$(PYTHON) -m venv $(COMPAT_VENV)
-	grep -v '^polars==' requirements-dev.txt > $(COMPAT_VENV)/requirements.txt
+	# The pinned packages but Polars; an included file keeps its path from here.
+	sed -e '/^polars==/d' -e 's|^-r |-r $(CURDIR)/|' requirements-dev.txt > $(COMPAT_VENV)/requirements.txt
 	echo 'polars==1.44.2' >> $(COMPAT_VENV)/requirements.txt
 	$(COMPAT_VENV)/bin/python $(PIP) -r $(COMPAT_VENV)/requirements.txt
 	CARGO_TARGET_DIR=$(PY_TARGET) VIRTUAL_ENV=$(abspath $(COMPAT_VENV)) \
