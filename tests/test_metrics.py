@@ -387,3 +387,22 @@ def test_scores_are_the_same_bits_on_every_run(real: pl.DataFrame, synthetic: pl
         for _ in range(4)
     }
     assert len(runs) == 1
+
+
+def test_tables_of_one_kind_of_column() -> None:
+    """A table of numbers only, or of categories only: the report has the one kind of
+    column shape, and pairs of that kind."""
+    numbers = frame(x=[1.0, 2.0, 3.0, 5.0], y=[2, 1, 4, 3])
+    report = check_report(numbers, frame(x=[1.0, 2.5, 3.0, 4.0], y=[1, 2, 3, 3]))
+    assert set(report.columns["metric"]) == {"KSComplement"}
+    labels = frame(a=["x", "y", "x", "x"], b=["p", "q", "q", "p"])
+    report = check_report(labels, frame(a=["y", "y", "x", "x"], b=["p", "p", "q", "p"]))
+    assert set(report.columns["metric"]) == {"TVComplement"}
+
+
+def test_columns_the_metrics_cannot_compare_are_named() -> None:
+    lists = frame(c=["a", "b"], l=[[1], [2]])
+    with pytest.raises(pl.exceptions.InvalidOperationError, match=r"'l' of the real table"):
+        metrics.quality_report(lists, lists)
+    with pytest.raises(pl.exceptions.InvalidOperationError, match=r"'x' is numerical.*String"):
+        metrics.quality_report(frame(x=[1, 2]), frame(x=["a", "b"]))

@@ -94,6 +94,12 @@ def _is_numerical(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() or dtype.is_temporal()
 
 
+def _is_countable(dtype: pl.DataType) -> bool:
+    """Whether the metrics can compare a column of this dtype."""
+    countable = (pl.String, pl.Categorical, pl.Enum, pl.Boolean, pl.Null)
+    return _is_numerical(dtype) or isinstance(dtype, countable) or dtype in countable
+
+
 def column_kinds(
     real: Frame,
     synthetic: Frame | None = None,
@@ -135,7 +141,15 @@ def column_kinds(
             msg = f"kinds names column {c!r}, which the real table lacks"
             raise pl.exceptions.ColumnNotFoundError(msg)
     out: dict[str, Kind] = {}
+    other_schema = synthetic.collect_schema() if synthetic is not None else schema
     for c, dtype in schema.items():
+        for table, d in (("real", dtype), ("synthetic", other_schema[c])):
+            if not _is_countable(d):
+                msg = (
+                    f"column {c!r} of the {table} table has dtype {d}; the metrics compare "
+                    "String, Categorical, Enum, Boolean, numeric and temporal columns"
+                )
+                raise pl.exceptions.InvalidOperationError(msg)
         if c in given:
             out[c] = given[c]
         elif c in from_codec:
@@ -144,6 +158,12 @@ def column_kinds(
             out[c] = "numerical" if _is_numerical(dtype) else "categorical"
         if out[c] == "numerical" and not _is_numerical(dtype):
             msg = f"column {c!r} is numerical but has dtype {dtype}"
+            raise pl.exceptions.InvalidOperationError(msg)
+        if out[c] == "numerical" and not _is_numerical(other_schema[c]):
+            msg = (
+                f"column {c!r} is numerical, with dtype {dtype} in the real table, but has "
+                f"dtype {other_schema[c]} in the synthetic one"
+            )
             raise pl.exceptions.InvalidOperationError(msg)
     return out
 
@@ -281,7 +301,10 @@ def _null(note: str) -> pl.Expr:
 
 def _column_frame(lf: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
     """Rows in the order of ``columns``, with the schema of a per-column result."""
-    order = pl.LazyFrame({"column": columns, "_order": list(range(len(columns)))})
+    order = pl.LazyFrame(
+        {"column": columns, "_order": list(range(len(columns)))},
+        schema={"column": pl.String, "_order": pl.Int64},
+    )
     return (
         order.join(lf, on="column", how="left")
         .sort("_order")
@@ -322,7 +345,8 @@ def _tv(cells: pl.LazyFrame) -> pl.LazyFrame:
 def _all_columns(cells: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
     """``cells`` with a row for every column, so a column with no rows at all still
     gets its (null) score."""
-    return pl.LazyFrame({"column": columns}).join(cells, on="column", how="left")
+    names = pl.LazyFrame({"column": columns}, schema={"column": pl.String})
+    return names.join(cells, on="column", how="left")
 
 
 def tv_complement(real: Frame, synthetic: Frame, columns: Iterable[str] | None = None) -> Frame:
@@ -935,10 +959,9 @@ def quality_report(
     groups += [[position[a], position[b]] for a, b in mixed]
     # Read by two branches of the plan: computed once.
     cells = _cells(r, s, inputs, groups).cache()
-    shapes = [
-        _tv(_all_columns(_labelled(cells, categorical), categorical)),
-        _ks(r, s, numerical),
-    ]
+    shapes = [_ks(r, s, numerical)]
+    if categorical:
+        shapes.append(_tv(_all_columns(_labelled(cells, categorical), categorical)))
     columns_lf = _column_frame(pl.concat(shapes), names)
     trends = [
         _contingency(cells, mixed, len(categorical)),
