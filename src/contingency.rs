@@ -199,12 +199,13 @@ pub fn counts(inputs: &[Series], options: &CountOptions) -> PolarsResult<Series>
             },
         ))
     });
-    let mut columns: Vec<Option<Dense>> = (0..inputs.len()).map(|_| None).collect();
+    // An input no group names stays empty: no group reads it.
+    let mut columns: Vec<Dense> = (0..inputs.len()).map(|_| Dense::default()).collect();
     for c in coded {
         let (i, d) = c?;
-        columns[i] = Some(d);
+        columns[i] = d;
     }
-    let column = |i: usize| coded_column(&columns, i);
+    let column = |i: usize| &columns[i];
     let tables = count_groups(&options.groups, &columns, len);
 
     let (mut group, mut first, mut second, mut count) = (vec![], vec![], vec![], vec![]);
@@ -239,6 +240,7 @@ pub fn counts(inputs: &[Series], options: &CountOptions) -> PolarsResult<Series>
 
 /// A column as dense codes: `codes[row]` in `0..labels.len()`, `labels[code]` the text
 /// of that value (`None` for null).
+#[derive(Default)]
 struct Dense {
     codes: Vec<u32>,
     labels: Vec<Option<String>>,
@@ -487,13 +489,6 @@ fn dense(s: &Series) -> PolarsResult<Dense> {
     })
 }
 
-/// Column `i`, coded because a group uses it.
-fn coded_column(columns: &[Option<Dense>], i: usize) -> &Dense {
-    columns[i]
-        .as_ref()
-        .expect("every column a group uses is coded")
-}
-
 /// The largest product of cardinalities that [`count_groups`] joins into one cluster.
 const CLUSTER_CELLS: usize = 128;
 
@@ -505,12 +500,8 @@ const CLUSTER_CELLS: usize = 128;
 /// one with a column of the other, and one cluster's table every pair within it. Each
 /// row is counted once per pair of clusters instead of once per pair of columns, and
 /// each pair's table is summed out of its clusters' table afterwards.
-fn count_groups(
-    groups: &[Vec<usize>],
-    columns: &[Option<Dense>],
-    len: usize,
-) -> Vec<Vec<(u64, u64)>> {
-    let k = |i: usize| coded_column(columns, i).labels.len();
+fn count_groups(groups: &[Vec<usize>], columns: &[Dense], len: usize) -> Vec<Vec<(u64, u64)>> {
+    let k = |i: usize| columns[i].labels.len();
     // Columns of pairs small enough to count densely, widest first.
     let mut paired: Vec<usize> = groups
         .iter()
@@ -543,14 +534,17 @@ fn count_groups(
     };
     // Which groups come out of a cluster table: the pair's (cluster, cluster) key.
     let mut tables: Vec<(usize, usize)> = Vec::new();
-    let mut from_table: Vec<Option<usize>> = vec![None; groups.len()];
+    // Per group: its table, and each column's (cluster, stride) in it.
+    type Placed = (usize, (usize, usize), (usize, usize));
+    let mut from_table: Vec<Option<Placed>> = vec![None; groups.len()];
     for (g, members) in groups.iter().enumerate() {
         if members.len() != 2 {
             continue;
         }
-        let (Some((ca, _)), Some((cb, _))) = (place(members[0]), place(members[1])) else {
+        let (Some(pa), Some(pb)) = (place(members[0]), place(members[1])) else {
             continue;
         };
+        let (ca, cb) = (pa.0, pb.0);
         let key = (ca.min(cb), ca.max(cb));
         let cells = clusters[key.0]
             .1
@@ -562,14 +556,13 @@ fn count_groups(
             tables.push(key);
             tables.len() - 1
         });
-        from_table[g] = Some(t);
+        from_table[g] = Some((t, pa, pb));
     }
     // The clusters' codes, as columns of their own.
-    let mut merged: Vec<Option<Dense>> = (0..clusters.len()).map(|_| None).collect();
-    let coded: Vec<Dense> = par_tasks(clusters.iter().collect(), |_, (members, p)| {
+    let merged: Vec<Dense> = par_tasks(clusters.iter().collect(), |_, (members, p)| {
         let mut codes = vec![0u32; len];
         for &(i, stride) in members {
-            for (c, &x) in codes.iter_mut().zip(&coded_column(columns, i).codes) {
+            for (c, &x) in codes.iter_mut().zip(&columns[i].codes) {
                 *c += x * stride as u32;
             }
         }
@@ -578,59 +571,52 @@ fn count_groups(
             labels: vec![None; *p],
         }
     });
-    for (slot, d) in merged.iter_mut().zip(coded) {
-        *slot = Some(d);
-    }
     let cluster_groups: Vec<Vec<usize>> = tables
         .iter()
         .map(|&(a, b)| if a == b { vec![a] } else { vec![a, b] })
         .collect();
     let cluster_tables = count_direct(&cluster_groups, &merged, len);
-    let rest: Vec<Vec<usize>> = groups
-        .iter()
-        .zip(&from_table)
-        .filter(|(_, t)| t.is_none())
-        .map(|(g, _)| g.clone())
+    // The other groups, counted directly and put back in their places.
+    let rest: Vec<usize> = (0..groups.len())
+        .filter(|&g| from_table[g].is_none())
         .collect();
-    let mut direct = count_direct(&rest, columns, len).into_iter();
-    groups
-        .iter()
-        .zip(&from_table)
-        .map(|(members, t)| match t {
-            None => direct.next().expect("one table per group counted directly"),
-            Some(t) => {
-                let (ca, cb) = tables[*t];
-                let (a, b) = (members[0], members[1]);
-                let ((xa, sa), (xb, sb)) = (place(a).unwrap(), place(b).unwrap());
-                let (ka, kb) = (k(a), k(b));
-                let wide = if ca == cb { 1 } else { clusters[cb].1 as u64 };
-                let mut table = vec![0u64; ka * kb];
-                for &(cell, n) in &cluster_tables[*t] {
-                    // The cell's code in each cluster: (first, second) of the table.
-                    let (first, second) = (cell / wide, cell % wide);
-                    let code = |cluster: usize| if cluster == ca { first } else { second };
-                    let x = code(xa) / sa as u64 % ka as u64;
-                    let y = code(xb) / sb as u64 % kb as u64;
-                    table[(x * kb as u64 + y) as usize] += n;
-                }
-                table
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &n)| n > 0)
-                    .map(|(cell, &n)| (cell as u64, n))
-                    .collect()
+    let rest_groups: Vec<Vec<usize>> = rest.iter().map(|&g| groups[g].clone()).collect();
+    let mut out: Vec<Vec<(u64, u64)>> = vec![Vec::new(); groups.len()];
+    for (&g, table) in rest.iter().zip(count_direct(&rest_groups, columns, len)) {
+        out[g] = table;
+    }
+    for ((members, placed), slot) in groups.iter().zip(&from_table).zip(out.iter_mut()) {
+        let Some((t, (xa, sa), (xb, sb))) = *placed else {
+            continue;
+        };
+        *slot = {
+            let (ca, cb) = tables[t];
+            let (a, b) = (members[0], members[1]);
+            let (ka, kb) = (k(a), k(b));
+            let wide = if ca == cb { 1 } else { clusters[cb].1 as u64 };
+            let mut table = vec![0u64; ka * kb];
+            for &(cell, n) in &cluster_tables[t] {
+                // The cell's code in each cluster: (first, second) of the table.
+                let (first, second) = (cell / wide, cell % wide);
+                let code = |cluster: usize| if cluster == ca { first } else { second };
+                let x = code(xa) / sa as u64 % ka as u64;
+                let y = code(xb) / sb as u64 % kb as u64;
+                table[(x * kb as u64 + y) as usize] += n;
             }
-        })
-        .collect()
+            table
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(|(cell, &n)| (cell as u64, n))
+                .collect()
+        };
+    }
+    out
 }
 
 /// The occurring cells of each group's table, each counted directly.
-fn count_direct(
-    groups: &[Vec<usize>],
-    columns: &[Option<Dense>],
-    len: usize,
-) -> Vec<Vec<(u64, u64)>> {
-    let column = |i: usize| coded_column(columns, i);
+fn count_direct(groups: &[Vec<usize>], columns: &[Dense], len: usize) -> Vec<Vec<(u64, u64)>> {
+    let column = |i: usize| &columns[i];
     let shape = |g: &Vec<usize>| -> (usize, usize) {
         let ka = column(g[0]).labels.len();
         let kb = g.get(1).map_or(1, |&j| column(j).labels.len());
