@@ -33,7 +33,7 @@
 use polars::prelude::*;
 
 use crate::fastmath;
-use crate::simd::{FloatV, IntV, Isa, Lane, MaskV, Portable, Vector, LANES};
+use crate::simd::{FloatV, Group, IntV, Isa, Lane, MaskV, Portable, Vector, LANES};
 
 const PHILOX_M0: u32 = 0xD251_1F53;
 const PHILOX_M1: u32 = 0xCD9E_8D57;
@@ -132,6 +132,10 @@ where
 /// `w`: cell `k` of counter `l` in lane `l` of `out[k]`.
 #[inline(always)]
 pub fn gumbel_lanes_f32<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4], cells: usize) {
+    if cells == 4 {
+        *out = gumbel_f32(uniform_f32::<Group<S::F32, 4>>(Group(*w))).0;
+        return;
+    }
     for (out, &w) in out.iter_mut().zip(w).take(cells) {
         *out = gumbel_f32(uniform_f32::<S::F32>(w));
     }
@@ -141,9 +145,12 @@ pub fn gumbel_lanes_f32<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4], cells: u
 /// `w`: words 0 and 1 make cell 0, words 2 and 3 cell 1.
 #[inline(always)]
 pub fn gumbel_lanes_f64<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4], cells: usize) {
-    out[0] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[0], w[1])));
+    let first = S::join(w[0], w[1]);
     if cells > 1 {
-        out[1] = gumbel_f64(uniform_f64::<S::F64>(S::join(w[2], w[3])));
+        let both = Group([first, S::join(w[2], w[3])]);
+        [out[0], out[1]] = gumbel_f64(uniform_f64::<Group<S::F64, 2>>(both)).0;
+    } else {
+        out[0] = gumbel_f64(uniform_f64::<S::F64>(first));
     }
 }
 

@@ -89,7 +89,9 @@ pub trait Isa: Copy + Send + Sync {
     fn transpose_f64(rows: [Self::F64; LANES]) -> [Self::F64; LANES];
 }
 
+mod group;
 mod portable;
+pub use group::Group;
 pub use portable::{Arr, Portable};
 
 #[cfg(target_arch = "x86_64")]
