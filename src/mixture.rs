@@ -156,8 +156,9 @@ struct Factors {
 
 /// Fits the mixture to `values` weighted by `counts` (every count > 0): at most
 /// `max_components` modes, in component order, their weights the expected stick
-/// lengths (summing to 1). Data of one value (or of one count) is one mode of standard
-/// deviation 0, without iterating; NaN, ±inf and counts that are not > 0 are errors.
+/// lengths (summing to 1). Data of one value is one mode of standard deviation 0; data
+/// of one count, or whose spread squares to nothing, one mode of its own variance plus
+/// `reg_covar`; neither iterates. NaN, ±inf and counts that are not > 0 are errors.
 pub fn fit(
     values: &[f64],
     counts: &[f64],
@@ -184,10 +185,19 @@ pub fn fit(
         .sum();
     let one_value = values.iter().all(|&x| x == values[0]);
     if one_value || total <= 1.0 || ss <= 0.0 {
+        // One value has no spread. Distinct values that weigh one row at most, or whose
+        // spread squares to nothing (below about 1e-154), are one component with their
+        // own variance plus `reg_covar`, as a fit would give them: never a standard
+        // deviation of 0, which would decode every one of them to their mean.
+        let std = if one_value {
+            0.0
+        } else {
+            (ss / total + options.reg_covar).sqrt()
+        };
         let mode = Mode {
             weight: 1.0,
             mean,
-            std: 0.0,
+            std,
         };
         let report = FitReport {
             iterations: 0,

@@ -749,8 +749,17 @@ BIMODAL = _table(
     "sample",
 )
 
+# Two values whose spread squares to nothing (below about 1e-154): one mode, but not of
+# standard deviation 0, which would decode both to their mean.
+TINY_SPREAD = _table(
+    ("Int16", (None, None, None, None, 0)),
+    ("Float64", (None, None, None, 0.0, 4.2242504986520894e-303)),
+    ("Date", (None, None, None, None, 0)),
+)
+
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(TINY_SPREAD)
 @example(ONE_ROW)
 @example(CONSTANT)
 @example(NULLS)
