@@ -48,6 +48,9 @@ test: install-release ## Run the Rust tests and the pytest suite
 	cargo test
 	$(BIN)/python -m pytest
 
+accuracy: install-release ## ln and exp against the platform's: every f32 and 10^8 random f64 inputs (release build)
+	CARGO_TARGET_DIR=$(PY_TARGET) cargo test --release --lib fastmath
+
 test-compat: install-release ## Run the pytest suite with the oldest supported Python polars
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	# The pinned packages but Polars; an included file keeps its path from here.
@@ -130,4 +133,4 @@ clean: ## Remove build products and virtualenvs
 	cargo clean
 	rm -rf $(VENV) $(COMPAT_VENV) $(DIST) site python/polars_gumbel/*.so .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv install install-release test test-compat lint format bench demo docs docs-test docs-serve wheel sdist smoke clean
+.PHONY: help venv install install-release test test-compat accuracy lint format bench demo docs docs-test docs-serve wheel sdist smoke clean

@@ -1,8 +1,8 @@
 //! Branch-free `ln` and `exp` for `f64` and `f32`, written once over [`FloatV`] so that
-//! the same steps run on one value and on every build of the vectors: multiplies, adds,
-//! selects and bit operations, with no division and no fused multiply-add, so every CPU
-//! and vector width gives the same bits. Accurate to a few units in the last place over
-//! the ranges the kernels use them on.
+//! the same steps run on one value and on every build of the vectors: IEEE-754
+//! multiplies, adds, fused multiply-adds, one division, selects and bit operations,
+//! each correctly rounded, so every CPU and vector width gives the same bits. Accurate
+//! to two units in the last place over the ranges the kernels use them on.
 //!
 //! A leaf: imports only [`crate::simd`] (the vector traits it is written over).
 
@@ -26,20 +26,10 @@ fn c<F: Lane>(x: F::Elem) -> F {
     F::splat(x)
 }
 
-/// `1 / d` for `d` in [1.7, 2.5] without a division: a quadratic first guess (relative
-/// error below 1.3e-3), then two Newton steps (below 3e-12).
-#[inline(always)]
-fn reciprocal_near_two<F: FloatV<Elem = f64>>(d: F) -> F {
-    let y = (c::<F>(1.477_750_352_185_856_6) + c::<F>(-0.722_440_034_539_572_5) * d)
-        + c::<F>(0.116_862_221_844_711_48) * (d * d);
-    let one = c::<F>(1.0);
-    let y = y + y * (one - d * y);
-    y + y * (one - d * y)
-}
-
-/// Natural logarithm of a positive, normal, finite `x` (fdlibm's `__ieee754_log`
-/// reduction and polynomial, without its branches, and with its one division `f / (2 +
-/// f)` replaced by a multiply by the reciprocal and one correction step).
+/// Natural logarithm of a positive, normal, finite `x`: fdlibm's `__ieee754_log`
+/// without its branches. `x = 2ᵏ · m` with `m` in [√½, √2), `f = m − 1`,
+/// `s = f / (2 + f)`, and `ln m = 2 atanh s` from fdlibm's two polynomials in `s²`,
+/// evaluated with fused multiply-adds in Estrin's scheme.
 #[inline(always)]
 pub fn ln<F>(x: F) -> F
 where
@@ -68,21 +58,16 @@ where
     let m = F::select(big, m * c(0.5), m);
     let k = exponent + F::select(big, c(1.0), c(0.0));
     let f = m - c(1.0);
-    let d = c::<F>(2.0) + f;
-    let y = reciprocal_near_two(d);
-    let s0 = f * y;
-    let s = s0 + (f - s0 * d) * y;
+    let s = f.quotient(c::<F>(2.0) + f);
     let z = s * s;
     let w = z * z;
-    // fdlibm's two polynomials in w, each in Estrin's scheme.
     let w2 = w * w;
-    let t1 = w * ((c::<F>(LG[1]) + w * c::<F>(LG[3])) + w2 * c::<F>(LG[5]));
-    let t2 = z * ((c::<F>(LG[0]) + w * c::<F>(LG[2])) + w2 * (c::<F>(LG[4]) + w * c::<F>(LG[6])));
+    let t1 = w * w2.mul_add(c(LG[5]), w.mul_add(c(LG[3]), c(LG[1])));
+    let t2 = z * w2.mul_add(w.mul_add(c(LG[6]), c(LG[4])), w.mul_add(c(LG[2]), c(LG[0])));
     let r = t2 + t1;
     let hfsq = c::<F>(0.5) * f * f;
-    k * c(LN2_HI) - ((hfsq - (s * (hfsq + r) + k * c(LN2_LO))) - f)
+    k.mul_add(c(LN2_HI), f - (hfsq - s.mul_add(hfsq + r, k * c(LN2_LO))))
 }
-
 /// `e^x` for `x ≤ 0` (softmax exponents): exact 1 at 0, 0 below −708 and at −∞.
 #[inline(always)]
 pub fn exp_nonpositive<F>(x: F) -> F
@@ -110,18 +95,19 @@ where
     ];
     let under = x.lt(c(-708.0));
     let clamped = F::select(under, c(-708.0), x);
-    let t = clamped * c(std::f64::consts::LOG2_E) + c(ROUND);
+    let t = clamped.mul_add(c(std::f64::consts::LOG2_E), c(ROUND));
     let k = t - c(ROUND);
     let ki = t.to_bits().sub(c(ROUND.to_bits()));
-    let r = (clamped - k * c(LN2_HI)) - k * c(LN2_LO);
-    let pair = |i: usize| c::<F>(C[i]) + c::<F>(C[i + 1]) * r;
+    let minus_k = c::<F>(0.0) - k;
+    let r = minus_k.mul_add(c(LN2_LO), minus_k.mul_add(c(LN2_HI), clamped));
+    let pair = |i: usize| r.mul_add(c(C[i + 1]), c(C[i]));
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
-    let s0 = pair(0) + pair(2) * r2;
-    let s1 = pair(4) + pair(6) * r2;
-    let s2 = pair(8) + pair(10) * r2;
-    let p = (s0 + s1 * r4) + (s2 + pair(12) * r4) * r8;
+    let s0 = pair(2).mul_add(r2, pair(0));
+    let s1 = pair(6).mul_add(r2, pair(4));
+    let s2 = pair(10).mul_add(r2, pair(8));
+    let p = pair(12).mul_add(r4, s2).mul_add(r8, s1.mul_add(r4, s0));
     let scale = F::from_bits(ki.add(c(1023)).shl::<52>());
     F::select(under, c(0.0), p * scale)
 }
@@ -157,12 +143,12 @@ where
     // The degree-8 polynomial in Estrin's scheme: four dependent steps, not eight.
     let z = f * f;
     let z2 = z * z;
-    let pair = |i: usize| c::<F>(P[i]) * f + c::<F>(P[i + 1]);
-    let low = pair(5) * z + pair(7);
-    let high = pair(1) * z + pair(3);
-    let p = c::<F>(P[0]) * (z2 * z2) + (high * z2 + low);
-    let y = f * z * p + k * c(LN2_LO_F32) - c::<F>(0.5) * z;
-    (f + y) + k * c(LN2_HI_F32)
+    let pair = |i: usize| f.mul_add(c(P[i]), c(P[i + 1]));
+    let low = pair(5).mul_add(z, pair(7));
+    let high = pair(1).mul_add(z, pair(3));
+    let p = (z2 * z2).mul_add(c(P[0]), high.mul_add(z2, low));
+    let y = (f * z).mul_add(p, z.mul_add(c(-0.5), k * c(LN2_LO_F32)));
+    k.mul_add(c(LN2_HI_F32), f + y)
 }
 
 /// `e^x` in `f32` for `x ≤ 0`: exact 1 at 0, 0 below −87 and at −∞ (Cephes' `expf`
@@ -185,15 +171,16 @@ where
     const C2: f32 = -2.121_944_400_5e-4;
     let under = x.lt(c(-87.0));
     let clamped = F::select(under, c(-87.0), x);
-    let t = clamped * c(std::f32::consts::LOG2_E) + c(ROUND_F32);
+    let t = clamped.mul_add(c(std::f32::consts::LOG2_E), c(ROUND_F32));
     let k = t - c(ROUND_F32);
     let ki = t.to_bits().sub(c(ROUND_F32.to_bits()));
-    let r = (clamped - k * c(C1)) - k * c(C2);
+    let minus_k = c::<F>(0.0) - k;
+    let r = minus_k.mul_add(c(C2), minus_k.mul_add(c(C1), clamped));
     // The degree-5 polynomial in Estrin's scheme.
     let r2 = r * r;
-    let pair = |i: usize| c::<F>(P[i]) * r + c::<F>(P[i + 1]);
-    let p = (pair(2) + pair(0) * r2) * r2 + pair(4);
-    let e = p * r2 + r + c(1.0);
+    let pair = |i: usize| r.mul_add(c(P[i]), c(P[i + 1]));
+    let p = pair(0).mul_add(r2, pair(2)).mul_add(r2, pair(4));
+    let e = p.mul_add(r2, r) + c(1.0);
     let scale = F::from_bits(ki.add(c(127)).shl::<23>());
     F::select(under, c(0.0), e * scale)
 }
@@ -307,5 +294,216 @@ mod tests {
         assert_eq!(exp_nonpositive_f32(0.0f32), 1.0);
         assert_eq!(exp_nonpositive_f32(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp_nonpositive_f32(-1e30f32), 0.0);
+    }
+
+    /// `f` over every `f32` whose bits lie in `bits` (every `stride`-th of them), eight
+    /// lanes at a time in the best build of the vectors, on two threads: the largest
+    /// distance in ulps from `want`, and the input where it is.
+    fn worst_f32(
+        bits: std::ops::Range<u32>,
+        stride: u32,
+        f: fn(crate::simd::Arr<f32>) -> crate::simd::Arr<f32>,
+        vector: fn([f32; 8]) -> [f32; 8],
+        want: fn(f32) -> f64,
+    ) -> (u32, f32) {
+        let half = bits.start + (bits.end - bits.start) / 2;
+        let part = |r: std::ops::Range<u32>| {
+            let mut worst = (0u32, 0f32);
+            let mut b = r.start;
+            while b < r.end {
+                let xs: [f32; 8] =
+                    std::array::from_fn(|l| f32::from_bits((b + l as u32 * stride).min(r.end - 1)));
+                let got = vector(xs);
+                // The portable build, one lane in eight: the same bits.
+                assert_eq!(
+                    f(Arr(xs)).0[b as usize % 8].to_bits(),
+                    got[b as usize % 8].to_bits()
+                );
+                for (l, &x) in xs.iter().enumerate() {
+                    let exact = want(x);
+                    let u = if exact.abs() < 1e-30 {
+                        0
+                    } else {
+                        ulps32(got[l], exact as f32)
+                    };
+                    if u > worst.0 {
+                        worst = (u, x);
+                    }
+                }
+                b = b.saturating_add(8 * stride);
+            }
+            worst
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| part(bits.start..half));
+            let b = part(half..bits.end);
+            (a.join().unwrap(), b)
+        });
+        if a.0 >= b.0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// Every `f32` in the kernels' own build, or every 61st in a debug build (the whole
+    /// range runs in `make accuracy`, where it takes seconds).
+    fn f32_stride() -> u32 {
+        if cfg!(debug_assertions) {
+            61
+        } else {
+            1
+        }
+    }
+
+    struct Ln32([f32; 8]);
+    impl crate::simd::IsaFn<[f32; 8]> for Ln32 {
+        #[inline(always)]
+        fn call<S: crate::simd::Isa>(self, _: S) -> [f32; 8] {
+            ln_f32(S::F32::from_array(self.0)).to_array()
+        }
+    }
+    struct Exp32([f32; 8]);
+    impl crate::simd::IsaFn<[f32; 8]> for Exp32 {
+        #[inline(always)]
+        fn call<S: crate::simd::Isa>(self, _: S) -> [f32; 8] {
+            exp_nonpositive_f32(S::F32::from_array(self.0)).to_array()
+        }
+    }
+
+    #[test]
+    fn ln_f32_is_within_two_ulps_on_every_normal_float() {
+        let (worst, at) = worst_f32(
+            f32::MIN_POSITIVE.to_bits()..f32::INFINITY.to_bits(),
+            f32_stride(),
+            ln_f32::<Arr<f32>>,
+            |x| crate::simd::with_isa(Ln32(x)),
+            |x| (x as f64).ln(),
+        );
+        assert!(worst <= 2, "{worst} ulps at {at:e}");
+    }
+
+    #[test]
+    fn exp_f32_is_within_two_ulps_on_every_float_down_to_minus_87() {
+        let (worst, at) = worst_f32(
+            0x8000_0000..(-87.0f32).to_bits() + 1,
+            f32_stride(),
+            exp_nonpositive_f32::<Arr<f32>>,
+            |x| crate::simd::with_isa(Exp32(x)),
+            |x| (x as f64).exp(),
+        );
+        assert!(worst <= 2, "{worst} ulps at {at:e}");
+        // Subnormal and zero inputs: e⁰ = 1 exactly.
+        for x in [-f32::from_bits(1), -f32::MIN_POSITIVE, -0.0, 0.0] {
+            assert_eq!(exp_nonpositive_f32(x), 1.0, "{x:e}");
+        }
+    }
+
+    /// 10⁸ random `f64` inputs in the kernels' own build (10⁶ in a debug build), from
+    /// the crate's Philox stream: the largest distance in ulps from `std`.
+    fn worst_f64(
+        draw: impl Fn(u64) -> f64 + Sync,
+        f: fn(f64) -> f64,
+        want: fn(f64) -> f64,
+    ) -> (u64, f64) {
+        let n: u64 = if cfg!(debug_assertions) {
+            1_000_000
+        } else {
+            100_000_000
+        };
+        let part = |r: std::ops::Range<u64>| {
+            let mut worst = (0u64, 0f64);
+            for i in r {
+                let x = draw(i);
+                let u = ulps(f(x), want(x));
+                if u > worst.0 {
+                    worst = (u, x);
+                }
+            }
+            worst
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| part(0..n / 2));
+            let b = part(n / 2..n);
+            (a.join().unwrap(), b)
+        });
+        if a.0 >= b.0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    fn bits_of(i: u64) -> u64 {
+        let w = crate::rng::Noise::new(0xACC0).words(i, 0);
+        (u64::from(w[0]) << 32) | u64::from(w[1])
+    }
+
+    #[test]
+    fn ln_is_within_two_ulps_on_random_doubles() {
+        // Every positive normal double, its exponent uniform.
+        let normal = |i| {
+            let b = bits_of(i);
+            let e = 1 + (b >> 52) % 2046;
+            f64::from_bits((e << 52) | (b & 0x000F_FFFF_FFFF_FFFF))
+        };
+        let (worst, at) = worst_f64(normal, ln, f64::ln);
+        assert!(worst <= 2, "{worst} ulps at {at:e}");
+        // The noise's own inputs: u in (0, 1), then −ln u.
+        let uniform = |i| crate::rng::uniform_f64::<f64>(bits_of(i));
+        let (worst, at) = worst_f64(uniform, ln, f64::ln);
+        assert!(worst <= 2, "{worst} ulps at {at:e}");
+        let (worst, at) = worst_f64(|i| -uniform(i).ln(), ln, f64::ln);
+        assert!(worst <= 2, "{worst} ulps at {at:e}");
+    }
+
+    #[test]
+    fn exp_is_within_two_ulps_on_random_doubles() {
+        let below = |i| -708.0 * (bits_of(i) >> 11) as f64 / (1u64 << 53) as f64;
+        let (worst, at) = worst_f64(below, exp_nonpositive, f64::exp);
+        assert!(worst <= 2, "{worst} ulps at {at:e}");
+        for x in [-f64::from_bits(1), -f64::MIN_POSITIVE, -0.0, 0.0] {
+            assert_eq!(exp_nonpositive(x), 1.0, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn the_noise_edges_are_exact_to_two_ulps() {
+        // The smallest and largest uniforms of both types, 1 ± ulp, and the logarithm of
+        // the largest u < 1, whose −ln u is the smallest input the second logarithm sees.
+        let u_lo = 2f64.powi(-53);
+        let u_hi = 1.0 - 2f64.powi(-53);
+        for x in [
+            u_lo,
+            u_hi,
+            -u_hi.ln(),
+            -u_lo.ln(),
+            1.0,
+            1.0 + f64::EPSILON,
+            1.0 - f64::EPSILON / 2.0,
+        ] {
+            assert!(
+                ulps(ln(x), x.ln()) <= 2 || (ln(x) - x.ln()).abs() < 1e-300,
+                "ln({x:e})"
+            );
+        }
+        let v_lo = 2f32.powi(-24);
+        let v_hi = 1.0 - 2f32.powi(-24);
+        for x in [
+            v_lo,
+            v_hi,
+            -((v_hi as f64).ln() as f32),
+            1.0 + f32::EPSILON,
+            1.0 - f32::EPSILON / 2.0,
+        ] {
+            let exact = (x as f64).ln();
+            assert!(
+                ulps32(ln_f32(x), exact as f32) <= 2 || exact.abs() < 1e-30,
+                "ln_f32({x:e}) = {}, exact {exact}",
+                ln_f32(x)
+            );
+        }
+        assert_eq!(ln(1.0f64), 0.0);
+        assert_eq!(ln_f32(1.0f32), 0.0);
     }
 }

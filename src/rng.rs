@@ -1,4 +1,4 @@
-//! Counter-based Gumbel noise (noise function F, version 2): the noise of (row `r`,
+//! Counter-based Gumbel noise (noise function F, version 3): the noise of (row `r`,
 //! category `j`) under `seed` is a pure function of the three, so it does not depend on
 //! how rows are chunked, batched, threaded or partitioned.
 //!
@@ -21,9 +21,10 @@
 //! g(r, j)      = −ln(−ln u(r, j))                       in the block's float type
 //! ```
 //!
-//! The logarithms are [`fastmath`]'s: plain multiplies, adds and bit operations, with no
-//! division and no fused multiply-add, so every CPU and every vector width gives the same
-//! bits. `r` is the row's position in the evaluated column, or its `key` value: an integer
+//! The logarithms are [`fastmath`]'s: fdlibm's (`f64`) and Cephes' (`f32`) reductions and
+//! polynomials, in IEEE-754 multiplies, adds, fused multiply-adds and one division, each
+//! correctly rounded, so every CPU and every vector width gives the same bits (version 3
+//! brought the fused multiply-adds and the division; version 2 had neither). `r` is the row's position in the evaluated column, or its `key` value: an integer
 //! as its two's-complement `u64` bits, a string as its FNV-1a 64-bit hash ([`hash_str`]).
 //! These values are pinned by value-stability tests: changing them is a breaking change.
 //!

@@ -1,6 +1,6 @@
-//! The AVX2 build. Its operations are plain functions around AVX2 intrinsics, always
-//! inlined: they may only run inside a function compiled with AVX2 enabled, on a CPU
-//! that has it ([`super::with_isa`] ensures both).
+//! The AVX2 build. Its operations are plain functions around AVX2 and FMA intrinsics,
+//! always inlined: they may only run inside a function compiled with both enabled, on a CPU
+//! that has them ([`super::with_isa`] ensures both).
 
 use std::arch::x86_64::*;
 use std::ops::{Add, Mul, Sub};
@@ -282,6 +282,14 @@ impl FloatV for F32x8 {
         unsafe { Self(_mm256_blendv_ps(b.0, a.0, _mm256_castsi256_ps(m.0))) }
     }
     #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        unsafe { Self(_mm256_fmadd_ps(self.0, a.0, b.0)) }
+    }
+    #[inline(always)]
+    fn quotient(self, o: Self) -> Self {
+        unsafe { Self(_mm256_div_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
     fn to_bits(self) -> U32x8 {
         unsafe { U32x8(_mm256_castps_si256(self.0)) }
     }
@@ -355,6 +363,24 @@ impl FloatV for F64x8 {
             Self([
                 _mm256_blendv_pd(b.0[0], a.0[0], _mm256_castsi256_pd(m.0[0])),
                 _mm256_blendv_pd(b.0[1], a.0[1], _mm256_castsi256_pd(m.0[1])),
+            ])
+        }
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        unsafe {
+            Self([
+                _mm256_fmadd_pd(self.0[0], a.0[0], b.0[0]),
+                _mm256_fmadd_pd(self.0[1], a.0[1], b.0[1]),
+            ])
+        }
+    }
+    #[inline(always)]
+    fn quotient(self, o: Self) -> Self {
+        unsafe {
+            Self([
+                _mm256_div_pd(self.0[0], o.0[0]),
+                _mm256_div_pd(self.0[1], o.0[1]),
             ])
         }
     }

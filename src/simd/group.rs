@@ -104,6 +104,14 @@ impl<V: FloatV, const N: usize> FloatV for Group<V, N> {
         Self(std::array::from_fn(|i| V::select(m.0[i], a.0[i], b.0[i])))
     }
     #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        Self(std::array::from_fn(|i| self.0[i].mul_add(a.0[i], b.0[i])))
+    }
+    #[inline(always)]
+    fn quotient(self, o: Self) -> Self {
+        Self(zip(self.0, o.0, V::quotient))
+    }
+    #[inline(always)]
     fn to_bits(self) -> Self::Bits {
         Group(self.0.map(V::to_bits))
     }

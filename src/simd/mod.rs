@@ -1,23 +1,40 @@
-//! Eight-lane vectors, in two builds: explicit AVX2 ([`Avx2`]) and plain arrays
-//! ([`Portable`]), chosen once per task by [`USE_AVX2`]. Kernels are written once,
-//! generic over the build ([`Isa`]); every operation here is an exact IEEE-754
-//! operation, an integer operation or a select, lane by lane, so both builds give the
-//! same bits.
+//! Eight-lane vectors, in three builds chosen once per task: explicit AVX2 ([`Avx2`]),
+//! the same AVX2 code compiled for AVX-512 (F, VL, DQ, BW: 32 vector registers, so the
+//! kernels' interleaved chains stay in registers, and EVEX forms of the same operations;
+//! [`USE_AVX512`]), and plain arrays ([`Portable`]). Kernels are written once, generic
+//! over the build ([`Isa`]); every operation here is an exact IEEE-754 operation (fused
+//! multiply-add included: it rounds once, on every build), an integer operation or a
+//! select, lane by lane, so every build gives the same bits.
 //!
-//! A leaf: owns CPU detection ([`USE_AVX2`]), the dual-build helpers ([`with_best_simd`],
-//! [`with_isa`]) and the lane count ([`LANES`]); imports nothing of this crate.
+//! A leaf: owns CPU detection ([`USE_AVX2`], [`USE_AVX512`]), the build helpers
+//! ([`with_best_simd`], [`with_isa`]), the lane count ([`LANES`]) and [`Group`]; imports
+//! nothing of this crate.
 
 use std::ops::{Add, Mul, Sub};
 
 /// Lanes of one vector: eight `f32` or `u32` make one AVX2 register, eight `f64` two.
 pub const LANES: usize = 8;
 
-/// Whether kernels take their AVX2 build: when the CPU has AVX2, unless the environment
-/// sets `POLARS_GUMBEL_BASELINE_SIMD` (which tests use to compare the two builds).
+/// Whether kernels take their AVX2 build: when the CPU has AVX2 and FMA, unless the
+/// environment sets `POLARS_GUMBEL_BASELINE_SIMD` (which tests use to compare the
+/// builds).
 #[cfg(target_arch = "x86_64")]
 pub static USE_AVX2: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
     std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
         && std::env::var_os("POLARS_GUMBEL_BASELINE_SIMD").is_none()
+});
+
+/// Whether the AVX2 build is compiled for AVX-512: when [`USE_AVX2`] holds and the CPU
+/// has AVX-512 F, VL, DQ and BW, unless the environment sets `POLARS_GUMBEL_NO_AVX512`.
+#[cfg(target_arch = "x86_64")]
+pub static USE_AVX512: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    *USE_AVX2
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::env::var_os("POLARS_GUMBEL_NO_AVX512").is_none()
 });
 
 /// One value or a vector of them: what the arithmetic below is written over, so that
@@ -67,6 +84,11 @@ pub trait FloatV: Lane + Add<Output = Self> + Sub<Output = Self> + Mul<Output = 
     fn is_nan(self) -> Self::Bits;
     /// `a` where `m` is set, `b` elsewhere.
     fn select(m: Self::Bits, a: Self, b: Self) -> Self;
+    /// `self · a + b` rounded once (IEEE-754 fused multiply-add): the same bits on
+    /// every build.
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `self / o`, correctly rounded.
+    fn quotient(self, o: Self) -> Self;
     fn to_bits(self) -> Self::Bits;
     fn from_bits(b: Self::Bits) -> Self;
 }
@@ -99,19 +121,27 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub use avx2::Avx2;
 
-/// Runs `f`, compiled a second time for AVX2 and taken when [`USE_AVX2`] says so.
-/// Kernels are inlined into it; with no fused multiply-add anywhere, both builds give
-/// the same bits.
+/// Runs `f`, compiled again for AVX2 and for AVX-512 and taken when [`USE_AVX2`] and
+/// [`USE_AVX512`] say so. Kernels are inlined into it; Rust never fuses a multiply and
+/// an add by itself, so every build gives the same bits.
 #[inline(always)]
 pub fn with_best_simd<R, F: FnOnce() -> R>(f: F) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512dq,avx512bw")]
+        fn avx512<R, F: FnOnce() -> R>(f: F) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2,fma")]
         fn avx2<R, F: FnOnce() -> R>(f: F) -> R {
             f()
         }
+        if *USE_AVX512 {
+            // SAFETY: the CPU was found to support AVX2, FMA and AVX-512 F, VL, DQ, BW.
+            return unsafe { avx512(f) };
+        }
         if *USE_AVX2 {
-            // SAFETY: the CPU was found to support AVX2.
+            // SAFETY: the CPU was found to support AVX2 and FMA.
             return unsafe { avx2(f) };
         }
     }
@@ -119,18 +149,26 @@ pub fn with_best_simd<R, F: FnOnce() -> R>(f: F) -> R {
 }
 
 /// Runs `f` with the best build of the vectors: [`Avx2`] inside a function compiled for
-/// AVX2 when [`USE_AVX2`] says so, [`Portable`] otherwise. `f` should be
-/// `#[inline(always)]`, to be compiled into the AVX2 function.
+/// AVX-512 or for AVX2 when [`USE_AVX512`] or [`USE_AVX2`] says so, [`Portable`]
+/// otherwise. `f` should be `#[inline(always)]`, to be compiled into that function.
 #[inline(always)]
 pub fn with_isa<R>(f: impl IsaFn<R>) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512dq,avx512bw")]
+        fn avx512<R>(f: impl IsaFn<R>) -> R {
+            f.call(Avx2)
+        }
+        #[target_feature(enable = "avx2,fma")]
         fn avx2<R>(f: impl IsaFn<R>) -> R {
             f.call(Avx2)
         }
+        if *USE_AVX512 {
+            // SAFETY: the CPU was found to support AVX2, FMA and AVX-512 F, VL, DQ, BW.
+            return unsafe { avx512(f) };
+        }
         if *USE_AVX2 {
-            // SAFETY: the CPU was found to support AVX2.
+            // SAFETY: the CPU was found to support AVX2 and FMA.
             return unsafe { avx2(f) };
         }
     }

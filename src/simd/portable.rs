@@ -137,6 +137,14 @@ macro_rules! portable_float {
                 map(self.0, |a| if a.is_nan() { <$bits>::MAX } else { 0 })
             }
             #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                Self(std::array::from_fn(|l| self.0[l].mul_add(a.0[l], b.0[l])))
+            }
+            #[inline(always)]
+            fn quotient(self, o: Self) -> Self {
+                zip(self.0, o.0, |a, b| a / b)
+            }
+            #[inline(always)]
             fn select(m: Arr<$bits>, a: Self, b: Self) -> Self {
                 let mut out = b;
                 for l in 0..LANES {
@@ -241,6 +249,14 @@ macro_rules! scalar {
                 } else {
                     0
                 }
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
+            }
+            #[inline(always)]
+            fn quotient(self, o: Self) -> Self {
+                self / o
             }
             #[inline(always)]
             fn select(m: $bits, a: Self, b: Self) -> Self {
