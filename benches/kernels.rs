@@ -133,14 +133,23 @@ mod stages {
         fn call<S: Isa>(self, _: S) -> f64 {
             let mut acc = T::V::<S>::splat(T::ZERO);
             let rows = S::U32::from_array(std::array::from_fn(|l| l as u32));
-            let mut g = [T::V::<S>::splat(T::ZERO); 4];
-            for b in 0..(CELLS / T::CELLS_PER_COUNTER / LANES) as u32 {
-                let w = philox::<S>(
-                    [rows, S::U32::splat(b), S::U32::splat(0), S::U32::splat(0)],
-                    [7, 9],
-                );
-                T::gumbel_lanes::<S>(&w, &mut g, T::CELLS_PER_COUNTER);
-                for g in &g[..T::CELLS_PER_COUNTER] {
+            let mut g = [T::V::<S>::splat(T::ZERO); 8];
+            // Two counters at a time, their logarithms together, as the kernels draw them.
+            for b in 0..(CELLS / T::CELLS_PER_COUNTER / LANES / 2) as u32 {
+                let counter = |group: u32| {
+                    [
+                        rows,
+                        S::U32::splat(group),
+                        S::U32::splat(0),
+                        S::U32::splat(0),
+                    ]
+                };
+                let w = [
+                    philox::<S>(counter(2 * b), [7, 9]),
+                    philox::<S>(counter(2 * b + 1), [7, 9]),
+                ];
+                T::gumbel_pair::<S>(&w, &mut g);
+                for g in &g[..2 * T::CELLS_PER_COUNTER] {
                     acc = acc + *g;
                 }
             }

@@ -166,6 +166,9 @@ pub trait NoiseFloat: Copy + Default + Send + Sync + 'static {
     /// of counter `l` in lane `l` of `out[k]`, for `k` below `cells` (at most
     /// [`NoiseFloat::CELLS_PER_COUNTER`]); the rest of `out` is left as it was.
     fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [Self::V<S>; 4], cells: usize);
+    /// Every cell of two counters whose outputs are `w`, their logarithms together:
+    /// the first counter's cells in `out[..C]`, the second's in `out[C..2C]`.
+    fn gumbel_pair<S: Isa>(w: &[[S::U32; 4]; 2], out: &mut [Self::V<S>; 8]);
 }
 
 impl NoiseFloat for f32 {
@@ -175,6 +178,12 @@ impl NoiseFloat for f32 {
     fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F32; 4], cells: usize) {
         gumbel_lanes_f32::<S>(w, out, cells)
     }
+    #[inline(always)]
+    fn gumbel_pair<S: Isa>(w: &[[S::U32; 4]; 2], out: &mut [S::F32; 8]) {
+        let [a, b] = *w;
+        let words = Group([a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]);
+        *out = gumbel_f32(uniform_f32::<Group<S::F32, 8>>(words)).0;
+    }
 }
 
 impl NoiseFloat for f64 {
@@ -183,6 +192,18 @@ impl NoiseFloat for f64 {
     #[inline(always)]
     fn gumbel_lanes<S: Isa>(w: &[S::U32; 4], out: &mut [S::F64; 4], cells: usize) {
         gumbel_lanes_f64::<S>(w, out, cells)
+    }
+    #[inline(always)]
+    fn gumbel_pair<S: Isa>(w: &[[S::U32; 4]; 2], out: &mut [S::F64; 8]) {
+        let [a, b] = *w;
+        let words = Group([
+            S::join(a[0], a[1]),
+            S::join(a[2], a[3]),
+            S::join(b[0], b[1]),
+            S::join(b[2], b[3]),
+        ]);
+        let g = gumbel_f64(uniform_f64::<Group<S::F64, 4>>(words)).0;
+        out[..4].copy_from_slice(&g);
     }
 }
 
@@ -221,21 +242,38 @@ impl Noise {
     }
 
     /// The noise of [`LANES`] rows' cells `group · C .. group · C + cells`, where `C`
-    /// is [`NoiseFloat::CELLS_PER_COUNTER`] and `cells` at most `C` (fewer for a block's
-    /// last, partial counter, whose other cells are never computed): row `l`'s cell
-    /// `group · C + k` in lane `l` of `out[k]`.
+    /// is [`NoiseFloat::CELLS_PER_COUNTER`] and `cells` at most `2C`: the counters of
+    /// groups `group` and `group + 1`, whose logarithms run together ([`Group`]), and
+    /// only the cells asked for (a block's last cells are never computed past its
+    /// width). Row `l`'s cell `group · C + k` in lane `l` of `out[k]`.
     #[inline(always)]
     pub fn rows<T: NoiseFloat, S: Isa>(
         &self,
         rows: &[u64; LANES],
         group: u32,
         cells: usize,
-        out: &mut [T::V<S>; 4],
+        out: &mut [T::V<S>; 8],
     ) {
         let lo = S::U32::from_array(rows.map(|r| r as u32));
         let hi = S::U32::from_array(rows.map(|r| (r >> 32) as u32));
-        let w = philox::<S>([lo, hi, Lane::splat(group), Lane::splat(0)], self.key);
-        T::gumbel_lanes::<S>(&w, out, cells);
+        // No closure here: one the compiler declined to inline would run without the
+        // kernels' target features.
+        let w0 = philox::<S>([lo, hi, Lane::splat(group), Lane::splat(0)], self.key);
+        let per = T::CELLS_PER_COUNTER;
+        if cells == 2 * per {
+            let w1 = philox::<S>([lo, hi, Lane::splat(group + 1), Lane::splat(0)], self.key);
+            T::gumbel_pair::<S>(&[w0, w1], out);
+            return;
+        }
+        let mut g = [out[0]; 4];
+        let first = cells.min(per);
+        T::gumbel_lanes::<S>(&w0, &mut g, first);
+        out[..first].copy_from_slice(&g[..first]);
+        if cells > per {
+            let w1 = philox::<S>([lo, hi, Lane::splat(group + 1), Lane::splat(0)], self.key);
+            T::gumbel_lanes::<S>(&w1, &mut g, cells - per);
+            out[per..cells].copy_from_slice(&g[..cells - per]);
+        }
     }
 
     /// The noise of one row's cells `first · C .. (first + LANES) · C`, the counters of
@@ -440,26 +478,29 @@ mod tests {
         assert_eq!((u[3] * 2f64.powi(52)) as u64, k);
     }
 
-    /// The noise of eight rows side by side, against one row at a time.
+    /// The noise of eight rows side by side, two counters at a time (every cell of
+    /// both, or the first few), against one row at a time.
     fn rows_equal_counters<S: Isa>() {
         let noise = Noise::new(0x0123_4567_89AB_CDEF);
         let rows: [u64; LANES] = [0, 1, 7, u64::MAX, 1 << 40, 12345, 3, 3];
         for group in [0u32, 1, 9] {
-            let mut g32 = [<<f32 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
-            let mut g64 = [<<f64 as NoiseFloat>::V<S> as Lane>::splat(0.0); 4];
-            noise.rows::<f32, S>(&rows, group, 4, &mut g32);
-            noise.rows::<f64, S>(&rows, group, 2, &mut g64);
-            let (g32, g64) = (g32.map(Vector::to_array), g64.map(Vector::to_array));
-            for (l, &r) in rows.iter().enumerate() {
-                let mut row32 = vec![0f32; 4 * (group as usize + 1)];
-                let mut row64 = vec![0f64; 2 * (group as usize + 1)];
-                noise.fill_row(r, &mut row32);
-                noise.fill_row(r, &mut row64);
-                for k in 0..4 {
-                    assert_eq!(g32[k][l].to_bits(), row32[4 * group as usize + k].to_bits());
-                }
-                for k in 0..2 {
-                    assert_eq!(g64[k][l].to_bits(), row64[2 * group as usize + k].to_bits());
+            for cells in 1..=8 {
+                let mut g32 = [<<f32 as NoiseFloat>::V<S> as Lane>::splat(0.0); 8];
+                let mut g64 = [<<f64 as NoiseFloat>::V<S> as Lane>::splat(0.0); 8];
+                noise.rows::<f32, S>(&rows, group, cells, &mut g32);
+                noise.rows::<f64, S>(&rows, group, cells.min(4), &mut g64);
+                let (g32, g64) = (g32.map(Vector::to_array), g64.map(Vector::to_array));
+                for (l, &r) in rows.iter().enumerate() {
+                    let mut row32 = vec![0f32; 4 * (group as usize + 2)];
+                    let mut row64 = vec![0f64; 2 * (group as usize + 2)];
+                    noise.fill_row(r, &mut row32);
+                    noise.fill_row(r, &mut row64);
+                    for k in 0..cells {
+                        assert_eq!(g32[k][l].to_bits(), row32[4 * group as usize + k].to_bits());
+                    }
+                    for k in 0..cells.min(4) {
+                        assert_eq!(g64[k][l].to_bits(), row64[2 * group as usize + k].to_bits());
+                    }
                 }
             }
         }

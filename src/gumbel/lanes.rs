@@ -56,9 +56,9 @@ fn perturb_lanes<T: Real, S: Isa>(
         Lane::splat(T::ZERO),
         Lane::splat(T::ZERO),
     );
-    let mut g = [T::V::<S>::splat(T::ZERO); 4];
-    for (b, cells) in p.chunks_mut(T::CELLS_PER_COUNTER).enumerate() {
-        noise.rows::<T, S>(rows, b as u32, cells.len(), &mut g);
+    let mut g = [T::V::<S>::splat(T::ZERO); 8];
+    for (b, cells) in p.chunks_mut(2 * T::CELLS_PER_COUNTER).enumerate() {
+        noise.rows::<T, S>(rows, 2 * b as u32, cells.len(), &mut g);
         for (cell, &g) in cells.iter_mut().zip(&g) {
             let q = perturbed(*cell, max, s, g);
             *cell = q;

@@ -13,9 +13,19 @@ use super::{FloatV, IntV, Lane};
 #[derive(Clone, Copy, Debug)]
 pub struct Group<V, const N: usize>(pub [V; N]);
 
-#[inline(always)]
-fn zip<V: Copy, const N: usize>(a: [V; N], b: [V; N], f: impl Fn(V, V) -> V) -> [V; N] {
-    std::array::from_fn(|i| f(a[i], b[i]))
+/// `op` vector by vector, in a plain loop: no closure, so nothing stands between the
+/// kernels' target features and the operation (a closure the compiler declines to
+/// inline would run without them).
+macro_rules! each {
+    ($n:expr, $out:expr, |$i:ident| $e:expr) => {{
+        let mut out = $out;
+        let mut $i = 0;
+        while $i < $n {
+            out[$i] = $e;
+            $i += 1;
+        }
+        out
+    }};
 }
 
 impl<V: Lane, const N: usize> Lane for Group<V, N> {
@@ -29,31 +39,31 @@ impl<V: Lane, const N: usize> Lane for Group<V, N> {
 impl<V: IntV, const N: usize> IntV for Group<V, N> {
     #[inline(always)]
     fn and(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::and))
+        Self(each!(N, self.0, |i| V::and(self.0[i], o.0[i])))
     }
     #[inline(always)]
     fn or(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::or))
+        Self(each!(N, self.0, |i| V::or(self.0[i], o.0[i])))
     }
     #[inline(always)]
     fn xor(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::xor))
+        Self(each!(N, self.0, |i| V::xor(self.0[i], o.0[i])))
     }
     #[inline(always)]
     fn add(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::add))
+        Self(each!(N, self.0, |i| V::add(self.0[i], o.0[i])))
     }
     #[inline(always)]
     fn sub(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::sub))
+        Self(each!(N, self.0, |i| V::sub(self.0[i], o.0[i])))
     }
     #[inline(always)]
     fn shr<const S: i32>(self) -> Self {
-        Self(self.0.map(V::shr::<S>))
+        Self(each!(N, self.0, |i| self.0[i].shr::<S>()))
     }
     #[inline(always)]
     fn shl<const S: i32>(self) -> Self {
-        Self(self.0.map(V::shl::<S>))
+        Self(each!(N, self.0, |i| self.0[i].shl::<S>()))
     }
 }
 
@@ -61,7 +71,7 @@ impl<V: FloatV, const N: usize> Add for Group<V, N> {
     type Output = Self;
     #[inline(always)]
     fn add(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::add))
+        Self(each!(N, self.0, |i| V::add(self.0[i], o.0[i])))
     }
 }
 
@@ -69,7 +79,7 @@ impl<V: FloatV, const N: usize> Sub for Group<V, N> {
     type Output = Self;
     #[inline(always)]
     fn sub(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::sub))
+        Self(each!(N, self.0, |i| V::sub(self.0[i], o.0[i])))
     }
 }
 
@@ -77,7 +87,7 @@ impl<V: FloatV, const N: usize> Mul for Group<V, N> {
     type Output = Self;
     #[inline(always)]
     fn mul(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::mul))
+        Self(each!(N, self.0, |i| V::mul(self.0[i], o.0[i])))
     }
 }
 
@@ -85,38 +95,40 @@ impl<V: FloatV, const N: usize> FloatV for Group<V, N> {
     type Bits = Group<V::Bits, N>;
     #[inline(always)]
     fn gt(self, o: Self) -> Self::Bits {
-        Group(std::array::from_fn(|i| self.0[i].gt(o.0[i])))
+        Group(each!(N, [self.0[0].gt(o.0[0]); N], |i| self.0[i].gt(o.0[i])))
     }
     #[inline(always)]
     fn lt(self, o: Self) -> Self::Bits {
-        Group(std::array::from_fn(|i| self.0[i].lt(o.0[i])))
+        Group(each!(N, [self.0[0].lt(o.0[0]); N], |i| self.0[i].lt(o.0[i])))
     }
     #[inline(always)]
     fn eq(self, o: Self) -> Self::Bits {
-        Group(std::array::from_fn(|i| self.0[i].eq(o.0[i])))
+        Group(each!(N, [self.0[0].eq(o.0[0]); N], |i| self.0[i].eq(o.0[i])))
     }
     #[inline(always)]
     fn is_nan(self) -> Self::Bits {
-        Group(self.0.map(V::is_nan))
+        Group(each!(N, [self.0[0].is_nan(); N], |i| self.0[i].is_nan()))
     }
     #[inline(always)]
     fn select(m: Self::Bits, a: Self, b: Self) -> Self {
-        Self(std::array::from_fn(|i| V::select(m.0[i], a.0[i], b.0[i])))
+        Self(each!(N, b.0, |i| V::select(m.0[i], a.0[i], b.0[i])))
     }
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
-        Self(std::array::from_fn(|i| self.0[i].mul_add(a.0[i], b.0[i])))
+        Self(each!(N, b.0, |i| self.0[i].mul_add(a.0[i], b.0[i])))
     }
     #[inline(always)]
     fn quotient(self, o: Self) -> Self {
-        Self(zip(self.0, o.0, V::quotient))
+        Self(each!(N, self.0, |i| V::quotient(self.0[i], o.0[i])))
     }
     #[inline(always)]
     fn to_bits(self) -> Self::Bits {
-        Group(self.0.map(V::to_bits))
+        Group(each!(N, [self.0[0].to_bits(); N], |i| self.0[i].to_bits()))
     }
     #[inline(always)]
     fn from_bits(b: Self::Bits) -> Self {
-        Self(b.0.map(V::from_bits))
+        Self(each!(N, [V::from_bits(b.0[0]); N], |i| V::from_bits(
+            b.0[i]
+        )))
     }
 }
