@@ -157,6 +157,18 @@ where
     (v, result)
 }
 
+/// `n` zeros, in memory Linux is asked to back with transparent huge pages (as
+/// [`fresh`]): an output the tasks overwrite, whose zeroed pages the allocator leaves to
+/// be faulted in by those first writes.
+pub fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    let mut v = vec![T::default(); n];
+    // SAFETY: the values are initialised; the advice reads and writes none of them.
+    let spare =
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<MaybeUninit<T>>(), n) };
+    advise_huge_pages(spare);
+    v
+}
+
 /// Asks for huge pages behind the whole 2 MiB pages of `buffer`, before any is touched;
 /// a hint only, without effect where the kernel does not take it.
 fn advise_huge_pages<T>(buffer: &mut [MaybeUninit<T>]) {

@@ -13,7 +13,7 @@ use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_field
 use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Strided};
 use crate::fastmath;
 use crate::par::{
-    choice_buffers, choice_pieces, column_pieces, fresh, par_tasks, row_pieces, tasks,
+    choice_buffers, choice_pieces, column_pieces, fresh, par_tasks, row_pieces, tasks, zeroed,
     ROWS_PER_TASK,
 };
 use crate::real::Real;
@@ -725,7 +725,7 @@ pub(super) fn relax_fixed<T: Real>(
     };
     match (source, s.dtype()) {
         (Fixed::Fields(_), DataType::Struct(fields)) => {
-            let mut out: Vec<Vec<T>> = (0..width).map(|_| vec![T::ZERO; len]).collect();
+            let mut out: Vec<Vec<T>> = (0..width).map(|_| zeroed(len)).collect();
             let columns = out.iter_mut().map(|c| &mut c[..]).collect();
             let pieces = column_pieces(columns, len);
             let (found, _) = for_groups(len, width, pieces, &IntoFields(group));
@@ -741,7 +741,7 @@ pub(super) fn relax_fixed<T: Real>(
         _ => {
             // One chunk of output per task (see `array_from_pieces`).
             let pieces: Vec<Vec<T>> = (0..tasks(len))
-                .map(|t| vec![T::ZERO; (len - t * ROWS_PER_TASK).min(ROWS_PER_TASK) * width])
+                .map(|t| zeroed((len - t * ROWS_PER_TASK).min(ROWS_PER_TASK) * width))
                 .collect();
             let (found, pieces) = for_groups(len, width, pieces, &IntoRows(group, width));
             array_from_pieces(name, pieces, width, validity(found, len, input_validity))
