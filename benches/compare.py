@@ -387,9 +387,10 @@ def numpy_sample(
     """Gumbel-max sampling in vectorised, in-place numpy, then the labels gathered into a
     Polars String column (what decode returns)."""
     g = rng.random(x.shape, dtype=x.dtype)
-    np.log(g, out=g)
-    np.negative(g, out=g)
-    np.log(g, out=g)
+    with np.errstate(divide="ignore"):  # numpy's uniforms include 0
+        np.log(g, out=g)
+        np.negative(g, out=g)
+        np.log(g, out=g)
     np.subtract(x, g, out=g)
     return pl.Series("x", labels[g.argmax(axis=1)], dtype=pl.String)
 
