@@ -56,6 +56,7 @@ mod module {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add_function(wrap_pyfunction!(gumbel_noise, m)?)?;
         m.add_function(wrap_pyfunction!(philox_words, m)?)?;
+        m.add_function(wrap_pyfunction!(simd_build, m)?)?;
         m.add_function(wrap_pyfunction!(uniforms, m)?)?;
         m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
         m.add_function(wrap_pyfunction!(fit_mixture, m)?)?;

@@ -3,7 +3,7 @@
 //! Python package keeps no second copy of either.
 //!
 //! The boundary: imports [`crate::codec`] and what its signatures name, and the
-//! mixture fit ([`crate::mixture`]) for tests.
+//! mixture fit ([`crate::mixture`]) and the vector build ([`crate::simd`]) for tests.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -53,6 +53,13 @@ pub fn gumbel_noise(seed: u64, rows: Vec<u64>, k: usize, float32: bool) -> Vec<V
             }
         })
         .collect()
+}
+
+/// The build of the vector kernels this process takes: `"avx512"`, `"avx2"` or
+/// `"portable"` (tests check that each is what they compare).
+#[pyfunction]
+pub fn simd_build() -> &'static str {
+    crate::simd::build_name()
 }
 
 /// The four Philox4x32-10 words of counter `(row, group)` under `seed`.

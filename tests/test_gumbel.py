@@ -1150,11 +1150,13 @@ def test_group_by_agg_agrees_with_per_group_eager() -> None:
     assert_frame_equal(lazy, out, check_exact=True)
 
 
-def _simd_digest(build: str) -> str:
-    """Digest of seeded outputs computed in a subprocess with one build of the kernels:
-    "best" (AVX-512 where the CPU has it), "avx2" or "portable"."""
+def _simd_digest(build: str) -> tuple[str, str]:
+    """The build a subprocess took and the digest of the seeded outputs it computed, with
+    one build of the kernels: "best" (AVX-512 where the CPU has it), "avx2" or
+    "portable"."""
     code = """
 import hashlib, numpy as np, polars as pl, polars_gumbel as pg
+from polars_gumbel._internal import simd_build
 x = np.random.default_rng(3).standard_normal((5000, 7))
 x[::17, 2] = -np.inf
 h = hashlib.sha256()
@@ -1194,7 +1196,7 @@ for k in range(1, 65):
                 e=pg.gumbel_softmax("x", seed=3, hard=True),
             )
             h.update(str(out.rows()).encode())
-print(h.hexdigest())
+print(simd_build(), h.hexdigest())
 """
     env = dict(os.environ)
     env.pop("POLARS_GUMBEL_BASELINE_SIMD", None)
@@ -1206,12 +1208,30 @@ print(h.hexdigest())
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    return done.stdout.strip()
+    name, digest = done.stdout.split()
+    return name, digest
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return {w for line in f if line.startswith("flags") for w in line.split()}
+    except OSError:
+        return set()
 
 
 def test_vector_builds_give_the_same_bits() -> None:
     """The AVX-512, AVX2 and portable builds of the kernels agree bit for bit: every
     operation, the fused multiply-add included, is correctly rounded on each."""
-    best = _simd_digest("best")
-    assert _simd_digest("avx2") == best
-    assert _simd_digest("portable") == best
+    flags = _cpu_flags()
+    avx2 = {"avx2", "fma"} <= flags
+    avx512 = avx2 and {"avx512f", "avx512vl", "avx512dq", "avx512bw"} <= flags
+    best_name, best = _simd_digest("best")
+    avx2_name, avx2_digest = _simd_digest("avx2")
+    portable_name, portable = _simd_digest("portable")
+    # Each run took the build it was asked for, where the CPU has it.
+    assert best_name == ("avx512" if avx512 else "avx2" if avx2 else "portable")
+    assert avx2_name == ("avx2" if avx2 else "portable")
+    assert portable_name == "portable"
+    assert avx2_digest == best
+    assert portable == best

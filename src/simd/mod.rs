@@ -175,6 +175,21 @@ pub fn with_isa<R>(f: impl IsaFn<R>) -> R {
     f.call(Portable)
 }
 
+/// The build [`with_isa`] takes on this CPU and environment: `"avx512"`, `"avx2"` or
+/// `"portable"`.
+pub fn build_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if *USE_AVX512 {
+            return "avx512";
+        }
+        if *USE_AVX2 {
+            return "avx2";
+        }
+    }
+    "portable"
+}
+
 /// A computation generic over the build of the vectors (a closure cannot be generic).
 pub trait IsaFn<R> {
     fn call<S: Isa>(self, isa: S) -> R;
