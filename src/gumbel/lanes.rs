@@ -1,6 +1,7 @@
 //! The eight-row kernels of Gumbel-Softmax and Gumbel-max sampling, and their drivers
 //! over Struct fields and Array rows: [`LANES`] rows side by side in vectors, category
-//! after category, the noise of eight rows from one vectorised Philox call per counter.
+//! after category, the noise of eight rows two Philox counters at a time, their
+//! logarithms together ([`Noise::rows`]).
 
 use std::marker::PhantomData;
 use std::ops::Range;

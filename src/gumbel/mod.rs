@@ -14,7 +14,7 @@
 //! field; Array rows as 8 × 8 tiles transposed in registers when K is a multiple of
 //! eight, with a stride otherwise. A group of rows keeps its
 //! perturbed scores in a scratch of `K` vectors, and draws the noise of eight rows
-//! with one vectorised Philox call per counter. List blocks, whose rows vary in width,
+//! two vectorised Philox counters at a time, their logarithms together. List blocks, whose rows vary in width,
 //! go row by row, the noise of eight counters of the row at a time; every step is
 //! the same IEEE operation in the same order, so every layout gives the same bits.
 //!
