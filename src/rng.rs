@@ -24,8 +24,10 @@
 //! The logarithms are [`fastmath`]'s: fdlibm's (`f64`) and Cephes' (`f32`) reductions and
 //! polynomials, in IEEE-754 multiplies, adds, fused multiply-adds and one division, each
 //! correctly rounded, so every CPU and every vector width gives the same bits (version 3
-//! brought the fused multiply-adds and the division; version 2 had neither). `r` is the row's position in the evaluated column, or its `key` value: an integer
-//! as its two's-complement `u64` bits, a string as its FNV-1a 64-bit hash ([`hash_str`]).
+//! brought the fused multiply-adds and the division; version 2 had neither).
+//!
+//! `r` is the row's position in the evaluated column, or its `key` value: an integer as
+//! its two's-complement `u64` bits, a string as its FNV-1a 64-bit hash ([`hash_str`]).
 //! These values are pinned by value-stability tests: changing them is a breaking change.
 //!
 //! A leaf: owns the noise ([`Noise`], [`NoiseFloat`], [`RowIds`]); imports only
