@@ -363,6 +363,72 @@ fn code_small(
     Dense { codes, labels }
 }
 
+/// `np.digitize` against ascending edges: how many edges are at most a value, which is
+/// where the value would be inserted after its equals; a NaN goes past every edge, as
+/// numpy sorts it. The finite edges are evenly spaced wherever numpy's
+/// `histogram_bin_edges` made them, so one division guesses the answer, and stepping
+/// from the guess while an edge is on the wrong side makes it exact for any edges.
+struct Bins<'a> {
+    edges: &'a [f64],
+    /// The edges below every finite value (−inf ones), and the finite edges' first
+    /// value and spacing, when there are two or more of them.
+    below: usize,
+    finite: usize,
+    first: f64,
+    per_step: f64,
+}
+
+impl<'a> Bins<'a> {
+    fn new(edges: &'a [f64]) -> Self {
+        let below = edges
+            .iter()
+            .take_while(|e| **e == f64::NEG_INFINITY)
+            .count();
+        let finite = edges[below..].iter().take_while(|e| e.is_finite()).count();
+        let (first, last) = match finite {
+            0 => (0.0, 0.0),
+            n => (edges[below], edges[below + n - 1]),
+        };
+        let step = if finite > 1 {
+            (last - first) / (finite - 1) as f64
+        } else {
+            0.0
+        };
+        let per_step = if step > 0.0 && step.is_finite() {
+            1.0 / step
+        } else {
+            0.0
+        };
+        Self {
+            edges,
+            below,
+            finite,
+            first,
+            per_step,
+        }
+    }
+
+    #[inline]
+    fn of(&self, x: f64) -> usize {
+        let n = self.edges.len();
+        if x.is_nan() {
+            return n;
+        }
+        // The guess, in range whatever x is (±inf, or a spacing of 0); clamped at 0
+        // first, so that truncation is the floor.
+        let steps = (x - self.first) * self.per_step + 1.0;
+        let guess = steps.clamp(0.0, self.finite as f64);
+        let mut i = self.below + if guess.is_nan() { 0 } else { guess as usize };
+        while i < n && self.edges[i] <= x {
+            i += 1;
+        }
+        while i > 0 && self.edges[i - 1] > x {
+            i -= 1;
+        }
+        i
+    }
+}
+
 /// A numeric column as its bins (see [`Binning`]), labelled by their numbers.
 fn binned(s: &Series, binning: &Binning) -> PolarsResult<Dense> {
     polars_ensure!(
@@ -391,35 +457,26 @@ fn binned(s: &Series, binning: &Binning) -> PolarsResult<Dense> {
         }
     };
     let past = edges.len();
-    // How many edges are at most the value: the edges ascend, so this is where the
-    // value would be inserted after its equals. NaN is past every edge, as numpy
-    // sorts it. (Counting every edge, a dozen comparisons without a branch, is
-    // quicker than searching.)
-    let bin = |x: f64| -> usize {
-        if x.is_nan() {
-            past
-        } else {
-            edges.iter().map(|&e| usize::from(e <= x)).sum()
-        }
-    };
+    let bin = Bins::new(&edges);
     const VACANT: u32 = u32::MAX;
     let mut table = vec![VACANT; past + 1];
     let mut labels = Vec::new();
     let mut code = |b: usize| {
-        if table[b] == VACANT {
-            table[b] = labels.len() as u32;
+        let slot = &mut table[b];
+        if *slot == VACANT {
+            *slot = labels.len() as u32;
             labels.push(Some(b.to_string()));
         }
-        table[b]
+        *slot
     };
     let values = arr.values();
     let codes = match arr.validity().filter(|v| v.unset_bits() > 0) {
         Some(valid) => values
             .iter()
             .zip(valid.iter())
-            .map(|(&x, ok)| code(if ok { bin(x) } else { past }))
+            .map(|(&x, ok)| code(if ok { bin.of(x) } else { past }))
             .collect(),
-        None => values.iter().map(|&x| code(bin(x))).collect(),
+        None => values.iter().map(|&x| code(bin.of(x))).collect(),
     };
     Ok(Dense { codes, labels })
 }

@@ -9,8 +9,8 @@
 //! escaped, and Enum / Categorical inputs take the fast import of [`ffi`].
 //!
 //! The boundary: thin wrappers that import the operations ([`crate::onehot`],
-//! [`crate::softmax`], [`crate::gumbel`], [`crate::decode`], [`crate::contingency`]), [`crate::blocks`] (for
-//! output dtypes) and [`crate::ffi`].
+//! [`crate::softmax`], [`crate::gumbel`], [`crate::decode`], [`crate::contingency`],
+//! [`crate::correlation`]), [`crate::blocks`] (for output dtypes) and [`crate::ffi`].
 
 use polars::prelude::*;
 use polars_arrow::ffi::ArrowSchema;
@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::blocks::{block_dtype, compute_dtype};
 use crate::contingency::{self, CountOptions, ValuesOptions};
+use crate::correlation::{self, CorrelationOptions};
 use crate::decode::{self, DecodeOptions};
 use crate::ffi;
 use crate::gumbel::{self, Activation, GumbelOptions, SpansOptions};
@@ -286,6 +287,14 @@ fn distinct_values(inputs: &[Series], options: ValuesOptions) -> PolarsResult<Se
     contingency::distinct_values(inputs, &options)
 }
 
+fn correlations_output(fields: &[Field], options: CorrelationOptions) -> PolarsResult<Field> {
+    correlation::correlations_field(fields, &options)
+}
+
+fn correlations(inputs: &[Series], options: CorrelationOptions) -> PolarsResult<Series> {
+    correlation::correlations(inputs, &options)
+}
+
 /// The two C entry points of each expression: `$field` (its output field, at plan
 /// time) and `$compute` (its result), around the functions named after it.
 macro_rules! expressions {
@@ -359,4 +368,7 @@ expressions! {
     "distinct_values": ValuesOptions,
         _polars_plugin_field_distinct_values => distinct_values_output,
         _polars_plugin_distinct_values => distinct_values;
+    "correlations": CorrelationOptions,
+        _polars_plugin_field_correlations => correlations_output,
+        _polars_plugin_correlations => correlations;
 }

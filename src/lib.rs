@@ -3,9 +3,10 @@
 //! [`polars::prelude::Series`].
 //!
 //! Dependencies point one way: the boundary (`expressions`, `ffi`, `python`) → the
-//! operations (`onehot`, `numeric`, `softmax`, `gumbel`, `decode`, `codec`, `contingency`) → [`blocks`] → the kernels
-//! ([`argmax`], [`mixture`]) → the leaves (`real`, `simd`, `dispatch`, `par`, `fastmath`, `rng`,
-//! `tau`). A test fails on any import against that direction or in a cycle.
+//! operations (`onehot`, `numeric`, `softmax`, `gumbel`, `decode`, `codec`, `contingency`,
+//! `correlation`) → [`blocks`] → the kernels ([`argmax`], [`mixture`]) → the leaves
+//! (`real`, `simd`, `dispatch`, `par`, `fastmath`, `rng`, `tau`). A test fails on any
+//! import against that direction or in a cycle.
 
 // Leaves: no import of another module of this crate but leaves.
 pub mod dispatch;
@@ -26,6 +27,7 @@ pub mod blocks;
 // Operations on Series.
 pub mod codec;
 pub mod contingency;
+pub mod correlation;
 pub mod decode;
 pub mod gumbel;
 pub mod numeric;

@@ -22,7 +22,10 @@ PACKAGE = ROOT / "python" / "polars_gumbel"
 # Each layer may import its own layer and the layers after it, never one before it.
 LAYERS: list[tuple[str, set[str]]] = [
     ("boundary", {"lib", "ffi", "expressions", "python"}),
-    ("operations", {"codec", "contingency", "decode", "gumbel", "numeric", "onehot", "softmax"}),
+    (
+        "operations",
+        {"codec", "contingency", "correlation", "decode", "gumbel", "numeric", "onehot", "softmax"},
+    ),
     ("blocks", {"blocks"}),
     ("kernels", {"argmax", "mixture"}),
     ("leaves", {"dispatch", "fastmath", "par", "real", "rng", "simd", "tau"}),

@@ -735,36 +735,53 @@ def _correlations(
 
     columns = list(dict.fromkeys(c for pair in pairs for c in pair))
 
+    def stats(numbers: pl.LazyFrame) -> pl.LazyFrame:
+        """Per pair: ``pair``, ``corr`` (NaN where undefined), ``rows`` holding both
+        values, ``constant`` (SDMetrics refuses a column with one distinct value, before
+        dropping nulls) and ``finite`` (no ±inf, which makes Pearson's r NaN)."""
+        if method == "pearson":
+            position = {c: i for i, c in enumerate(columns)}
+            options = {"pairs": [[position[a], position[b]] for a, b in pairs]}
+            inputs = [pl.col(c) for c in columns]
+            expr = _plugin("correlations", inputs, options, elementwise=False, changes_length=True)
+            return (
+                numbers.select(expr.alias("c"))
+                .unnest("c")
+                .with_columns(pl.col("pair").cast(pl.Int64))
+            )
+        lo = {c: pl.col(c).min() for c in columns}
+        hi = {c: pl.col(c).max() for c in columns}
+        constant = {c: (lo[c] == hi[c]) & (pl.col(c).count() > 0) for c in columns}
+        found = []
+        for i, (a, b) in enumerate(pairs):
+            x, y = pl.col(a), pl.col(b)
+            found.append(
+                pl.struct(
+                    # pl.corr drops the rows where either value is null, as SDMetrics.
+                    corr=pl.corr(x, y, method=method),
+                    rows=(x.is_not_null() & y.is_not_null()).sum(),
+                    constant=constant[a] | constant[b],
+                    finite=pl.lit(True),
+                ).alias(str(i))
+            )
+        return (
+            numbers.select(found)
+            .unpivot(variable_name="pair", value_name="c")
+            .unnest("c")
+            .with_columns(pl.col("pair").cast(pl.Int64))
+        )
+
     def side(frame: pl.LazyFrame, tag: str) -> pl.LazyFrame:
         sch = frame.collect_schema()
         # Each column as Float64 once, NaN made null.
         numbers = frame.select([_as_number(c, sch[c]).alias(c) for c in columns])
-        # SDMetrics refuses a column with one distinct value before dropping nulls.
-        lo = {c: pl.col(c).min() for c in columns}
-        hi = {c: pl.col(c).max() for c in columns}
-        constant = {c: (lo[c] == hi[c]) & (pl.col(c).count() > 0) for c in columns}
-        # pl.corr of a pair holding ±inf is NaN; this names the cause.
-        infinite = {c: (lo[c] == float("-inf")) | (hi[c] == float("inf")) for c in columns}
-        stats = []
-        for i, (a, b) in enumerate(pairs):
-            x, y = pl.col(a), pl.col(b)
-            rows = (x.is_not_null() & y.is_not_null()).sum()
-            undefined = constant[a] | constant[b]
-            # pl.corr drops the rows where either value is null, as SDMetrics does.
-            corr = pl.corr(x, y, method=method)
-            stats.append(
-                pl.struct(
-                    corr=pl.when((rows >= 2) & ~undefined).then(corr),
-                    constant=undefined,
-                    rows=rows,
-                    finite=~(infinite[a] | infinite[b]) | (method == "spearman"),
-                ).alias(str(i))
-            )
-        return (
-            numbers.select(stats)
-            .unpivot(variable_name="pair", value_name=tag)
-            .unnest(tag, separator="_")
-            .with_columns(pl.col("pair").cast(pl.Int64))
+        defined = (pl.col("rows") >= 2) & ~pl.col("constant")
+        return stats(numbers).select(
+            "pair",
+            pl.when(defined).then(pl.col("corr")).alias(f"{tag}_corr"),
+            pl.col("constant").alias(f"{tag}_constant"),
+            pl.col("rows").alias(f"{tag}_rows"),
+            pl.col("finite").alias(f"{tag}_finite"),
         )
 
     both = side(real, "r").join(side(synthetic, "s"), on="pair")
