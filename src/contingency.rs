@@ -14,10 +14,11 @@
 //! `histogram_bin_edges` of its finite values, or edges given, and `np.digitize`.
 //!
 //! [`distinct_values`] gives each numeric column's distinct values, ascending, with
-//! their rows: what a two-sample Kolmogorov-Smirnov statistic reads.
+//! their rows: what a two-sample Kolmogorov-Smirnov statistic reads, and [`ks_gaps`]
+//! walks two tables' lists together to its largest gap.
 //!
 //! An operation ([`counts`], [`counts_field`], [`CountOptions`], [`distinct_values`],
-//! [`ValuesOptions`]); imports only the leaf [`crate::par`].
+//! [`ValuesOptions`], [`ks_gaps`]); imports only the leaf [`crate::par`].
 
 use polars::prelude::*;
 use serde::Deserialize;
@@ -921,9 +922,214 @@ pub fn distinct_values(inputs: &[Series], options: &ValuesOptions) -> PolarsResu
     Ok(StructChunked::from_series(out.name().clone(), len, fields.iter())?.into_series())
 }
 
+/// The output of [`ks_gaps`]: per group, `group`, the real and synthetic rows `n_r`
+/// and `n_s`, and `gap`, the largest `|c_r · n_s − c_s · n_r|` over the values.
+pub fn ks_gaps_field(fields: &[Field]) -> PolarsResult<Field> {
+    let want = [
+        DataType::UInt32,
+        DataType::Float64,
+        DataType::UInt64,
+        DataType::UInt8,
+    ];
+    polars_ensure!(
+        fields.len() == 4 && fields.iter().zip(&want).all(|(f, d)| f.dtype() == d),
+        InvalidOperation: "ks_gaps expects group (u32), value (f64), count (u64) and side (u8) \
+        columns, got [{}]",
+        fields.iter().map(|f| f.dtype().to_string()).collect::<Vec<_>>().join(", ")
+    );
+    Ok(Field::new(
+        fields[0].name().clone(),
+        DataType::Struct(vec![
+            Field::new("group".into(), DataType::UInt32),
+            Field::new("n_r".into(), DataType::Float64),
+            Field::new("n_s".into(), DataType::Float64),
+            Field::new("gap".into(), DataType::Float64),
+        ]),
+    ))
+}
+
+/// One side's runs of [`distinct_values`]: `(group, value, count)`, ascending.
+type Runs = Vec<(u32, f64, u64)>;
+
+/// The two-sample Kolmogorov-Smirnov gaps of each group, from both tables'
+/// [`distinct_values`] one after the other (`side` 0 the real, 1 the synthetic one):
+/// the two sorted lists of each group walked together, the running counts `c_r` and
+/// `c_s` compared after each distinct value, in whole numbers.
+pub fn ks_gaps(inputs: &[Series]) -> PolarsResult<Series> {
+    let fields: Vec<Field> = inputs.iter().map(|s| s.field().into_owned()).collect();
+    let out = ks_gaps_field(&fields)?;
+    let (group, value) = (inputs[0].u32()?, inputs[1].f64()?);
+    let (count, side) = (inputs[2].u64()?, inputs[3].u8()?);
+    polars_ensure!(
+        [group.null_count(), value.null_count(), count.null_count(), side.null_count()]
+            == [0; 4],
+        InvalidOperation: "ks_gaps expects no nulls"
+    );
+    let mut sides: [Runs; 2] = [Vec::new(), Vec::new()];
+    for (((g, v), n), s) in group
+        .into_no_null_iter()
+        .zip(value.into_no_null_iter())
+        .zip(count.into_no_null_iter())
+        .zip(side.into_no_null_iter())
+    {
+        polars_ensure!(s < 2, InvalidOperation: "ks_gaps expects side 0 or 1, got {s}");
+        sides[usize::from(s)].push((g, v, n));
+    }
+    for runs in &sides {
+        polars_ensure!(
+            runs.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)),
+            InvalidOperation: "ks_gaps expects each side's values ascending within each group"
+        );
+    }
+    let [real, synthetic] = &sides;
+    let groups = real
+        .iter()
+        .chain(synthetic)
+        .map(|r| r.0 as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let total = |runs: &Runs| {
+        let mut t = vec![0u64; groups];
+        for &(g, _, n) in runs {
+            t[g as usize] += n;
+        }
+        t
+    };
+    let (n_r, n_s) = (total(real), total(synthetic));
+    let mut gap = vec![0u128; groups];
+    let (mut i, mut j) = (0, 0);
+    let (mut c_r, mut c_s, mut at) = (0u64, 0u64, u32::MAX);
+    while i < real.len() || j < synthetic.len() {
+        // The next (group, value) of either list, and every row of it on both sides.
+        let next = match (real.get(i), synthetic.get(j)) {
+            (Some(a), Some(b)) if (b.0, b.1) < (a.0, a.1) => (b.0, b.1),
+            (Some(a), _) => (a.0, a.1),
+            (None, Some(b)) => (b.0, b.1),
+            (None, None) => break,
+        };
+        if next.0 != at {
+            (at, c_r, c_s) = (next.0, 0, 0);
+        }
+        if real.get(i).is_some_and(|a| (a.0, a.1) == next) {
+            c_r += real[i].2;
+            i += 1;
+        }
+        if synthetic.get(j).is_some_and(|b| (b.0, b.1) == next) {
+            c_s += synthetic[j].2;
+            j += 1;
+        }
+        let g = at as usize;
+        let d =
+            (u128::from(c_r) * u128::from(n_s[g])).abs_diff(u128::from(c_s) * u128::from(n_r[g]));
+        gap[g] = gap[g].max(d);
+    }
+    let present: Vec<usize> = (0..groups).filter(|&g| n_r[g] + n_s[g] > 0).collect();
+    let fields = [
+        Series::new(
+            "group".into(),
+            present.iter().map(|&g| g as u32).collect::<Vec<_>>(),
+        ),
+        Series::new(
+            "n_r".into(),
+            present.iter().map(|&g| n_r[g] as f64).collect::<Vec<_>>(),
+        ),
+        Series::new(
+            "n_s".into(),
+            present.iter().map(|&g| n_s[g] as f64).collect::<Vec<_>>(),
+        ),
+        Series::new(
+            "gap".into(),
+            present.iter().map(|&g| gap[g] as f64).collect::<Vec<_>>(),
+        ),
+    ];
+    Ok(StructChunked::from_series(out.name().clone(), present.len(), fields.iter())?.into_series())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both samples' distinct values as `ks_gaps` reads them, and its answer.
+    fn gaps(real: &[Vec<f64>], synthetic: &[Vec<f64>]) -> Vec<(u32, f64, f64, f64)> {
+        let side = |samples: &[Vec<f64>], tag: u8| {
+            let inputs: Vec<Series> = samples
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Series::new(format!("{i}").into(), v))
+                .collect();
+            let options = ValuesOptions { decimals: None };
+            let out = distinct_values(&inputs, &options).unwrap();
+            let mut df = out.struct_().unwrap().clone().unnest();
+            let n = df.height();
+            df.with_column(Column::new("side".into(), vec![tag; n]))
+                .unwrap();
+            df
+        };
+        let both = side(real, 0).vstack(&side(synthetic, 1)).unwrap();
+        let out = ks_gaps(&both.materialized_column_iter().cloned().collect::<Vec<_>>()).unwrap();
+        let out = out.struct_().unwrap().clone().unnest();
+        let col = |name: &str| out.column(name).unwrap().as_materialized_series().clone();
+        let (g, n_r, n_s, gap) = (col("group"), col("n_r"), col("n_s"), col("gap"));
+        (0..out.height())
+            .map(|i| {
+                let f = |s: &Series| s.f64().unwrap().get(i).unwrap();
+                (g.u32().unwrap().get(i).unwrap(), f(&n_r), f(&n_s), f(&gap))
+            })
+            .collect()
+    }
+
+    /// The statistic by its definition: at every value of either sample, the gap of the
+    /// counts at most that value, scaled by the other sample's size.
+    fn brute_gap(r: &[f64], s: &[f64]) -> f64 {
+        let at_most = |v: &[f64], t: f64| v.iter().filter(|&&x| x <= t).count() as f64;
+        let (n_r, n_s) = (r.len() as f64, s.len() as f64);
+        r.iter()
+            .chain(s)
+            .map(|&t| (at_most(r, t) * n_s - at_most(s, t) * n_r).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn ks_gaps_agree_with_the_definition() {
+        let mut state = 7u64;
+        let mut draw = |k: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            ((state >> 33) % k) as f64
+        };
+        let real: Vec<Vec<f64>> = vec![
+            (0..300).map(|_| draw(40)).collect(),
+            (0..5).map(|_| draw(3)).collect(),
+            vec![],
+        ];
+        let synthetic: Vec<Vec<f64>> = vec![
+            (0..211).map(|_| draw(50) - 5.0).collect(),
+            vec![],
+            (0..4).map(|_| draw(9)).collect(),
+        ];
+        let got = gaps(&real, &synthetic);
+        assert_eq!(got.len(), 3);
+        for (g, n_r, n_s, gap) in got {
+            let (r, s) = (&real[g as usize], &synthetic[g as usize]);
+            assert_eq!((n_r, n_s), (r.len() as f64, s.len() as f64));
+            assert_eq!(gap, brute_gap(r, s), "group {g}");
+        }
+    }
+
+    #[test]
+    fn ks_gaps_refuse_unsorted_values() {
+        let inputs = [
+            Series::new("group".into(), [0u32, 0]),
+            Series::new("value".into(), [2.0, 1.0]),
+            Series::new("count".into(), [1u64, 1]),
+            Series::new("side".into(), [0u8, 0]),
+        ];
+        let err = ks_gaps(&inputs).unwrap_err().to_string();
+        assert!(err.contains("ascending"), "{err}");
+        let err = ks_gaps(&inputs[..3]).unwrap_err().to_string();
+        assert!(err.contains("side (u8)"), "{err}");
+    }
 
     fn table(s: &Series) -> Vec<(Option<String>, Option<String>, u64)> {
         let st = s.struct_().unwrap();

@@ -287,6 +287,14 @@ fn distinct_values(inputs: &[Series], options: ValuesOptions) -> PolarsResult<Se
     contingency::distinct_values(inputs, &options)
 }
 
+fn ks_gaps_output(fields: &[Field], _: NoOptions) -> PolarsResult<Field> {
+    contingency::ks_gaps_field(fields)
+}
+
+fn ks_gaps(inputs: &[Series], _: NoOptions) -> PolarsResult<Series> {
+    contingency::ks_gaps(inputs)
+}
+
 fn correlations_output(fields: &[Field], options: CorrelationOptions) -> PolarsResult<Field> {
     correlation::correlations_field(fields, &options)
 }
@@ -368,6 +376,8 @@ expressions! {
     "distinct_values": ValuesOptions,
         _polars_plugin_field_distinct_values => distinct_values_output,
         _polars_plugin_distinct_values => distinct_values;
+    "ks_gaps": NoOptions,
+        _polars_plugin_field_ks_gaps => ks_gaps_output, _polars_plugin_ks_gaps => ks_gaps;
     "correlations": CorrelationOptions,
         _polars_plugin_field_correlations => correlations_output,
         _polars_plugin_correlations => correlations;

@@ -510,18 +510,13 @@ def _ks(real: pl.LazyFrame, synthetic: pl.LazyFrame, columns: list[str]) -> pl.L
     numbers until the one division."""
     if not columns:
         return pl.LazyFrame(schema=_COLUMN_SCHEMA)
-    r = _values(real, columns).rename({"count": "r"})
-    s = _values(synthetic, columns).rename({"count": "s"})
-    merged = (
-        r.join(s, on=["group", "value"], how="full", coalesce=True)
-        .with_columns(pl.col("r", "s").fill_null(0).cast(pl.Float64))
-        .sort("group", "value")
-    )
-    n_r, n_s = pl.col("r").sum().over("group"), pl.col("s").sum().over("group")
-    gap = pl.col("r").cum_sum().over("group") * n_s - pl.col("s").cum_sum().over("group") * n_r
-    stat = merged.group_by("group").agg(
-        n_r=pl.col("r").sum(), n_s=pl.col("s").sum(), gap=gap.abs().max()
-    )
+    side = [
+        _values(frame, columns).with_columns(side=pl.lit(i, pl.UInt8))
+        for i, frame in enumerate((real, synthetic))
+    ]
+    inputs = [pl.col("group"), pl.col("value"), pl.col("count"), pl.col("side")]
+    gaps = _plugin("ks_gaps", inputs, {}, elementwise=False, changes_length=True)
+    stat = pl.concat(side).select(gaps.alias("ks")).unnest("ks")
     names = pl.LazyFrame(
         {"group": range(len(columns)), "column": columns},
         schema={"group": pl.UInt32, "column": pl.String},
