@@ -4,7 +4,9 @@
 //!
 //! Each pair is summed in two passes over its rows, the means first and then the
 //! centred products, so that columns of large values with a small spread (a weight
-//! near 10^5 ± 10, say) keep their digits: `Σxy − n·x̄·ȳ` would cancel them.
+//! near 10^5 ± 10, say) keep their digits: `Σxy − n·x̄·ȳ` would cancel them. Each
+//! column is summed times a power of two that brings its largest magnitude near 1, so
+//! that values near 1e300 or 1e-300 give the r of any other scale, not 0 or ±1.
 //!
 //! An operation ([`correlations`], [`correlations_field`], [`CorrelationOptions`]);
 //! imports only the leaf [`crate::par`].
@@ -65,7 +67,11 @@ pub fn correlations_field(fields: &[Field], options: &CorrelationOptions) -> Pol
 struct Column<'a> {
     values: Cow<'a, [f64]>,
     complete: bool,
-    /// The values' mean, when none is missing.
+    /// A power of two that brings the largest magnitude near 1 ([`unit_scale`]): the
+    /// sums are taken of the values times it, which is exact, so that squares of values
+    /// near 1e300 or 1e-300 neither overflow nor vanish (r does not change with scale).
+    scale: f64,
+    /// The scaled values' mean, when none is missing.
     mean: f64,
     /// The least and largest present values; `None` for a column with none.
     range: Option<(f64, f64)>,
@@ -111,8 +117,14 @@ impl<'a> Column<'a> {
             .fold(f64::NEG_INFINITY, |m, &v| m.max(v));
         let complete = !missing.contains(&true) && !rest.iter().any(|v| v.is_nan());
         let present = complete || values.iter().any(|v| !v.is_nan());
+        let scale = unit_scale(lo.abs().max(hi.abs()));
         Ok(Self {
-            mean: if complete { mean(&values) } else { f64::NAN },
+            mean: if complete {
+                mean(&values, scale)
+            } else {
+                f64::NAN
+            },
+            scale,
             values,
             complete,
             range: present.then_some((lo, hi)),
@@ -140,24 +152,38 @@ const ROWS_PER_PASS: usize = 2048;
 /// Σdx·dy, Σdx² and Σdy² in lanes.
 type Sums = [[f64; LANES]; 3];
 
-fn mean(v: &[f64]) -> f64 {
+/// The power of two that takes a magnitude `m` into [1, 4), or a subnormal one into
+/// [2^−52, 2), whose squares are still normal (1 for 0, ±inf or NaN).
+fn unit_scale(m: f64) -> f64 {
+    if !(m.is_finite() && m > 0.0) {
+        return 1.0;
+    }
+    // m < 2^(e − 1022) for its biased exponent e, and 2^(1023 − e) is a normal number
+    // for e ≤ 2045: past it, 2^−1022 takes m into [2, 4).
+    let e = ((m.to_bits() >> 52) & 0x7ff).min(2045);
+    f64::from_bits((2046 - e) << 52)
+}
+
+/// The mean of `v` times `scale`.
+fn mean(v: &[f64], scale: f64) -> f64 {
     let mut lanes = [0.0; LANES];
     let mut chunks = v.chunks_exact(LANES);
     for c in &mut chunks {
         for (l, &v) in lanes.iter_mut().zip(c) {
-            *l += v;
+            *l += v * scale;
         }
     }
-    (lanes.iter().sum::<f64>() + chunks.remainder().iter().sum::<f64>()) / v.len() as f64
+    let rest: f64 = chunks.remainder().iter().map(|v| v * scale).sum();
+    (lanes.iter().sum::<f64>() + rest) / v.len() as f64
 }
 
-/// Adds the centred products of `x` and `y` (about `mx` and `my`) to `sums`, row `i`
-/// to lane `i mod LANES`.
+/// Adds the centred products of `x` and `y`, each scaled and about its scaled mean
+/// (`(scale, mean)`), to `sums`, row `i` to lane `i mod LANES`.
 #[inline]
-fn accumulate(sums: &mut Sums, x: &[f64], y: &[f64], mx: f64, my: f64) {
+fn accumulate(sums: &mut Sums, x: &[f64], y: &[f64], (sx, mx): (f64, f64), (sy, my): (f64, f64)) {
     let (mut xc, mut yc) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
     let mut add = |l: usize, a: f64, b: f64| {
-        let (dx, dy) = (a - mx, b - my);
+        let (dx, dy) = (a * sx - mx, b * sy - my);
         sums[0][l] += dx * dy;
         sums[1][l] += dx * dx;
         sums[2][l] += dy * dy;
@@ -176,24 +202,35 @@ fn accumulate(sums: &mut Sums, x: &[f64], y: &[f64], mx: f64, my: f64) {
 /// infinite value (which stays NaN through the clamp).
 fn r_of(sums: &Sums) -> f64 {
     let [xy, xx, yy] = sums.map(|lanes| lanes.iter().sum::<f64>());
+    if xx == 0.0 || yy == 0.0 {
+        return f64::NAN;
+    }
     (xy / (xx * yy).sqrt()).clamp(-1.0, 1.0)
 }
 
 /// Pearson's r of the rows where both columns are present (not NaN), and how many
 /// there are, the means taken over those rows: for a pair with a missing value.
 fn sparse_pearson(x: &Column, y: &Column) -> (f64, u64) {
+    let (sx, sy) = (x.scale, y.scale);
     let (x, y): (Vec<f64>, Vec<f64>) = x
         .values
         .iter()
         .zip(y.values.iter())
         .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+        .map(|(a, b)| (a * sx, b * sy))
         .unzip();
     let n = x.len() as u64;
     if n < 2 {
         return (f64::NAN, n);
     }
     let mut sums = [[0.0; LANES]; 3];
-    accumulate(&mut sums, &x, &y, mean(&x), mean(&y));
+    accumulate(
+        &mut sums,
+        &x,
+        &y,
+        (1.0, mean(&x, 1.0)),
+        (1.0, mean(&y, 1.0)),
+    );
     (r_of(&sums), n)
 }
 
@@ -209,7 +246,7 @@ fn dense_sums(columns: &[Column], pairs: &[[usize; 2]], len: usize) -> Vec<Sums>
             for (s, &[a, b]) in sums.iter_mut().zip(pairs) {
                 let (x, y) = (&columns[a], &columns[b]);
                 let (xs, ys) = (&x.values[rows.clone()], &y.values[rows.clone()]);
-                accumulate(s, xs, ys, x.mean, y.mean);
+                accumulate(s, xs, ys, (x.scale, x.mean), (y.scale, y.mean));
             }
         }
         sums
@@ -354,6 +391,34 @@ mod tests {
             (0..n).filter(|&i| i != 5).map(|i| (x[i], y[i])).unzip();
         let want = naive(&xs, &ys);
         assert!((r - want).abs() < 1e-13, "{r} against {want}");
+    }
+
+    #[test]
+    fn r_does_not_change_with_the_scale_of_either_column() {
+        let x = [1.0, 2.0, 4.0, 3.0, 7.0];
+        let y = [1.0, 3.0, 2.0, 5.0, 4.0];
+        let want = naive(&x, &y);
+        for k in [1e300, 1e200, 1e-200, 1e-300, 1e-310, f64::MAX / 8.0] {
+            let big: Vec<f64> = x.iter().map(|v| v * k).collect();
+            let (r, _) = pearson(&big, &y);
+            assert!((r - want).abs() < 1e-12, "x · {k}: {r} against {want}");
+            let (r, _) = pearson(&y, &big);
+            assert!((r - want).abs() < 1e-12, "y · {k}: {r} against {want}");
+        }
+        // The same through the path of a pair with a missing value.
+        let mut gap: Vec<f64> = x.iter().map(|v| v * 1e250).collect();
+        gap.push(f64::NAN);
+        let (r, n) = pearson(&gap, &[y.as_slice(), &[9.0]].concat());
+        assert_eq!(n, 5);
+        assert!((r - want).abs() < 1e-12, "{r} against {want}");
+        for m in [1.0, 3.999, 1e300, 1e-300, f64::MAX] {
+            let s = unit_scale(m) * m;
+            assert!((1.0..4.0).contains(&s), "{m}: {s}");
+        }
+        for m in [5e-324, 1e-310] {
+            let s = unit_scale(m) * m;
+            assert!((2f64.powi(-52)..2.0).contains(&s), "{m}: {s}");
+        }
     }
 
     #[test]

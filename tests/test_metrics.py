@@ -305,6 +305,10 @@ HOSTILE: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {
             y=[2, 2, 3, None, 5],
         ),
     ),
+    "values near 1e300 and 1e-300": (
+        frame(x=[1e300, 3e300, 2e300, 5e300, 4e300], y=[1e-300, 4e-300, 2e-300, 3e-300, 5e-300]),
+        frame(x=[2e300, 1e300, 5e300, 3e300, 4e300], y=[3e-300, 1e-300, 5e-300, 2e-300, 4e-300]),
+    ),
     "booleans and integers": (
         frame(b=[True, False, None, True], i=[1, 5, 5, None], c=["x", "y", "x", "x"]),
         frame(b=[False, False, True, None], i=[5, 5, 2, 2], c=["x", "x", "y", None]),
