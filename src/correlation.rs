@@ -265,7 +265,8 @@ fn dense_sums(columns: &[Column], pairs: &[[usize; 2]], len: usize) -> Vec<Sums>
 }
 
 /// Every pair's correlation and what decides whether it is defined (see
-/// [`correlations_field`]), the pairs on every core.
+/// [`correlations_field`]): the complete pairs together over blocks of rows on every
+/// core, each pair with a missing value on its own.
 pub fn correlations(inputs: &[Series], options: &CorrelationOptions) -> PolarsResult<Series> {
     let fields: Vec<Field> = inputs.iter().map(|s| s.field().into_owned()).collect();
     let out = correlations_field(&fields, options)?;
