@@ -3,7 +3,7 @@
 //! the tasks fill.
 //!
 //! Owns [`ROWS_PER_TASK`], [`par_tasks`], [`row_pieces`], [`column_pieces`],
-//! [`fill_spare`], [`fresh`] (large outputs on huge pages) and [`Choices`] (a choice per
+//! [`fill_sized`], [`fresh`] (outputs on huge pages, written once) and [`Choices`] (a choice per
 //! row of each block). A leaf: imports only [`crate::simd`] (the best build of each
 //! task) and, on Linux, `libc` (for `madvise`).
 
@@ -102,9 +102,8 @@ pub fn column_pieces<T>(columns: Vec<&mut [T]>, len: usize) -> Vec<Vec<&mut [T]>
     pieces
 }
 
-/// Every vector of `columns` grown to `n` values written by `fill`, which is handed
-/// their spare capacity and must write every value of it. Debug builds first set the
-/// values to `poison`, a value `fill` never writes, and assert that none is left.
+/// Every vector of `columns` grown to `n` values written by `fill` (see
+/// [`fill_sized`]).
 pub fn fill_spares<T, R>(
     columns: &mut [Vec<T>],
     n: usize,
@@ -114,12 +113,33 @@ pub fn fill_spares<T, R>(
 where
     T: Copy + PartialEq + Debug,
 {
+    let sizes = vec![n; columns.len()];
+    fill_sized(columns, &sizes, poison, fill)
+}
+
+/// Every vector of `columns` grown to its size in `sizes`, its values written by
+/// `fill`, which is handed their spare capacity and must write every value of it: no
+/// value is written twice, as zeroing first would. The memory is asked for huge pages
+/// (as [`fresh`]). Debug builds first set the values
+/// to `poison`, a value `fill` never writes, and assert that none is left.
+pub fn fill_sized<T, R>(
+    columns: &mut [Vec<T>],
+    sizes: &[usize],
+    poison: T,
+    fill: impl FnOnce(Vec<&mut [MaybeUninit<T>]>) -> R,
+) -> R
+where
+    T: Copy + PartialEq + Debug,
+{
+    debug_assert_eq!(columns.len(), sizes.len());
     let spares = columns
         .iter_mut()
-        .map(|v| {
+        .zip(sizes)
+        .map(|(v, &n)| {
             v.clear();
             v.reserve(n);
             let spare = &mut v.spare_capacity_mut()[..n];
+            advise_huge_pages(spare);
             if cfg!(debug_assertions) {
                 spare.fill(MaybeUninit::new(poison));
             }
@@ -127,7 +147,7 @@ where
         })
         .collect();
     let result = fill(spares);
-    for v in columns.iter_mut() {
+    for (v, &n) in columns.iter_mut().zip(sizes) {
         // SAFETY: `fill` wrote every one of the first `n` values; in debug builds the
         // poison written above made them initialised in any case, and is checked for.
         unsafe { v.set_len(n) };
@@ -151,22 +171,9 @@ pub fn fresh<T, R>(
 where
     T: Copy + PartialEq + Debug,
 {
-    let mut v = Vec::with_capacity(n);
-    advise_huge_pages(&mut v.spare_capacity_mut()[..n]);
+    let mut v = Vec::new();
     let result = fill_spare(&mut v, n, poison, fill);
     (v, result)
-}
-
-/// `n` zeros, in memory Linux is asked to back with transparent huge pages (as
-/// [`fresh`]): an output the tasks overwrite, whose zeroed pages the allocator leaves to
-/// be faulted in by those first writes.
-pub fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
-    let mut v = vec![T::default(); n];
-    // SAFETY: the values are initialised; the advice reads and writes none of them.
-    let spare =
-        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<MaybeUninit<T>>(), n) };
-    advise_huge_pages(spare);
-    v
 }
 
 /// Asks for huge pages behind the whole 2 MiB pages of `buffer`, before any is touched;

@@ -159,6 +159,90 @@ fn softmax_and_log_softmax_match_the_textbook_formula() {
     }
 }
 
+/// The rows of `rows` as a Struct of one Float64 field per category.
+fn struct_f64(rows: &[Vec<f64>]) -> Series {
+    let k = rows.first().map_or(0, Vec::len);
+    let fields: Vec<Series> = (0..k)
+        .map(|j| {
+            Series::new(
+                format!("c{j}").into(),
+                rows.iter().map(|r| r[j]).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    StructChunked::from_series("x".into(), rows.len(), fields.iter())
+        .expect("struct")
+        .into_series()
+}
+
+/// Row `r` of a Struct block of Float64 fields, or `None` for a null row.
+fn struct_row(s: &Series, r: usize) -> Option<Vec<f64>> {
+    if s.is_null().get(r) == Some(true) {
+        return None;
+    }
+    let fields = s.struct_().expect("a struct").fields_as_series();
+    Some(
+        fields
+            .iter()
+            .map(|f| f.f64().expect("f64").get(r).expect("a value"))
+            .collect(),
+    )
+}
+
+/// Outputs written straight into fresh memory (every value once, no zeroing first):
+/// Struct and Array blocks of more rows than one task takes, with a partial last group
+/// and special rows, give the textbook softmax in every valid row, null elsewhere, and
+/// a Gumbel-Softmax of one-hot rows; debug builds also check that no value was left
+/// unwritten.
+#[test]
+fn struct_and_array_outputs_cover_every_row_across_tasks() {
+    let len = polars_gumbel::par::ROWS_PER_TASK + 13;
+    let mut rows = scattered_rows(len, 5, 7, 4.0);
+    let special = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+    for (i, r) in [3, len / 2, len - 1].into_iter().enumerate() {
+        rows[r] = vec![special[i]; 5];
+    }
+    let null_rows = [3, len / 2, len - 1];
+    let tau = 0.7;
+    for block in [struct_f64(&rows), array_f64(&rows)] {
+        let out = softmax(&block, &SoftmaxOptions { tau }).expect("softmax");
+        let hard = gumbel_softmax(
+            &block,
+            None,
+            &GumbelOptions {
+                tau,
+                hard: true,
+                seed: Some(3),
+            },
+        )
+        .expect("hard");
+        let (out, hard): (Vec<_>, Vec<_>) = if block.dtype().is_struct() {
+            (
+                (0..len).map(|r| struct_row(&out, r)).collect(),
+                (0..len).map(|r| struct_row(&hard, r)).collect(),
+            )
+        } else {
+            (rows_f64(&out), rows_f64(&hard))
+        };
+        for (r, row) in rows.iter().enumerate() {
+            if null_rows.contains(&r) {
+                assert!(
+                    out[r].is_none() && hard[r].is_none(),
+                    "row {r} should be null"
+                );
+                continue;
+            }
+            let got = out[r].as_ref().expect("a valid row");
+            for (g, w) in got.iter().zip(reference_softmax(row, tau)) {
+                assert!((g - w).abs() <= 1e-12, "row {r}: {got:?}");
+            }
+            let h = hard[r].as_ref().expect("a valid row");
+            assert_eq!(h.iter().filter(|&&v| v == 1.0).count(), 1, "row {r}: {h:?}");
+            assert_eq!(h.iter().filter(|&&v| v == 0.0).count(), 4, "row {r}: {h:?}");
+        }
+    }
+}
+
 #[test]
 fn special_rows_are_null() {
     let rows = vec![

@@ -4,6 +4,7 @@
 //! logarithms together ([`Noise::rows`]).
 
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use polars::prelude::*;
@@ -14,8 +15,8 @@ use crate::blocks::build::{array_from_flat, array_from_pieces, struct_from_field
 use crate::blocks::read::{and_validity, array_of, array_rows, struct_columns, Strided};
 use crate::fastmath;
 use crate::par::{
-    choice_buffers, choice_pieces, column_pieces, fresh, par_tasks, row_pieces, tasks, zeroed,
-    ROWS_PER_TASK,
+    choice_buffers, choice_pieces, column_pieces, fill_sized, fill_spares, fresh, par_tasks,
+    row_pieces, tasks, ROWS_PER_TASK,
 };
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
@@ -219,6 +220,13 @@ impl<T: Real> LaneSource<T> for Fixed<'_, T> {
     }
 }
 
+/// What marks an output value not yet written, in debug builds: no relaxation writes
+/// `+inf` (a row's softmax is at most 1, its log at most 0, and a null row's values
+/// are NaN or within those).
+fn unwritten<T: Real>() -> T {
+    T::INFINITY
+}
+
 /// Categories a fixed-width block may have to run in lanes: their indices are carried
 /// as floats, exact below 2²⁴ in `f32`.
 const MAX_LANE_WIDTH: usize = 1 << 24;
@@ -383,7 +391,7 @@ impl<'a, T: Real> RelaxGroup<'a, T> {
 struct IntoFields<'a, T: Real>(RelaxGroup<'a, T>);
 
 impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
-    type Piece = Vec<&'a mut [T]>;
+    type Piece = Vec<&'a mut [MaybeUninit<T>]>;
     #[inline(always)]
     fn run<S: Isa>(
         &self,
@@ -398,8 +406,13 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
             at,
             #[inline(always)]
             |j, v| {
-                let v = v.to_array();
-                piece[j][off..off + count].copy_from_slice(&v[..count]);
+                let v = v.to_array().map(MaybeUninit::new);
+                let out = &mut piece[j][off..];
+                // A whole group as one store: a copy of `count` values calls memcpy.
+                match out.first_chunk_mut::<LANES>() {
+                    Some(out) if count == LANES => *out = v,
+                    _ => out[..count].copy_from_slice(&v[..count]),
+                }
             },
         )
     }
@@ -415,7 +428,7 @@ fn into_rows<T: Real, S: Isa>(
     p: &mut [T::V<S>],
     at: usize,
     count: usize,
-    rows: &mut [T],
+    rows: &mut [MaybeUninit<T>],
     stride: usize,
     offset: usize,
 ) -> u8 {
@@ -433,12 +446,13 @@ fn into_rows<T: Real, S: Isa>(
                     let first = offset + j + 1 - LANES;
                     for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
                         let start = l * stride + first;
-                        rows[start..start + LANES].copy_from_slice(&r.to_array());
+                        rows[start..start + LANES]
+                            .copy_from_slice(&r.to_array().map(MaybeUninit::new));
                     }
                 }
             } else {
                 for (l, v) in v.to_array().into_iter().enumerate().take(count) {
-                    rows[l * stride + offset + j] = v;
+                    rows[l * stride + offset + j] = MaybeUninit::new(v);
                 }
             }
         },
@@ -449,7 +463,7 @@ fn into_rows<T: Real, S: Isa>(
 struct IntoRows<'a, T: Real>(RelaxGroup<'a, T>, usize);
 
 impl<'a, T: Real> Group<T> for IntoRows<'a, T> {
-    type Piece = Vec<T>;
+    type Piece = &'a mut [MaybeUninit<T>];
     #[inline(always)]
     fn run<S: Isa>(
         &self,
@@ -474,7 +488,7 @@ struct IntoSpans<'a, T: Real> {
 }
 
 impl<'a, T: Real> Group<T> for IntoSpans<'a, T> {
-    type Piece = (&'a mut [T], Vec<&'a mut [u8]>);
+    type Piece = (&'a mut [MaybeUninit<T>], Vec<&'a mut [u8]>);
     #[inline(always)]
     fn run<S: Isa>(
         &self,
@@ -549,14 +563,6 @@ pub(super) fn relax_spans<T: Real>(
         })
         .collect();
     let widest = spans.iter().map(|(span, _)| span.len()).max().unwrap_or(0);
-    // One buffer for the whole output, zeroed by the tasks that then write it.
-    let (mut out, ()) = fresh(len * stride, T::ONE, |spare| {
-        par_tasks(
-            row_pieces(spare, len, |r| r * stride),
-            #[inline(always)]
-            |_, piece| piece.fill(std::mem::MaybeUninit::new(T::ZERO)),
-        );
-    });
     let mut bytes: Vec<Vec<u8>> = spans
         .iter()
         .map(|_| vec![0u8; len.div_ceil(LANES)])
@@ -570,15 +576,18 @@ pub(super) fn relax_spans<T: Real>(
             span_bytes[t].push(piece);
         }
     }
-    let pieces = row_pieces(&mut out, len, |r| r * stride)
-        .into_iter()
-        .zip(span_bytes)
-        .collect();
     let group = IntoSpans {
         spans: groups,
         stride,
     };
-    for_groups(len, widest, pieces, &group);
+    // One buffer for the whole output, each value written once by the spans' groups.
+    let (mut out, ()) = fresh(len * stride, unwritten::<T>(), |spare| {
+        let pieces = row_pieces(spare, len, |r| r * stride)
+            .into_iter()
+            .zip(span_bytes)
+            .collect();
+        for_groups(len, widest, pieces, &group);
+    });
     drop(group);
     drop(sources);
     // A scalar span's activation, in place of the softmax of its block of one.
@@ -726,10 +735,11 @@ pub(super) fn relax_fixed<T: Real>(
     };
     match (source, s.dtype()) {
         (Fixed::Fields(_), DataType::Struct(fields)) => {
-            let mut out: Vec<Vec<T>> = (0..width).map(|_| zeroed(len)).collect();
-            let columns = out.iter_mut().map(|c| &mut c[..]).collect();
-            let pieces = column_pieces(columns, len);
-            let (found, _) = for_groups(len, width, pieces, &IntoFields(group));
+            let mut out: Vec<Vec<T>> = (0..width).map(|_| Vec::new()).collect();
+            let found = fill_spares(&mut out, len, unwritten::<T>(), |columns| {
+                let pieces = column_pieces(columns, len);
+                for_groups(len, width, pieces, &IntoFields(group)).0
+            });
             let columns = out
                 .into_iter()
                 .zip(fields)
@@ -741,10 +751,13 @@ pub(super) fn relax_fixed<T: Real>(
         }
         _ => {
             // One chunk of output per task (see `array_from_pieces`).
-            let pieces: Vec<Vec<T>> = (0..tasks(len))
-                .map(|t| zeroed((len - t * ROWS_PER_TASK).min(ROWS_PER_TASK) * width))
+            let sizes: Vec<usize> = (0..tasks(len))
+                .map(|t| (len - t * ROWS_PER_TASK).min(ROWS_PER_TASK) * width)
                 .collect();
-            let (found, pieces) = for_groups(len, width, pieces, &IntoRows(group, width));
+            let mut pieces: Vec<Vec<T>> = sizes.iter().map(|_| Vec::new()).collect();
+            let found = fill_sized(&mut pieces, &sizes, unwritten::<T>(), |spares| {
+                for_groups(len, width, spares, &IntoRows(group, width)).0
+            });
             array_from_pieces(name, pieces, width, validity(found, len, input_validity))
         }
     }
