@@ -10,8 +10,9 @@
 //! are written out, labelled with the values' text, so that two tables (of a real and
 //! a synthetic frame, say) are compared by joining on the labels.
 //!
-//! A Float64 column may be counted by bins instead ([`Binning`]): numpy's
-//! `histogram_bin_edges` of its finite values, or edges given, and `np.digitize`.
+//! A numeric column may be counted by bins instead ([`Binning`]): numpy's
+//! `histogram_bin_edges` of its finite values, or edges given, and `np.digitize`; its
+//! codes number the bins that hold a value, in order.
 //!
 //! [`distinct_values`] gives each numeric column's distinct values, ascending, with
 //! their rows: what a two-sample Kolmogorov-Smirnov statistic reads, and [`ks_gaps`]
@@ -21,6 +22,8 @@
 //! [`ValuesOptions`], [`ks_gaps`]); imports only the leaf [`crate::par`].
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::types::NativeType;
 use serde::Deserialize;
 
 use crate::par::par_tasks;
@@ -297,46 +300,100 @@ const VIEWS_REMEMBERED: usize = 1 << 16;
 /// view names where its bytes lie), so the repeated values of a gathered or resampled
 /// column are found without reading or hashing their bytes.
 fn code_strings(ca: &StringChunked) -> Dense {
-    // In front of the view table, a direct-mapped cache of recent views: one probe
-    // and no hashing for the few views a resampled column repeats.
-    const SLOTS: usize = 1 << 10;
-    const EMPTY: u128 = u128::MAX; // no view has a length of u32::MAX
-    let mut cache = vec![(EMPTY, 0u32); SLOTS];
-    let slot = |view: u128| {
-        let folded = (view as u64) ^ ((view >> 64) as u64);
-        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize
-    };
-    let mut by_view: PlHashMap<u128, u32> = PlHashMap::default();
-    let mut by_str: PlHashMap<Option<&str>, u32> = PlHashMap::default();
-    let mut labels: Vec<Option<String>> = Vec::new();
-    let mut codes = Vec::with_capacity(ca.len());
+    let mut coder = StringCoder::default();
+    let mut codes = vec![0u32; ca.len()];
+    let (mut start, mut null) = (0, None);
     for arr in ca.downcast_iter() {
-        let views = arr.views();
-        codes.extend((0..arr.len()).map(|i| {
-            let value = arr.get(i);
-            let view = views[i].as_u128();
-            if value.is_some() {
-                let cached = &mut cache[slot(view)];
-                if cached.0 == view {
-                    return cached.1;
-                }
-                if let Some(&code) = by_view.get(&view) {
-                    *cached = (view, code);
-                    return code;
+        let views = arr.views().as_slice();
+        let out = &mut codes[start..start + views.len()];
+        start += views.len();
+        match arr.validity().filter(|v| v.unset_bits() > 0) {
+            None => {
+                for (i, (o, v)) in out.iter_mut().zip(views).enumerate() {
+                    *o = coder.code(arr, i, v.as_u128());
                 }
             }
-            let next = labels.len() as u32;
-            let code = *by_str.entry(value).or_insert(next);
-            if code == next {
-                labels.push(value.map(str::to_string));
+            Some(valid) => {
+                for (i, ((o, v), ok)) in out.iter_mut().zip(views).zip(valid.iter()).enumerate() {
+                    *o = if ok {
+                        coder.code(arr, i, v.as_u128())
+                    } else {
+                        *null.get_or_insert_with(|| coder.by_text(None))
+                    };
+                }
             }
-            if value.is_some() && by_view.len() < VIEWS_REMEMBERED {
-                by_view.insert(view, code);
-            }
-            code
-        }));
+        }
     }
-    Dense { codes, labels }
+    Dense {
+        codes,
+        labels: coder.labels,
+    }
+}
+
+/// The state of [`code_strings`]: in front of a table of views, a direct-mapped cache
+/// of recent views, one probe and no hashing for the few views a resampled column
+/// repeats; behind it, a table of the strings themselves.
+struct StringCoder<'a> {
+    cache: Vec<(u128, u32)>,
+    by_view: PlHashMap<u128, u32>,
+    by_str: PlHashMap<Option<&'a str>, u32>,
+    labels: Vec<Option<String>>,
+}
+
+impl Default for StringCoder<'_> {
+    fn default() -> Self {
+        Self {
+            cache: vec![(Self::EMPTY, 0); Self::SLOTS],
+            by_view: PlHashMap::default(),
+            by_str: PlHashMap::default(),
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl<'a> StringCoder<'a> {
+    const SLOTS: usize = 1 << 10;
+    /// No view has a length of `u32::MAX`.
+    const EMPTY: u128 = u128::MAX;
+
+    #[inline(always)]
+    fn slot(view: u128) -> usize {
+        let folded = (view as u64) ^ ((view >> 64) as u64);
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SLOTS.trailing_zeros())) as usize
+    }
+
+    /// The code of row `i` of `arr`, present, whose view is `view`: the common row in
+    /// as few instructions as can be, its view found in the cache.
+    #[inline(always)]
+    fn code(&mut self, arr: &'a Utf8ViewArray, i: usize, view: u128) -> u32 {
+        match self.cache[Self::slot(view)] {
+            (cached, code) if cached == view => code,
+            _ => self.miss(view, Some(arr.value(i))),
+        }
+    }
+
+    /// The code of `value`, whose view the cache did not hold.
+    #[inline(never)]
+    fn miss(&mut self, view: u128, value: Option<&'a str>) -> u32 {
+        if let Some(&code) = self.by_view.get(&view) {
+            self.cache[Self::slot(view)] = (view, code);
+            return code;
+        }
+        let code = self.by_text(value);
+        if self.by_view.len() < VIEWS_REMEMBERED {
+            self.by_view.insert(view, code);
+        }
+        code
+    }
+
+    fn by_text(&mut self, value: Option<&'a str>) -> u32 {
+        let next = self.labels.len() as u32;
+        let code = *self.by_str.entry(value).or_insert(next);
+        if code == next {
+            self.labels.push(value.map(str::to_string));
+        }
+        code
+    }
 }
 
 /// Codes small non-negative integers (Enum and Categorical codes, Booleans) through a
@@ -367,10 +424,14 @@ fn code_small(
 /// `np.digitize` against ascending edges: how many edges are at most a value, which is
 /// where the value would be inserted after its equals; a NaN goes past every edge, as
 /// numpy sorts it. The finite edges are evenly spaced wherever numpy's
-/// `histogram_bin_edges` made them, so one division guesses the answer, and stepping
-/// from the guess while an edge is on the wrong side makes it exact for any edges.
-struct Bins<'a> {
-    edges: &'a [f64],
+/// `histogram_bin_edges` made them, so one division guesses the answer to within one,
+/// a step either way settles it without a branch, and walking on from there while an
+/// edge is on the wrong side (which evenly spaced edges never need) makes it exact for
+/// any edges.
+struct Bins {
+    /// The edges between −inf and NaN: `padded[i + 1]` is edge `i`, and neither end is
+    /// ever on the wrong side of a value.
+    padded: Vec<f64>,
     /// The edges below every finite value (−inf ones), and the finite edges' first
     /// value and spacing, when there are two or more of them.
     below: usize,
@@ -379,8 +440,8 @@ struct Bins<'a> {
     per_step: f64,
 }
 
-impl<'a> Bins<'a> {
-    fn new(edges: &'a [f64]) -> Self {
+impl Bins {
+    fn new(edges: &[f64]) -> Self {
         let below = edges
             .iter()
             .take_while(|e| **e == f64::NEG_INFINITY)
@@ -400,8 +461,12 @@ impl<'a> Bins<'a> {
         } else {
             0.0
         };
+        let padded = std::iter::once(f64::NEG_INFINITY)
+            .chain(edges.iter().copied())
+            .chain(std::iter::once(f64::NAN))
+            .collect();
         Self {
-            edges,
+            padded,
             below,
             finite,
             first,
@@ -409,77 +474,172 @@ impl<'a> Bins<'a> {
         }
     }
 
-    #[inline]
+    /// The number of edges.
+    fn len(&self) -> usize {
+        self.padded.len() - 2
+    }
+
+    #[inline(always)]
     fn of(&self, x: f64) -> usize {
-        let n = self.edges.len();
         if x.is_nan() {
-            return n;
+            return self.len();
         }
-        // The guess, in range whatever x is (±inf, or a spacing of 0); clamped at 0
-        // first, so that truncation is the floor.
+        // The guess, in range whatever x is (±inf, or a spacing of 0; a NaN step casts
+        // to 0); clamped at 0 first, so that truncation is the floor.
         let steps = (x - self.first) * self.per_step + 1.0;
-        let guess = steps.clamp(0.0, self.finite as f64);
-        let mut i = self.below + if guess.is_nan() { 0 } else { guess as usize };
-        while i < n && self.edges[i] <= x {
+        let i = self.below + steps.clamp(0.0, self.finite as f64) as usize;
+        let p = &self.padded;
+        // Ascending edges cannot have edge i at most x and edge i − 1 above it.
+        let i = i + usize::from(p[i + 1] <= x) - usize::from(p[i] > x);
+        if p[i + 1] <= x || p[i] > x {
+            return self.walk(i, x);
+        }
+        i
+    }
+
+    #[cold]
+    fn walk(&self, mut i: usize, x: f64) -> usize {
+        let p = &self.padded;
+        while p[i + 1] <= x {
             i += 1;
         }
-        while i > 0 && self.edges[i - 1] > x {
+        while p[i] > x {
             i -= 1;
         }
         i
     }
 }
 
-/// A numeric column as its bins (see [`Binning`]), labelled by their numbers.
+/// The least and largest of `values`, in lanes so that it vectorises; a float NaN is
+/// passed over. `None` for no values.
+fn range_of<T: Copy + PartialOrd>(values: &[T]) -> Option<(T, T)> {
+    const LANES: usize = 8;
+    let &first = values.first()?;
+    let (mut lo, mut hi) = ([first; LANES], [first; LANES]);
+    let mut chunks = values.chunks_exact(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
+            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
+        }
+    }
+    let fold =
+        |(lo, hi): (T, T), &v: &T| (if v < lo { v } else { lo }, if v > hi { v } else { hi });
+    let lanes = lo.iter().zip(&hi).map(|(&l, &h)| (l, h));
+    let (lo, hi) = lanes.fold((first, first), |acc, (l, h)| fold(fold(acc, &l), &h));
+    Some(chunks.remainder().iter().fold((lo, hi), fold))
+}
+
+/// A numeric column as its bins (see [`Binning`]), labelled by their numbers. Int64
+/// and Float64 columns are read in place, others as Float64.
 fn binned(s: &Series, binning: &Binning) -> PolarsResult<Dense> {
     polars_ensure!(
         (s.dtype().is_integer() || s.dtype().is_float()) && binning.bins > 0,
         InvalidOperation: "counts bins integer or float columns into at least one bin, got {} \
         (column '{}') and {} bins", s.dtype(), s.name(), binning.bins
     );
-    let f = s.cast(&DataType::Float64)?.rechunk();
-    let arr = f.f64()?.downcast_as_array().clone();
+    let s = s.rechunk();
+    Ok(match s.dtype() {
+        DataType::Int64 => bin_values(s.i64()?.downcast_as_array(), binning),
+        DataType::Float64 => bin_values(s.f64()?.downcast_as_array(), binning),
+        _ => {
+            let f = s.cast(&DataType::Float64)?;
+            bin_values(f.f64()?.downcast_as_array(), binning)
+        }
+    })
+}
+
+/// The values [`binned`] reads in place: Int64 and Float64.
+trait Binnable: NativeType + PartialOrd {
+    /// Whether the values are integers ([`Binnable::integer`] is then the value).
+    const INTEGER: bool;
+    fn float(self) -> f64;
+    fn integer(self) -> i64;
+}
+
+impl Binnable for i64 {
+    const INTEGER: bool = true;
+    fn float(self) -> f64 {
+        self as f64
+    }
+    fn integer(self) -> i64 {
+        self
+    }
+}
+
+impl Binnable for f64 {
+    const INTEGER: bool = false;
+    fn float(self) -> f64 {
+        self
+    }
+    fn integer(self) -> i64 {
+        self as i64
+    }
+}
+
+/// The widest range of integers whose bins [`bin_values`] reads from a table.
+const BIN_TABLE_CELLS: usize = 1 << 17;
+
+fn bin_values<T: Binnable>(arr: &PrimitiveArray<T>, binning: &Binning) -> Dense {
+    let values = arr.values().as_slice();
+    let valid = arr.validity().filter(|v| v.unset_bits() > 0);
+    // The vectorised least and largest, when there is no null.
+    let range = valid.is_none().then(|| range_of(values)).flatten();
     let edges: Vec<f64> = match &binning.edges {
         Some(e) if binning.open => std::iter::once(f64::NEG_INFINITY)
             .chain(e.iter().copied())
             .chain(std::iter::once(f64::INFINITY))
             .collect(),
         Some(e) => e.clone(),
-        None => {
-            // The vectorised least and largest, when they are finite; otherwise the
-            // finite values' (rare: a column holding ±inf), by a pass of its own.
-            let ca = f.f64()?;
-            match (ca.min(), ca.max()) {
-                (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() => {
-                    histogram_edges([lo, hi].into_iter(), binning.bins)
-                }
-                _ => histogram_edges(arr.iter().flatten().copied(), binning.bins),
+        // Those of the finite values, by a pass of their own where the range is not
+        // finite.
+        None => match range.map(|(lo, hi)| (lo.float(), hi.float())) {
+            Some((lo, hi)) if lo.is_finite() && hi.is_finite() => {
+                histogram_edges([lo, hi].into_iter(), binning.bins)
             }
-        }
+            _ => histogram_edges(arr.iter().flatten().map(|&v| v.float()), binning.bins),
+        },
     };
-    let past = edges.len();
+    // Each value's bin first, then the bins that occur numbered in order: a pass of
+    // no more than the bin per value, and as few codes as there are bins in use.
     let bin = Bins::new(&edges);
-    const VACANT: u32 = u32::MAX;
-    let mut table = vec![VACANT; past + 1];
-    let mut labels = Vec::new();
-    let mut code = |b: usize| {
-        let slot = &mut table[b];
-        if *slot == VACANT {
-            *slot = labels.len() as u32;
-            labels.push(Some(b.to_string()));
-        }
-        *slot
-    };
-    let values = arr.values();
-    let codes = match arr.validity().filter(|v| v.unset_bits() > 0) {
-        Some(valid) => values
+    let past = bin.len();
+    // Integers of a narrow range: every integer's bin in a table, read once per value.
+    let table = range.filter(|_| T::INTEGER).and_then(|(lo, hi)| {
+        let span = (hi.integer() as i128 - lo.integer() as i128 + 1) as u128;
+        (span <= BIN_TABLE_CELLS.min(values.len()) as u128).then(|| {
+            let lo = lo.integer();
+            let bins = (0..span as i64).map(|k| bin.of((lo + k) as f64) as u32);
+            (lo, bins.collect::<Vec<u32>>())
+        })
+    });
+    let mut codes: Vec<u32> = match (valid, table) {
+        (None, Some((lo, table))) => values
+            .iter()
+            .map(|&x| table[(x.integer() - lo) as usize])
+            .collect(),
+        (Some(valid), _) => values
             .iter()
             .zip(valid.iter())
-            .map(|(&x, ok)| code(if ok { bin.of(x) } else { past }))
+            .map(|(&x, ok)| if ok { bin.of(x.float()) } else { past } as u32)
             .collect(),
-        None => values.iter().map(|&x| code(bin.of(x))).collect(),
+        (None, None) => values.iter().map(|&x| bin.of(x.float()) as u32).collect(),
     };
-    Ok(Dense { codes, labels })
+    let mut seen = vec![false; past + 1];
+    for &c in &codes {
+        seen[c as usize] = true;
+    }
+    let (mut code, mut labels) = (vec![0u32; past + 1], Vec::new());
+    for b in (0..=past).filter(|&b| seen[b]) {
+        code[b] = labels.len() as u32;
+        labels.push(Some(b.to_string()));
+    }
+    if labels.len() <= past {
+        for c in &mut codes {
+            *c = code[*c as usize];
+        }
+    }
+    Dense { codes, labels }
 }
 
 fn dense(s: &Series) -> PolarsResult<Dense> {
@@ -845,17 +1005,39 @@ fn narrow_integer_counts(s: &Series) -> PolarsResult<Option<Vec<(f64, u64)>>> {
     }
     let wide = s.cast(&DataType::Int64)?;
     let ca = wide.i64()?;
-    let (Some(lo), Some(hi)) = (ca.min(), ca.max()) else {
+    let range = if ca.null_count() == 0 {
+        let ranges = ca.downcast_iter().filter_map(|a| range_of(a.values()));
+        ranges.reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
+    } else {
+        ca.min().zip(ca.max())
+    };
+    let Some((lo, hi)) = range else {
         return Ok(Some(Vec::new()));
     };
     let span = hi as i128 - lo as i128 + 1;
     if span > (2 * ca.len() + 65_536) as i128 {
         return Ok(None);
     }
-    let mut table = vec![0u64; span as usize];
+    let span = span as usize;
+    // A small table in interleaved copies, so that runs of one value do not wait on
+    // their own counter.
+    let copies = if span <= SMALL_CELLS { COPIES } else { 1 };
+    let mut table = vec![0u64; copies * span];
     for arr in ca.downcast_iter() {
-        for &v in arr.iter().flatten() {
-            table[(v - lo) as usize] += 1;
+        match arr.validity().filter(|v| v.unset_bits() > 0) {
+            None if copies == COPIES => tally::<COPIES>(&mut table, arr.values(), lo, span),
+            None => tally::<1>(&mut table, arr.values(), lo, span),
+            Some(_) => {
+                for &v in arr.iter().flatten() {
+                    table[(v - lo) as usize] += 1;
+                }
+            }
+        }
+    }
+    let (table, others) = table.split_at_mut(span);
+    for other in others.chunks_exact(span) {
+        for (t, &o) in table.iter_mut().zip(other) {
+            *t += o;
         }
     }
     // Past 2^53 neighbouring integers can share a float: their rows are added.
@@ -868,6 +1050,21 @@ fn narrow_integer_counts(s: &Series) -> PolarsResult<Option<Vec<(f64, u64)>>> {
         }
     }
     Ok(Some(run))
+}
+
+/// Counts each value `v` of `values` at `table[v − lo]`, row `i` in copy `i mod C` of
+/// the `C` tables of `span` counters one after another.
+#[inline(always)]
+fn tally<const C: usize>(table: &mut [u64], values: &[i64], lo: i64, span: usize) {
+    let mut chunks = values.chunks_exact(C);
+    for c in &mut chunks {
+        for (k, &v) in c.iter().enumerate() {
+            table[k * span + (v - lo) as usize] += 1;
+        }
+    }
+    for &v in chunks.remainder() {
+        table[(v - lo) as usize] += 1;
+    }
 }
 
 /// Every distinct non-null value of each input (NaN dropped, −0 counted as 0) with its
@@ -1419,5 +1616,52 @@ mod tests {
             let got = dense.labels[dense.codes[row] as usize].clone().unwrap();
             assert_eq!(got, want.to_string(), "{x}");
         }
+    }
+
+    /// Integer columns, binned through a table of their range or value by value, and
+    /// edges given unevenly (where the guess by division is far off), open or not:
+    /// each value's bin is the count of edges at most it.
+    #[test]
+    fn every_binning_path_agrees_with_counting_the_edges() {
+        let check = |s: &Series, edges: Option<Vec<f64>>, open: bool| {
+            let binning = Binning {
+                input: 0,
+                edges: edges.clone(),
+                bins: 7,
+                open,
+            };
+            let all = match (edges, open) {
+                (Some(e), true) => [vec![f64::NEG_INFINITY], e, vec![f64::INFINITY]].concat(),
+                (Some(e), false) => e,
+                (None, _) => {
+                    let f = s.cast(&DataType::Float64).unwrap();
+                    histogram_edges(f.f64().unwrap().into_no_null_iter(), 7)
+                }
+            };
+            let dense = binned(s, &binning).unwrap();
+            let f = s.cast(&DataType::Float64).unwrap();
+            for (row, x) in f.f64().unwrap().iter().enumerate() {
+                let want = match x {
+                    Some(x) => all.iter().filter(|&&e| e <= x).count(),
+                    None => all.len(),
+                };
+                let got = dense.labels[dense.codes[row] as usize].clone().unwrap();
+                assert_eq!(got, want.to_string(), "{x:?} against {all:?}");
+            }
+        };
+        // A narrow range (a table of 301 integers), and the same past 2^53 apart.
+        let narrow: Vec<i64> = (0..3000).map(|i| (i * 37) % 301 - 100).collect();
+        let wide: Vec<i64> = narrow.iter().map(|v| v * (1 << 40)).collect();
+        let uneven = vec![-100.0, -99.5, -3.0, 0.0, 0.0, 1.0, 150.0, 199.0];
+        for values in [&narrow, &wide] {
+            let s = Series::new("x".into(), values);
+            check(&s, None, false);
+            check(&s, Some(uneven.clone()), false);
+            check(&s, Some(uneven.clone()), true);
+        }
+        // Nulls, which take the path value by value.
+        let with_null: Vec<Option<i64>> =
+            narrow.iter().map(|&v| (v % 7 != 0).then_some(v)).collect();
+        check(&Series::new("x".into(), with_null), Some(uneven), true);
     }
 }
