@@ -183,12 +183,13 @@ def _columns(kinds: dict[str, Kind], columns: Iterable[str] | None, want: Kind |
 
 
 def _as_number(column: str, dtype: pl.DataType) -> pl.Expr:
-    """A numerical column as Float64, NaN made null: temporal columns as their integers."""
+    """A numerical column as Float64, NaN made null: temporal columns as their integers.
+    (Only a float column can hold a NaN.)"""
     col = pl.col(column)
     if dtype.is_temporal():
         col = col.to_physical()
     col = col.cast(pl.Float64)
-    return pl.when(col.is_nan()).then(None).otherwise(col)
+    return pl.when(col.is_nan()).then(None).otherwise(col) if dtype.is_float() else col
 
 
 def _counts(
