@@ -194,15 +194,19 @@ pub fn counts(inputs: &[Series], options: &CountOptions) -> PolarsResult<Series>
         .filter(|(i, _)| used[*i])
         .collect();
     let binning = |i: usize| options.binned.iter().find(|b| b.input == i);
-    let coded: Vec<PolarsResult<(usize, Dense)>> = par_tasks(pieces, |_, (i, s)| {
-        Ok((
-            i,
-            match binning(i) {
-                Some(b) => binned(s, b)?,
-                None => dense(s)?,
-            },
-        ))
-    });
+    let coded: Vec<PolarsResult<(usize, Dense)>> = par_tasks(
+        pieces,
+        #[inline(always)]
+        |_, (i, s)| {
+            Ok((
+                i,
+                match binning(i) {
+                    Some(b) => binned(s, b)?,
+                    None => dense(s)?,
+                },
+            ))
+        },
+    );
     // An input no group names stays empty: no group reads it.
     let mut columns: Vec<Dense> = (0..inputs.len()).map(|_| Dense::default()).collect();
     for c in coded {
@@ -512,6 +516,7 @@ impl Bins {
 
 /// The least and largest of `values`, in lanes so that it vectorises; a float NaN is
 /// passed over. `None` for no values.
+#[inline(always)]
 fn range_of<T: Copy + PartialOrd>(values: &[T]) -> Option<(T, T)> {
     const LANES: usize = 8;
     let &first = values.first()?;
@@ -532,6 +537,7 @@ fn range_of<T: Copy + PartialOrd>(values: &[T]) -> Option<(T, T)> {
 
 /// A numeric column as its bins (see [`Binning`]), labelled by their numbers. Int64
 /// and Float64 columns are read in place, others as Float64.
+#[inline(always)]
 fn binned(s: &Series, binning: &Binning) -> PolarsResult<Dense> {
     polars_ensure!(
         (s.dtype().is_integer() || s.dtype().is_float()) && binning.bins > 0,
@@ -580,6 +586,7 @@ impl Binnable for f64 {
 /// The widest range of integers whose bins [`bin_values`] reads from a table.
 const BIN_TABLE_CELLS: usize = 1 << 17;
 
+#[inline(always)]
 fn bin_values<T: Binnable>(arr: &PrimitiveArray<T>, binning: &Binning) -> Dense {
     let values = arr.values().as_slice();
     let valid = arr.validity().filter(|v| v.unset_bits() > 0);
@@ -881,26 +888,30 @@ fn count_direct(groups: &[Vec<usize>], columns: &[Dense], len: usize) -> Vec<Vec
         }
     }
     let blocks: Vec<usize> = (0..len.div_ceil(ROWS_PER_BLOCK)).collect();
-    let partial = par_tasks(blocks, |_, block| {
-        let end = ((block + 1) * ROWS_PER_BLOCK).min(len);
-        let mut table = vec![0u32; room];
-        // Rows in passes small enough that every column's codes stay in cache while
-        // every group reads them.
-        for start in (block * ROWS_PER_BLOCK..end).step_by(ROWS_PER_PASS) {
-            let rows = start..(start + ROWS_PER_PASS).min(end);
-            for (((g, &d), &at), &c) in groups.iter().zip(&dense).zip(&stored).zip(&copies) {
-                if !d {
-                    continue;
+    let partial = par_tasks(
+        blocks,
+        #[inline(always)]
+        |_, block| {
+            let end = ((block + 1) * ROWS_PER_BLOCK).min(len);
+            let mut table = vec![0u32; room];
+            // Rows in passes small enough that every column's codes stay in cache while
+            // every group reads them.
+            for start in (block * ROWS_PER_BLOCK..end).step_by(ROWS_PER_PASS) {
+                let rows = start..(start + ROWS_PER_PASS).min(end);
+                for (((g, &d), &at), &c) in groups.iter().zip(&dense).zip(&stored).zip(&copies) {
+                    if !d {
+                        continue;
+                    }
+                    let (ka, kb) = shape(g);
+                    let t = &mut table[at..at + ka * kb * c];
+                    let a = &column(g[0]).codes[rows.clone()];
+                    let b = g.get(1).map(|&j| &column(j).codes[rows.clone()]);
+                    count_cells(t, ka * kb, a, b, kb);
                 }
-                let (ka, kb) = shape(g);
-                let t = &mut table[at..at + ka * kb * c];
-                let a = &column(g[0]).codes[rows.clone()];
-                let b = g.get(1).map(|&j| &column(j).codes[rows.clone()]);
-                count_cells(t, ka * kb, a, b, kb);
             }
-        }
-        table
-    });
+            table
+        },
+    );
     let mut total = vec![0u64; cells];
     for p in &partial {
         for ((&offset, &at), (g, (&d, &c))) in offsets
@@ -999,6 +1010,7 @@ pub fn distinct_values_field(fields: &[Field]) -> PolarsResult<Field> {
 /// The distinct values of an integer column with their rows, ascending, counted in a
 /// table indexed by the value less the least when the range is narrow; `None` when
 /// it is not.
+#[inline(always)]
 fn narrow_integer_counts(s: &Series) -> PolarsResult<Option<Vec<(f64, u64)>>> {
     if s.dtype() == &DataType::UInt64 {
         return Ok(None);
@@ -1074,34 +1086,38 @@ pub fn distinct_values(inputs: &[Series], options: &ValuesOptions) -> PolarsResu
     let out = distinct_values_field(&fields)?;
     let scale = options.decimals.map(|d| 10f64.powi(d));
     let pieces: Vec<&Series> = inputs.iter().collect();
-    let runs: Vec<PolarsResult<Vec<(f64, u64)>>> = par_tasks(pieces, |_, s| {
-        if s.dtype().is_integer() {
-            if let Some(run) = narrow_integer_counts(s)? {
-                return Ok(run);
+    let runs: Vec<PolarsResult<Vec<(f64, u64)>>> = par_tasks(
+        pieces,
+        #[inline(always)]
+        |_, s| {
+            if s.dtype().is_integer() {
+                if let Some(run) = narrow_integer_counts(s)? {
+                    return Ok(run);
+                }
             }
-        }
-        let rounded = s.dtype().is_float();
-        let f = s.cast(&DataType::Float64)?;
-        let mut values: Vec<f64> = Vec::with_capacity(f.len() - f.null_count());
-        for arr in f.f64()?.downcast_iter() {
-            values.extend(arr.iter().flatten().filter(|v| !v.is_nan()).map(|&v| {
-                let v = match scale {
-                    Some(k) if rounded => (v * k).round_ties_even() / k,
-                    _ => v,
-                };
-                v + 0.0
-            }));
-        }
-        values.sort_unstable_by(f64::total_cmp);
-        let mut run: Vec<(f64, u64)> = Vec::new();
-        for v in values {
-            match run.last_mut() {
-                Some((last, n)) if *last == v => *n += 1,
-                _ => run.push((v, 1)),
+            let rounded = s.dtype().is_float();
+            let f = s.cast(&DataType::Float64)?;
+            let mut values: Vec<f64> = Vec::with_capacity(f.len() - f.null_count());
+            for arr in f.f64()?.downcast_iter() {
+                values.extend(arr.iter().flatten().filter(|v| !v.is_nan()).map(|&v| {
+                    let v = match scale {
+                        Some(k) if rounded => (v * k).round_ties_even() / k,
+                        _ => v,
+                    };
+                    v + 0.0
+                }));
             }
-        }
-        Ok(run)
-    });
+            values.sort_unstable_by(f64::total_cmp);
+            let mut run: Vec<(f64, u64)> = Vec::new();
+            for v in values {
+                match run.last_mut() {
+                    Some((last, n)) if *last == v => *n += 1,
+                    _ => run.push((v, 1)),
+                }
+            }
+            Ok(run)
+        },
+    );
     let (mut group, mut value, mut count) = (vec![], vec![], vec![]);
     for (g, run) in runs.into_iter().enumerate() {
         for (v, n) in run? {

@@ -9,7 +9,7 @@
 //! that values near 1e300 or 1e-300 give the r of any other scale, not 0 or ±1.
 //!
 //! An operation ([`correlations`], [`correlations_field`], [`CorrelationOptions`]);
-//! imports only the leaf [`crate::par`].
+//! imports only the leaf [`crate::par`], whose tasks run in the best SIMD build.
 
 use std::borrow::Cow;
 
@@ -78,6 +78,7 @@ struct Column<'a> {
 }
 
 impl<'a> Column<'a> {
+    #[inline(always)]
     fn new(s: &'a Series) -> PolarsResult<Self> {
         let ca = s.f64()?;
         let values = match ca.downcast_iter().next() {
@@ -165,6 +166,7 @@ fn unit_scale(m: f64) -> f64 {
 }
 
 /// The mean of `v` times `scale`.
+#[inline(always)]
 fn mean(v: &[f64], scale: f64) -> f64 {
     let mut lanes = [0.0; LANES];
     let mut chunks = v.chunks_exact(LANES);
@@ -179,7 +181,7 @@ fn mean(v: &[f64], scale: f64) -> f64 {
 
 /// Adds the centred products of `x` and `y`, each scaled and about its scaled mean
 /// (`(scale, mean)`), to `sums`, row `i` to lane `i mod LANES`.
-#[inline]
+#[inline(always)]
 fn accumulate(sums: &mut Sums, x: &[f64], y: &[f64], (sx, mx): (f64, f64), (sy, my): (f64, f64)) {
     let (mut xc, mut yc) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
     let mut add = |l: usize, a: f64, b: f64| {
@@ -238,19 +240,23 @@ fn sparse_pearson(x: &Column, y: &Column) -> (f64, u64) {
 /// rows on every core, added block by block in order.
 fn dense_sums(columns: &[Column], pairs: &[[usize; 2]], len: usize) -> Vec<Sums> {
     let blocks: Vec<usize> = (0..len.div_ceil(ROWS_PER_TASK)).collect();
-    let partial = par_tasks(blocks, |_, block| {
-        let mut sums = vec![[[0.0; LANES]; 3]; pairs.len()];
-        let end = ((block + 1) * ROWS_PER_TASK).min(len);
-        for start in (block * ROWS_PER_TASK..end).step_by(ROWS_PER_PASS) {
-            let rows = start..(start + ROWS_PER_PASS).min(end);
-            for (s, &[a, b]) in sums.iter_mut().zip(pairs) {
-                let (x, y) = (&columns[a], &columns[b]);
-                let (xs, ys) = (&x.values[rows.clone()], &y.values[rows.clone()]);
-                accumulate(s, xs, ys, (x.scale, x.mean), (y.scale, y.mean));
+    let partial = par_tasks(
+        blocks,
+        #[inline(always)]
+        |_, block| {
+            let mut sums = vec![[[0.0; LANES]; 3]; pairs.len()];
+            let end = ((block + 1) * ROWS_PER_TASK).min(len);
+            for start in (block * ROWS_PER_TASK..end).step_by(ROWS_PER_PASS) {
+                let rows = start..(start + ROWS_PER_PASS).min(end);
+                for (s, &[a, b]) in sums.iter_mut().zip(pairs) {
+                    let (x, y) = (&columns[a], &columns[b]);
+                    let (xs, ys) = (&x.values[rows.clone()], &y.values[rows.clone()]);
+                    accumulate(s, xs, ys, (x.scale, x.mean), (y.scale, y.mean));
+                }
             }
-        }
-        sums
-    });
+            sums
+        },
+    );
     let mut total = vec![[[0.0; LANES]; 3]; pairs.len()];
     for p in &partial {
         for (t, s) in total.iter_mut().zip(p) {
@@ -275,9 +281,13 @@ pub fn correlations(inputs: &[Series], options: &CorrelationOptions) -> PolarsRe
         inputs.iter().all(|s| s.len() == len),
         ShapeMismatch: "correlations expects input columns of one length"
     );
-    let columns = par_tasks(inputs.iter().collect(), |_, s| Column::new(s))
-        .into_iter()
-        .collect::<PolarsResult<Vec<Column>>>()?;
+    let columns = par_tasks(
+        inputs.iter().collect(),
+        #[inline(always)]
+        |_, s| Column::new(s),
+    )
+    .into_iter()
+    .collect::<PolarsResult<Vec<Column>>>()?;
     let complete = |&[a, b]: &[usize; 2]| columns[a].complete && columns[b].complete;
     let dense: Vec<[usize; 2]> = options.pairs.iter().copied().filter(complete).collect();
     let mut sums = dense_sums(&columns, &dense, len).into_iter();
