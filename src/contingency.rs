@@ -1027,14 +1027,15 @@ fn narrow_integer_counts(s: &Series) -> PolarsResult<Option<Vec<(f64, u64)>>> {
         return Ok(Some(Vec::new()));
     };
     let span = hi as i128 - lo as i128 + 1;
-    if span > (2 * ca.len() + 65_536) as i128 {
+    // (Counters of 32 bits, which hold the rows of any but a giant column.)
+    if span > (2 * ca.len() + 65_536) as i128 || ca.len() > u32::MAX as usize {
         return Ok(None);
     }
     let span = span as usize;
     // A small table in interleaved copies, so that runs of one value do not wait on
     // their own counter.
     let copies = if span <= SMALL_CELLS { COPIES } else { 1 };
-    let mut table = vec![0u64; copies * span];
+    let mut table = vec![0u32; copies * span];
     for arr in ca.downcast_iter() {
         match arr.validity().filter(|v| v.unset_bits() > 0) {
             None if copies == COPIES => tally::<COPIES>(&mut table, arr.values(), lo, span),
@@ -1055,7 +1056,7 @@ fn narrow_integer_counts(s: &Series) -> PolarsResult<Option<Vec<(f64, u64)>>> {
     // Past 2^53 neighbouring integers can share a float: their rows are added.
     let mut run: Vec<(f64, u64)> = Vec::new();
     for (i, &n) in table.iter().enumerate().filter(|(_, &n)| n > 0) {
-        let v = (lo + i as i64) as f64;
+        let (v, n) = ((lo + i as i64) as f64, u64::from(n));
         match run.last_mut() {
             Some((last, m)) if *last == v => *m += n,
             _ => run.push((v, n)),
@@ -1067,7 +1068,7 @@ fn narrow_integer_counts(s: &Series) -> PolarsResult<Option<Vec<(f64, u64)>>> {
 /// Counts each value `v` of `values` at `table[v − lo]`, row `i` in copy `i mod C` of
 /// the `C` tables of `span` counters one after another.
 #[inline(always)]
-fn tally<const C: usize>(table: &mut [u64], values: &[i64], lo: i64, span: usize) {
+fn tally<const C: usize>(table: &mut [u32], values: &[i64], lo: i64, span: usize) {
     let mut chunks = values.chunks_exact(C);
     for c in &mut chunks {
         for (k, &v) in c.iter().enumerate() {
