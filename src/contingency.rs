@@ -515,7 +515,8 @@ impl Bins {
 }
 
 /// The least and largest of `values`, in lanes so that it vectorises; a float NaN is
-/// passed over. `None` for no values.
+/// passed over, unless it is the first value, which makes both NaN (and the callers
+/// then take the finite values' range by a pass of their own). `None` for no values.
 #[inline(always)]
 fn range_of<T: Copy + PartialOrd>(values: &[T]) -> Option<(T, T)> {
     const LANES: usize = 8;
