@@ -65,7 +65,9 @@ pub(super) fn slots(s: &Series, plan: &Plan) -> PolarsResult<(Vec<u32>, Seen)> {
     let (mut out, mut seen) = match (s.dtype(), &plan.categories) {
         (DataType::String, Categories::String(cats)) => {
             let index = StrIndex::new(cats, &plan.category_slot);
-            fill_slots(s.str()?.downcast_iter(), null, |arr, i| index.get(arr, i))
+            fill_pieces(s.str()?.downcast_iter(), |arr, start, out| {
+                index.fill(arr, start, out, null)
+            })
         }
         (
             DataType::Categorical(_, mapping) | DataType::Enum(_, mapping),
@@ -278,16 +280,25 @@ fn fill_slots<'a, A: Array + 'a>(
     null_slot: u32,
     slot: impl Fn(&A, usize) -> u32 + Sync,
 ) -> (Vec<u32>, Seen) {
+    fill_pieces(arrays, |arr, start, out| {
+        let nulls = arr.validity().filter(|v| v.unset_bits() > 0);
+        for (i, o) in (start..).zip(out.iter_mut()) {
+            // SAFETY: `i` is below the array's length, which is the bitmap's.
+            let valid = nulls.is_none_or(|v| unsafe { v.get_bit_unchecked(i) });
+            o.write(if valid { slot(arr, i) } else { null_slot });
+        }
+    })
+}
+
+/// The slot of every row of `arrays`, filled in parallel: `fill(array, start, out)`
+/// writes the slots of the array's rows from `start`, one per value of `out`.
+fn fill_pieces<'a, A: Array + 'a>(
+    arrays: impl Iterator<Item = &'a A>,
+    fill: impl Fn(&A, usize, &mut [MaybeUninit<u32>]) + Sync,
+) -> (Vec<u32>, Seen) {
     let mut seen = Seen::default();
     let out = fill_chunks(arrays, |arr, piece| {
-        let nulls = arr.validity().filter(|v| v.unset_bits() > 0);
-        seen = seen.or(par_fill(piece, |start, out| {
-            for (i, o) in (start..).zip(out.iter_mut()) {
-                // SAFETY: `i` is below the array's length, which is the bitmap's.
-                let valid = nulls.is_none_or(|v| unsafe { v.get_bit_unchecked(i) });
-                o.write(if valid { slot(arr, i) } else { null_slot });
-            }
-        }));
+        seen = seen.or(par_fill(piece, |start, out| fill(arr, start, out)));
     });
     (out, seen)
 }
