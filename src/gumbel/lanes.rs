@@ -20,7 +20,11 @@ use crate::par::{
 };
 use crate::real::Real;
 use crate::rng::{Noise, RowIds};
-use crate::simd::{with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
+use crate::simd::{prefetch, with_isa, FloatV, IntV, Isa, IsaFn, Lane, MaskV, Vector, LANES};
+
+/// How many rows ahead of a group [`Fixed::fill`] asks for the scores: four groups,
+/// so that they come from memory while the groups between are computed.
+const AHEAD: usize = 4 * LANES;
 
 /// Lanes holding NaN or `+inf`, which make their row null.
 #[inline(always)]
@@ -177,6 +181,7 @@ impl<T: Real> LaneSource<T> for Fixed<'_, T> {
         match self {
             Self::Fields(columns) => {
                 for (cell, column) in p.iter_mut().zip(columns) {
+                    prefetch(column.as_ptr().wrapping_add(at + AHEAD));
                     let mut a = [T::ZERO; LANES];
                     if full {
                         a.copy_from_slice(&column[at..at + LANES]);
@@ -189,6 +194,13 @@ impl<T: Real> LaneSource<T> for Fixed<'_, T> {
                 }
             }
             Self::Rows(rows) if full && rows.width % LANES == 0 => {
+                let ahead = rows
+                    .values
+                    .as_ptr()
+                    .wrapping_add((at + AHEAD) * rows.stride);
+                for b in (0..LANES * rows.stride * size_of::<T>()).step_by(64) {
+                    prefetch(ahead.wrapping_byte_add(b));
+                }
                 // Eight rows' tiles of eight categories, transposed in registers.
                 for (t, tile) in p.chunks_exact_mut(LANES).enumerate() {
                     let mut r = [T::V::<S>::splat(T::ZERO); LANES];

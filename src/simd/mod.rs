@@ -190,6 +190,21 @@ pub fn build_name() -> &'static str {
     "portable"
 }
 
+/// Asks the CPU to bring the cache line that holds `p` into its nearest cache: a hint,
+/// which reads nothing and never faults, so `p` may point anywhere (past the end of its
+/// slice included).
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch neither reads nor faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A computation generic over the build of the vectors (a closure cannot be generic).
 pub trait IsaFn<R> {
     fn call<S: Isa>(self, isa: S) -> R;
