@@ -32,15 +32,37 @@ fn bad_lanes<T: Real, S: Isa>(v: T::V<S>) -> <T::V<S> as FloatV>::Bits {
     v.is_nan().or(v.eq(Lane::splat(T::INFINITY)))
 }
 
+/// The largest scores of [`LANES`] rows (`p[j]` their scores of category `j`), NaN
+/// passed over: `softmax`'s maximum, which needs no validity of its own (see
+/// [`sum_is_finite`]).
+#[inline(always)]
+fn max_lanes<T: Real, S: Isa>(p: &[T::V<S>]) -> T::V<S> {
+    let mut max = T::V::<S>::splat(T::NEG_INFINITY);
+    for &v in p {
+        max = v.larger(max);
+    }
+    max
+}
+
+/// The rows whose sum of exponentials is not NaN, as the bits of a byte. With no
+/// noise, that is exactly the rows [`row_is_valid`] keeps: a row with NaN or `+inf`, or
+/// with no score above `-inf`, has an exponent of NaN (NaN − max, inf − inf, or
+/// −inf − −inf); a kept row's exponents are at most 0 and one is 0, so its sum is at
+/// least 1, and finite. With noise it is so as well, and the kernels take both.
+#[inline(always)]
+fn sum_is_finite<S: Isa>(sum: S::F64) -> u8 {
+    sum.is_nan().movemask() ^ u8::MAX
+}
+
 /// The perturbed scores of [`LANES`] rows, in place: `p[j]` holds the rows' scores of
 /// category `j`, and receives their perturbed scores. Returns each row's largest
 /// perturbed score, its index (lowest on ties, as a float) and the rows' validity as the
-/// bits of a byte. With no `noise` (`softmax`), `p` is left as it is and the rows'
-/// largest scores are returned, without an index: `(x − max) · 1 + 0` less its largest,
-/// 0, is `x − max` exactly, so what follows gives the same bits either way.
+/// bits of a byte. With no noise (`softmax`) the kernels take [`max_lanes`] in its
+/// place: `(x − max) · 1 + 0` less its largest, 0, is `x − max` exactly, so what
+/// follows gives the same bits either way.
 #[inline(always)]
 fn perturb_lanes<T: Real, S: Isa>(
-    noise: Option<&Noise>,
+    noise: &Noise,
     rows: &[u64; LANES],
     s: T::V<S>,
     p: &mut [T::V<S>],
@@ -53,9 +75,6 @@ fn perturb_lanes<T: Real, S: Isa>(
         max = FloatV::select(v.gt(max), v, max);
     }
     let valid = row_is_valid(bad.movemask(), max.gt(neg_inf).movemask());
-    let Some(noise) = noise else {
-        return (max, Lane::splat(T::ZERO), valid);
-    };
     let mut best = neg_inf;
     let (one, mut j, mut idx) = (
         Lane::splat(T::ONE),
@@ -78,9 +97,9 @@ fn perturb_lanes<T: Real, S: Isa>(
 }
 
 /// `p[j] ← exp((p[j] − best) / tau)` for every category; returns `1 / Σ` per row (the
-/// sum formed in `f64`, category after category).
+/// sum formed in `f64`, category after category) and [`sum_is_finite`].
 #[inline(always)]
-fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T) -> T::V<S> {
+fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T) -> (T::V<S>, u8) {
     let inv = Lane::splat(inv);
     let mut sum = S::F64::splat(0.0);
     for cell in p.iter_mut() {
@@ -88,15 +107,16 @@ fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T)
         *cell = e;
         sum = T::accumulate::<S>(sum, e);
     }
-    Vector::from_array(sum.to_array().map(|s| T::narrow(1.0 / s)))
+    let inv_sum = Vector::from_array(sum.to_array().map(|s| T::narrow(1.0 / s)));
+    (inv_sum, sum_is_finite::<S>(sum))
 }
 
 /// `p[j] ← log_softmax(p / tau)[j]` for every category, given the rows' largest score
 /// and `1 / tau` in `f64`: each `z = (x − max) / tau` and the sum of the `e^z` (those in
 /// `T`) formed in `f64`, so that a Float32 block keeps scores 3e38 apart, and any tau,
-/// finite.
+/// finite. Returns [`sum_is_finite`].
 #[inline(always)]
-fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64) {
+fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64) -> u8 {
     let zero = S::F64::splat(0.0);
     let widen = |v: T::V<S>| T::accumulate::<S>(zero, v);
     let narrow = |v: S::F64| T::V::<S>::from_array(v.to_array().map(T::narrow));
@@ -110,6 +130,7 @@ fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64)
     for x in p.iter_mut() {
         *x = narrow((widen(*x) - max) * inv - log_sum);
     }
+    sum_is_finite::<S>(sum)
 }
 
 /// One group of [`LANES`] rows of `gumbel_softmax` (of `softmax` and `log_softmax` with
@@ -126,16 +147,22 @@ fn relax_lanes<T: Real, S: Isa>(
     // With no noise the kernel computes no index: `softmax` never asks for one.
     debug_assert!(noise.is_some() || relax != Relax::Hard);
     let one = T::V::<S>::splat(T::ONE);
-    let (best, idx, valid) = perturb_lanes::<T, S>(noise, rows, one, p);
-    let out = match relax {
-        Relax::Hard => Relaxed::Hard(idx),
-        Relax::Soft(inv) => Relaxed::Soft(exponentiate_lanes::<T, S>(p, best, T::narrow(inv))),
-        Relax::Log(inv) => {
-            log_softmax_lanes::<T, S>(p, best, inv);
-            Relaxed::Written
-        }
+    let (best, idx, valid) = match noise {
+        Some(noise) => perturb_lanes::<T, S>(noise, rows, one, p),
+        // Every row for now: its sum says which are kept.
+        None => (max_lanes::<T, S>(p), one, u8::MAX),
     };
-    (out, valid)
+    match relax {
+        Relax::Hard => (Relaxed::Hard(idx), valid),
+        Relax::Soft(inv) => {
+            let (inv_sum, finite) = exponentiate_lanes::<T, S>(p, best, T::narrow(inv));
+            (Relaxed::Soft(inv_sum), valid & finite)
+        }
+        Relax::Log(inv) => {
+            let finite = log_softmax_lanes::<T, S>(p, best, inv);
+            (Relaxed::Written, valid & finite)
+        }
+    }
 }
 
 /// What the output of a group of rows is made from: `p[j] · (1 / Σ)`, `p[j]` itself, or
@@ -653,8 +680,7 @@ impl<'a, T: Real, F: LaneSource<T>> Group<T> for SampleGroup<'a, T, F> {
     ) -> u8 {
         self.source.fill::<S>(at, self.len, p);
         let rows = self.ids.lanes(at, self.len);
-        let (_, idx, valid) =
-            perturb_lanes::<T, S>(Some(self.noise), &rows, Lane::splat(self.s), p);
+        let (_, idx, valid) = perturb_lanes::<T, S>(self.noise, &rows, Lane::splat(self.s), p);
         let idx = idx.to_array();
         for (o, i) in piece[off..off + count].iter_mut().zip(idx) {
             *o = i.widen() as u32;

@@ -290,6 +290,11 @@ impl FloatV for F32x8 {
         unsafe { Self(_mm256_div_ps(self.0, o.0)) }
     }
     #[inline(always)]
+    fn larger(self, o: Self) -> Self {
+        // `vmaxps a, b` is `a > b ? a : b`, lane by lane.
+        unsafe { Self(_mm256_max_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
     fn to_bits(self) -> U32x8 {
         unsafe { U32x8(_mm256_castps_si256(self.0)) }
     }
@@ -381,6 +386,16 @@ impl FloatV for F64x8 {
             Self([
                 _mm256_div_pd(self.0[0], o.0[0]),
                 _mm256_div_pd(self.0[1], o.0[1]),
+            ])
+        }
+    }
+    #[inline(always)]
+    fn larger(self, o: Self) -> Self {
+        // `vmaxpd a, b` is `a > b ? a : b`, lane by lane.
+        unsafe {
+            Self([
+                _mm256_max_pd(self.0[0], o.0[0]),
+                _mm256_max_pd(self.0[1], o.0[1]),
             ])
         }
     }

@@ -89,6 +89,12 @@ pub trait FloatV: Lane + Add<Output = Self> + Sub<Output = Self> + Mul<Output = 
     fn mul_add(self, a: Self, b: Self) -> Self;
     /// `self / o`, correctly rounded.
     fn quotient(self, o: Self) -> Self;
+    /// `self` where `self > o`, `o` elsewhere (so `o` where either is NaN, and between
+    /// zeros of either sign): the x86 `max`, one instruction where the build has it.
+    #[inline(always)]
+    fn larger(self, o: Self) -> Self {
+        Self::select(self.gt(o), self, o)
+    }
     fn to_bits(self) -> Self::Bits;
     fn from_bits(b: Self::Bits) -> Self;
 }
