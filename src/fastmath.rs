@@ -96,9 +96,10 @@ where
     let under = x.lt(c(-708.0));
     let clamped = F::select(under, c(-708.0), x);
     let t = clamped.mul_add(c(std::f64::consts::LOG2_E), c(ROUND));
-    let k = t - c(ROUND);
     let ki = t.to_bits().sub(c(ROUND.to_bits()));
-    let minus_k = c::<F>(0.0) - k;
+    // −k in one exact step: `t` and `ROUND` lie in one binade, whose floats are
+    // whole numbers, so `ROUND − t` is exact, and +0 where `0 − (t − ROUND)` is.
+    let minus_k = c::<F>(ROUND) - t;
     let r = minus_k.mul_add(c(LN2_LO), minus_k.mul_add(c(LN2_HI), clamped));
     let pair = |i: usize| r.mul_add(c(C[i + 1]), c(C[i]));
     let r2 = r * r;
@@ -172,9 +173,10 @@ where
     let under = x.lt(c(-87.0));
     let clamped = F::select(under, c(-87.0), x);
     let t = clamped.mul_add(c(std::f32::consts::LOG2_E), c(ROUND_F32));
-    let k = t - c(ROUND_F32);
     let ki = t.to_bits().sub(c(ROUND_F32.to_bits()));
-    let minus_k = c::<F>(0.0) - k;
+    // −k in one exact step: `t` and `ROUND_F32` lie in one binade, whose floats are
+    // whole numbers, so `ROUND_F32 − t` is exact, and +0 where `0 − (t − ROUND_F32)` is.
+    let minus_k = c::<F>(ROUND_F32) - t;
     let r = minus_k.mul_add(c(C2), minus_k.mul_add(c(C1), clamped));
     // The degree-5 polynomial in Estrin's scheme.
     let r2 = r * r;
