@@ -426,6 +426,15 @@ impl<'a, T: Real> RelaxGroup<'a, T> {
     }
 }
 
+/// A group's first values into `out`: a task's last group, when it has fewer rows than
+/// [`LANES`]. Out of line, so that this copy of a length known only at run time and a
+/// whole group's store do not merge into one call of `memcpy` for every group.
+#[cold]
+#[inline(never)]
+fn write_part<T: Copy>(out: &mut [T], values: &[T]) {
+    out[..values.len()].copy_from_slice(values);
+}
+
 /// Into Struct fields: a task's piece of every field.
 struct IntoFields<'a, T: Real>(RelaxGroup<'a, T>);
 
@@ -447,10 +456,10 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
             |j, v| {
                 let v = v.to_array().map(MaybeUninit::new);
                 let out = &mut piece[j][off..];
-                // A whole group as one store: a copy of `count` values calls memcpy.
+                // A whole group as one store; a part of one out of line.
                 match out.first_chunk_mut::<LANES>() {
                     Some(out) if count == LANES => *out = v,
-                    _ => out[..count].copy_from_slice(&v[..count]),
+                    _ => write_part(out, &v[..count]),
                 }
             },
         )
