@@ -664,7 +664,7 @@ impl<T: Real> LaneSource<T> for PosteriorLanes<'_> {
         let x = S::F64::from_array(std::array::from_fn(|l| self.x[(at + l).min(len - 1)]));
         for (c, cell) in p.iter_mut().enumerate() {
             let lp = self.posterior.lanes::<S>(c, x);
-            *cell = Vector::from_array(lp.to_array().map(T::narrow));
+            *cell = T::narrow_lanes::<S>(lp);
         }
     }
 }

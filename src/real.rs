@@ -37,8 +37,15 @@ pub trait Real:
     fn narrow(x: f64) -> Self;
     /// `e^x` lane by lane, for `x ≤ 0`, by [`fastmath`]: 0 at `-inf`.
     fn exp_lanes<S: Isa>(x: Self::V<S>) -> Self::V<S>;
+    /// The lanes as `f64`, exactly.
+    fn widen_lanes<S: Isa>(x: Self::V<S>) -> S::F64;
+    /// `f64` lanes rounded to the type, as [`Real::narrow`] rounds one.
+    fn narrow_lanes<S: Isa>(x: S::F64) -> Self::V<S>;
     /// `acc + x`, `x` widened to `f64`.
-    fn accumulate<S: Isa>(acc: S::F64, x: Self::V<S>) -> S::F64;
+    #[inline(always)]
+    fn accumulate<S: Isa>(acc: S::F64, x: Self::V<S>) -> S::F64 {
+        acc + Self::widen_lanes::<S>(x)
+    }
     /// The transpose of eight vectors (see [`Isa::transpose_f32`]).
     fn transpose<S: Isa>(rows: [Self::V<S>; LANES]) -> [Self::V<S>; LANES];
     fn widen(self) -> f64;
@@ -50,7 +57,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $p:ty, $v:ident, $exp:path, $acc:expr, $transpose:ident) => {
+    ($t:ty, $p:ty, $v:ident, $exp:path, $widen:expr, $narrow:expr, $transpose:ident) => {
         impl Real for $t {
             type Polars = $p;
             const ZERO: Self = 0.0;
@@ -64,9 +71,14 @@ macro_rules! impl_real {
                 $exp(x)
             }
             #[inline(always)]
-            fn accumulate<S: Isa>(acc: S::F64, x: S::$v) -> S::F64 {
+            fn widen_lanes<S: Isa>(x: S::$v) -> S::F64 {
                 #[allow(clippy::redundant_closure_call)]
-                $acc(acc, x)
+                $widen(x)
+            }
+            #[inline(always)]
+            fn narrow_lanes<S: Isa>(x: S::F64) -> S::$v {
+                #[allow(clippy::redundant_closure_call)]
+                $narrow(x)
             }
             #[inline(always)]
             fn transpose<S: Isa>(rows: [S::$v; LANES]) -> [S::$v; LANES] {
@@ -100,7 +112,8 @@ impl_real!(
     Float32Type,
     F32,
     fastmath::exp_nonpositive_f32,
-    |acc, x| acc + S::widen(x),
+    |x| S::widen(x),
+    |x| S::narrow(x),
     transpose_f32
 );
 impl_real!(
@@ -108,6 +121,7 @@ impl_real!(
     Float64Type,
     F64,
     fastmath::exp_nonpositive,
-    |acc, x| acc + x,
+    |x| x,
+    |x| x,
     transpose_f64
 );

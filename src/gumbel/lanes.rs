@@ -107,7 +107,7 @@ fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T)
         *cell = e;
         sum = T::accumulate::<S>(sum, e);
     }
-    let inv_sum = Vector::from_array(sum.to_array().map(|s| T::narrow(1.0 / s)));
+    let inv_sum = T::narrow_lanes::<S>(S::F64::splat(1.0).quotient(sum));
     (inv_sum, sum_is_finite::<S>(sum))
 }
 
@@ -117,11 +117,9 @@ fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T)
 /// finite. Returns [`sum_is_finite`].
 #[inline(always)]
 fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64) -> u8 {
-    let zero = S::F64::splat(0.0);
-    let widen = |v: T::V<S>| T::accumulate::<S>(zero, v);
-    let narrow = |v: S::F64| T::V::<S>::from_array(v.to_array().map(T::narrow));
+    let (widen, narrow) = (T::widen_lanes::<S>, T::narrow_lanes::<S>);
     let (max, inv) = (widen(max), S::F64::splat(inv));
-    let mut sum = zero;
+    let mut sum = S::F64::splat(0.0);
     for &x in p.iter() {
         let z = (widen(x) - max) * inv;
         sum = T::accumulate::<S>(sum, T::exp_lanes::<S>(narrow(z)));

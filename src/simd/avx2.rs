@@ -455,6 +455,15 @@ impl Isa for Avx2 {
         }
     }
     #[inline(always)]
+    fn narrow(x: F64x8) -> F32x8 {
+        unsafe {
+            F32x8(_mm256_set_m128(
+                _mm256_cvtpd_ps(x.0[1]),
+                _mm256_cvtpd_ps(x.0[0]),
+            ))
+        }
+    }
+    #[inline(always)]
     fn transpose_f32(rows: [F32x8; LANES]) -> [F32x8; LANES] {
         unsafe {
             let r = rows.map(|v| v.0);

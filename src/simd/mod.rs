@@ -111,6 +111,8 @@ pub trait Isa: Copy + Send + Sync {
     fn join(hi: Self::U32, lo: Self::U32) -> Self::U64;
     /// Each `f32` lane as `f64`.
     fn widen(x: Self::F32) -> Self::F64;
+    /// Each `f64` lane rounded to `f32`, to nearest with ties to even (as `as f32`).
+    fn narrow(x: Self::F64) -> Self::F32;
     /// The transpose of eight vectors: lane `l` of `out[j]` is lane `j` of `rows[l]`.
     fn transpose_f32(rows: [Self::F32; LANES]) -> [Self::F32; LANES];
     /// The same for `f64` lanes.

@@ -299,6 +299,10 @@ impl Isa for Portable {
         map(x.0, f64::from)
     }
     #[inline(always)]
+    fn narrow(x: Arr<f64>) -> Arr<f32> {
+        map(x.0, |x| x as f32)
+    }
+    #[inline(always)]
     fn transpose_f32(rows: [Arr<f32>; LANES]) -> [Arr<f32>; LANES] {
         transpose(rows)
     }
