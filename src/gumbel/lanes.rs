@@ -133,7 +133,7 @@ fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64)
 
 /// One group of [`LANES`] rows of `gumbel_softmax` (of `softmax` and `log_softmax` with
 /// no `noise`): `p[j]` holds the rows' scores of category `j`, and then what
-/// [`Relaxed::at`] turns into the output's category `j`. Returns that and the rows'
+/// [`Relaxed::emit`] turns into the output's category `j`. Returns that and the rows'
 /// validity byte.
 #[inline(always)]
 fn relax_lanes<T: Real, S: Isa>(
@@ -173,13 +173,29 @@ enum Relaxed<V> {
 }
 
 impl<V: FloatV> Relaxed<V> {
-    /// The output's category `j` (also `jv`, as a float in every lane), from `p[j]`.
+    /// `out(j, the output's category j)` for every category `j`, in order, from `p[j]`
+    /// (`zero` and `one` in every lane): a loop of its own for each kind, which is then
+    /// not tested category by category.
     #[inline(always)]
-    fn at(self, jv: V, p: V, zero: V, one: V) -> V {
+    fn emit(self, p: &[V], zero: V, one: V, mut out: impl FnMut(usize, V)) {
         match self {
-            Self::Soft(inv_sum) => p * inv_sum,
-            Self::Written => p,
-            Self::Hard(idx) => FloatV::select(idx.eq(jv), one, zero),
+            Self::Soft(inv_sum) => {
+                for (j, &p) in p.iter().enumerate() {
+                    out(j, p * inv_sum);
+                }
+            }
+            Self::Written => {
+                for (j, &p) in p.iter().enumerate() {
+                    out(j, p);
+                }
+            }
+            Self::Hard(idx) => {
+                let mut jv = zero;
+                for j in 0..p.len() {
+                    out(j, FloatV::select(idx.eq(jv), one, zero));
+                    jv = jv + one;
+                }
+            }
         }
     }
 }
@@ -405,21 +421,11 @@ impl<'a, T: Real> RelaxGroup<'a, T> {
     /// The group's output: `out(j, category j)` for every category, in order; returns
     /// the group's validity byte.
     #[inline(always)]
-    fn lanes<S: Isa>(
-        &self,
-        p: &mut [T::V<S>],
-        at: usize,
-        mut out: impl FnMut(usize, T::V<S>),
-    ) -> u8 {
+    fn lanes<S: Isa>(&self, p: &mut [T::V<S>], at: usize, out: impl FnMut(usize, T::V<S>)) -> u8 {
         self.source.fill::<S>(at, self.len, p);
         let rows = self.ids.lanes(at, self.len);
         let (relaxed, valid) = relax_lanes::<T, S>(self.relax, self.noise, &rows, p);
-        let (zero, one) = (Lane::splat(T::ZERO), Lane::splat(T::ONE));
-        let mut jv = zero;
-        for (j, &p) in p.iter().enumerate() {
-            out(j, relaxed.at(jv, p, zero, one));
-            jv = jv + one;
-        }
+        relaxed.emit(p, Lane::splat(T::ZERO), Lane::splat(T::ONE), out);
         valid
     }
 }
