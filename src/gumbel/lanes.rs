@@ -115,18 +115,41 @@ fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T)
 /// and `1 / tau` in `f64`: each `z = (x − max) / tau` and the sum of the `e^z` (those in
 /// `T`) formed in `f64`, so that a Float32 block keeps scores 3e38 apart, and any tau,
 /// finite. Returns [`sum_is_finite`].
+///
+/// At tau = 1, `log_softmax`'s default, each pass goes without its product by 1, and
+/// the exponent is `x − max` in `T`, the same bits as the difference formed in `f64` and
+/// rounded to `T` (the test `a_difference_of_two_f32_rounds_once`).
 #[inline(always)]
 fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64) -> u8 {
+    if inv == 1.0 {
+        log_softmax_at::<T, S, true>(p, max, inv)
+    } else {
+        log_softmax_at::<T, S, false>(p, max, inv)
+    }
+}
+
+/// [`log_softmax_lanes`] at tau = 1 (`IS_UNIT`) or at any tau.
+#[inline(always)]
+fn log_softmax_at<T: Real, S: Isa, const IS_UNIT: bool>(
+    p: &mut [T::V<S>],
+    max: T::V<S>,
+    inv: f64,
+) -> u8 {
     let (widen, narrow) = (T::widen_lanes::<S>, T::narrow_lanes::<S>);
-    let (max, inv) = (widen(max), S::F64::splat(inv));
+    let (wide_max, inv) = (widen(max), S::F64::splat(inv));
+    let scale = |z: S::F64| if IS_UNIT { z } else { z * inv };
     let mut sum = S::F64::splat(0.0);
     for &x in p.iter() {
-        let z = (widen(x) - max) * inv;
-        sum = T::accumulate::<S>(sum, T::exp_lanes::<S>(narrow(z)));
+        let z = if IS_UNIT {
+            x - max
+        } else {
+            narrow(scale(widen(x) - wide_max))
+        };
+        sum = T::accumulate::<S>(sum, T::exp_lanes::<S>(z));
     }
     let log_sum = fastmath::ln(sum);
     for x in p.iter_mut() {
-        *x = narrow((widen(*x) - max) * inv - log_sum);
+        *x = narrow(scale(widen(*x) - wide_max) - log_sum);
     }
     sum_is_finite::<S>(sum)
 }
@@ -811,5 +834,72 @@ pub(super) fn relax_fixed<T: Real>(
             });
             array_from_pieces(name, pieces, width, validity(found, len, input_validity))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The pairs of `f32` the test runs: random bit patterns (every exponent, subnormals,
+    /// infinities and NaN), then pairs a power of two apart, with the largest gaps.
+    fn pairs() -> impl Iterator<Item = (f32, f32)> {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            // SplitMix64.
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let random: Vec<(f32, f32)> = (0..4_000_000)
+            .map(|_| {
+                let w = next();
+                (f32::from_bits(w as u32), f32::from_bits((w >> 32) as u32))
+            })
+            .collect();
+        // A float in [1, 2) from 23 bits.
+        let significand = |w: u64| 1.0 + (w & 0x7F_FFFF) as f32 / 8_388_608.0;
+        let mut spaced = Vec::new();
+        for gap in 0..=280 {
+            for k in 0..2_000 {
+                let w = next();
+                // The larger in one of the top 100 binades, a power of two at times; the
+                // smaller `gap` binades below it (in two steps, past the subnormals).
+                let scale = 2f32.powi(127 - (w >> 48) as i32 % 100);
+                let big = if k % 4 == 0 {
+                    scale
+                } else {
+                    significand(w) * scale
+                };
+                let small = significand(w >> 23)
+                    * big
+                    * 2f32.powi(-gap.min(140))
+                    * 2f32.powi(-(gap - 140).max(0));
+                for (a, b) in [(small, big), (-small, big), (small, -big), (-big, small)] {
+                    spaced.push((a, b));
+                }
+            }
+        }
+        random.into_iter().chain(spaced)
+    }
+
+    /// `x − max` in `f32` is the same bits as the difference formed in `f64` and rounded
+    /// to `f32`: it is exact in `f64` when the two are at most 28 binades apart, and
+    /// otherwise the smaller is far below half the spacing of the floats next to the
+    /// larger, so both roundings give the larger. Infinities, overflow and NaN (to the
+    /// bit) agree as well.
+    #[test]
+    fn a_difference_of_two_f32_rounds_once() {
+        let mut checked = 0usize;
+        for (x, max) in pairs() {
+            let direct = x - max;
+            let through = (f64::from(x) - f64::from(max)) as f32;
+            assert!(
+                direct.to_bits() == through.to_bits(),
+                "{x:e} - {max:e}: {direct:e} in f32, {through:e} through f64"
+            );
+            checked += 1;
+        }
+        assert!(checked > 4_000_000);
     }
 }
