@@ -141,7 +141,8 @@ enum Relax {
     /// `softmax(p / tau)`, given `1 / tau` (see [`inv_tau`]).
     Soft(f64),
     /// `log_softmax(p / tau)` with no noise, given `1 / tau` in `f64`, in which each
-    /// `(x − max) / tau` is formed.
+    /// `(x − max) / tau` is formed (at tau = 1 the exponent's `x − max` in the block's
+    /// type, which is the same bits).
     Log(f64),
     /// The one-hot of `argmax(p)`.
     Hard,

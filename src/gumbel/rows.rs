@@ -93,7 +93,8 @@ fn relax_row<T: Real, S: Isa>(
             }
         }
         Relax::Log(inv) => {
-            // As the eight-row kernel forms it: `z` and the sum in `f64`, `e^z` in `T`.
+            // `z` and the sum in `f64`, `e^z` in `T`: the eight-row kernel's bits (which at
+            // tau = 1 forms `x − max` in `T`, the same value).
             let max = best.widen();
             let mut sum = 0.0f64;
             for chunk in out.chunks(LANES) {
