@@ -845,13 +845,10 @@ mod tests {
     /// down into the subnormals.
     fn pairs() -> Vec<(f32, f32)> {
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        // SplitMix64.
         let mut next = move || {
-            // SplitMix64.
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+            crate::rng::mix64(state)
         };
         let mut pairs = Vec::with_capacity(6_000_000);
         for _ in 0..4_000_000 {
