@@ -97,13 +97,29 @@ fn perturb_lanes<T: Real, S: Isa>(
 }
 
 /// `p[j] ← exp((p[j] − best) / tau)` for every category; returns `1 / Σ` per row (the
-/// sum formed in `f64`, category after category) and [`sum_is_finite`].
+/// sum formed in `f64`, category after category) and [`sum_is_finite`]. At tau = 1,
+/// `softmax`'s default, the exponent goes without its product by 1, which is exact.
 #[inline(always)]
 fn exponentiate_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], best: T::V<S>, inv: T) -> (T::V<S>, u8) {
+    if inv == T::ONE {
+        exponentiate_at::<T, S, true>(p, best, inv)
+    } else {
+        exponentiate_at::<T, S, false>(p, best, inv)
+    }
+}
+
+/// [`exponentiate_lanes`] at tau = 1 (`IS_UNIT`) or at any tau.
+#[inline(always)]
+fn exponentiate_at<T: Real, S: Isa, const IS_UNIT: bool>(
+    p: &mut [T::V<S>],
+    best: T::V<S>,
+    inv: T,
+) -> (T::V<S>, u8) {
     let inv = Lane::splat(inv);
     let mut sum = S::F64::splat(0.0);
     for cell in p.iter_mut() {
-        let e = T::exp_lanes::<S>((*cell - best) * inv);
+        let z = *cell - best;
+        let e = T::exp_lanes::<S>(if IS_UNIT { z } else { z * inv });
         *cell = e;
         sum = T::accumulate::<S>(sum, e);
     }
