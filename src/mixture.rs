@@ -486,7 +486,7 @@ impl IsaFn<(f64, Moments)> for EStep<'_> {
             // r_j = e_j / sum, and ln r_j = shifted_j − ln sum, so that
             // Σ r ln r = Σ e^shifted · shifted / sum − ln sum (sum ≥ 1: its largest term
             // is e⁰).
-            let inv = S::F64::from_array(sum.to_array().map(|s| 1.0 / s));
+            let inv = S::F64::splat(1.0).quotient(sum);
             entropy = entropy + c * (weighted * inv - fastmath::ln(sum));
             let scale = c * inv;
             for j in 0..k {

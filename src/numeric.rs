@@ -767,10 +767,8 @@ impl IsaFn<()> for ScalarRows<'_> {
             for i in (0..done).step_by(LANES) {
                 let (mean, std) = mode_lanes::<S>(column, &mode[i..i + LANES]);
                 let v = S::F64::from_array(std::array::from_fn(|l| x[i + l]));
-                // (x − μ) / (4σ): the one division of the scalar path, lane by lane.
-                let num = (v - mean).to_array();
-                let den = (splat(STD_MULTIPLIER) * std).to_array();
-                let z = S::F64::from_array(std::array::from_fn(|l| num[l] / den[l]));
+                // (x − μ) / (4σ): the one division of the scalar path, in every lane.
+                let z = (v - mean).quotient(splat(STD_MULTIPLIER) * std);
                 let z = S::F64::select(z.lt(splat(-CLIP)), splat(-CLIP), z);
                 let z = S::F64::select(z.gt(splat(CLIP)), splat(CLIP), z);
                 let z = S::F64::select(std.gt(splat(0.0)), z, splat(0.0));
