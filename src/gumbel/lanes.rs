@@ -398,13 +398,33 @@ impl<T: Real, G: Group<T>> IsaFn<G::Piece> for Task<'_, T, G> {
             width,
             ..
         } = self;
-        let mut scratch = vec![T::V::<S>::splat(T::ZERO); width];
-        for (g, byte) in bytes.iter_mut().enumerate() {
-            let off = g * LANES;
-            let at = start + off;
-            *byte = group.run::<S>(&mut piece, &mut scratch, at, off, (len - at).min(LANES));
+        // At the width of a group, the scratch is an array, which the compiler can
+        // keep in registers, its loops unrolled; at any other width a vector.
+        let zero = T::V::<S>::splat(T::ZERO);
+        if width == LANES {
+            run_groups(group, &mut piece, bytes, start, len, &mut [zero; LANES]);
+        } else {
+            run_groups(group, &mut piece, bytes, start, len, &mut vec![zero; width]);
         }
         piece
+    }
+}
+
+/// The groups of a task's rows from `start` (their validity bytes `bytes`), each run
+/// with the scratch `p`.
+#[inline(always)]
+fn run_groups<T: Real, G: Group<T>, S: Isa>(
+    group: &G,
+    piece: &mut G::Piece,
+    bytes: &mut [u8],
+    start: usize,
+    len: usize,
+    p: &mut [T::V<S>],
+) {
+    for (g, byte) in bytes.iter_mut().enumerate() {
+        let off = g * LANES;
+        let at = start + off;
+        *byte = group.run::<S>(piece, p, at, off, (len - at).min(LANES));
     }
 }
 
