@@ -172,7 +172,7 @@ fn log_softmax_at<T: Real, S: Isa, const IS_UNIT: bool>(
 
 /// One group of [`LANES`] rows of `gumbel_softmax` (of `softmax` and `log_softmax` with
 /// no `noise`): `p[j]` holds the rows' scores of category `j`, and then what
-/// [`Relaxed::emit`] turns into the output's category `j`. Returns that and the rows'
+/// [`Relaxed::apply`] turns into the output's category `j`. Returns that and the rows'
 /// validity byte.
 #[inline(always)]
 fn relax_lanes<T: Real, S: Isa>(
@@ -212,26 +212,22 @@ enum Relaxed<V> {
 }
 
 impl<V: FloatV> Relaxed<V> {
-    /// `out(j, the output's category j)` for every category `j`, in order, from `p[j]`
-    /// (`zero` and `one` in every lane): a loop of its own for each kind, which is then
-    /// not tested category by category.
+    /// `p[j] ←` the output's category `j`, for every category (`zero` and `one` in
+    /// every lane): a loop of its own for each kind, which is then not tested category
+    /// by category.
     #[inline(always)]
-    fn emit(self, p: &[V], zero: V, one: V, mut out: impl FnMut(usize, V)) {
+    fn apply(self, p: &mut [V], zero: V, one: V) {
         match self {
             Self::Soft(inv_sum) => {
-                for (j, &p) in p.iter().enumerate() {
-                    out(j, p * inv_sum);
+                for p in p.iter_mut() {
+                    *p = *p * inv_sum;
                 }
             }
-            Self::Written => {
-                for (j, &p) in p.iter().enumerate() {
-                    out(j, p);
-                }
-            }
+            Self::Written => {}
             Self::Hard(idx) => {
                 let mut jv = zero;
-                for j in 0..p.len() {
-                    out(j, FloatV::select(idx.eq(jv), one, zero));
+                for p in p.iter_mut() {
+                    *p = FloatV::select(idx.eq(jv), one, zero);
                     jv = jv + one;
                 }
             }
@@ -477,14 +473,14 @@ struct RelaxGroup<'a, T: Real> {
 }
 
 impl<'a, T: Real> RelaxGroup<'a, T> {
-    /// The group's output: `out(j, category j)` for every category, in order; returns
-    /// the group's validity byte.
+    /// The group's output into `p`, `p[j]` its category `j`; returns the group's
+    /// validity byte.
     #[inline(always)]
-    fn lanes<S: Isa>(&self, p: &mut [T::V<S>], at: usize, out: impl FnMut(usize, T::V<S>)) -> u8 {
+    fn lanes<S: Isa>(&self, p: &mut [T::V<S>], at: usize) -> u8 {
         self.source.fill::<S>(at, self.len, p);
         let rows = self.ids.lanes(at, self.len);
         let (relaxed, valid) = relax_lanes::<T, S>(self.relax, self.noise, &rows, p);
-        relaxed.emit(p, Lane::splat(T::ZERO), Lane::splat(T::ONE), out);
+        relaxed.apply(p, Lane::splat(T::ZERO), Lane::splat(T::ONE));
         valid
     }
 }
@@ -512,20 +508,17 @@ impl<'a, T: Real> Group<T> for IntoFields<'a, T> {
         off: usize,
         count: usize,
     ) -> u8 {
-        self.0.lanes::<S>(
-            p,
-            at,
-            #[inline(always)]
-            |j, v| {
-                let v = v.to_array().map(MaybeUninit::new);
-                let out = &mut piece[j][off..];
-                // A whole group as one store; a part of one out of line.
-                match out.first_chunk_mut::<LANES>() {
-                    Some(out) if count == LANES => *out = v,
-                    _ => write_part(out, &v[..count]),
-                }
-            },
-        )
+        let valid = self.0.lanes::<S>(p, at);
+        for (v, field) in p.iter().zip(piece.iter_mut()) {
+            let v = v.to_array().map(MaybeUninit::new);
+            let out = &mut field[off..];
+            // A whole group as one store; a part of one out of line.
+            match out.first_chunk_mut::<LANES>() {
+                Some(out) if count == LANES => *out = v,
+                _ => write_part(out, &v[..count]),
+            }
+        }
+        valid
     }
 }
 
@@ -543,31 +536,24 @@ fn into_rows<T: Real, S: Isa>(
     stride: usize,
     offset: usize,
 ) -> u8 {
-    let width = p.len();
-    let mut tile = [T::V::<S>::splat(T::ZERO); LANES];
-    let tiled = count == LANES && width % LANES == 0;
-    group.lanes::<S>(
-        p,
-        at,
-        #[inline(always)]
-        |j, v| {
-            if tiled {
-                tile[j % LANES] = v;
-                if j % LANES == LANES - 1 {
-                    let first = offset + j + 1 - LANES;
-                    for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
-                        let start = l * stride + first;
-                        rows[start..start + LANES]
-                            .copy_from_slice(&r.to_array().map(MaybeUninit::new));
-                    }
-                }
-            } else {
-                for (l, v) in v.to_array().into_iter().enumerate().take(count) {
-                    rows[l * stride + offset + j] = MaybeUninit::new(v);
-                }
+    let valid = group.lanes::<S>(p, at);
+    if count == LANES && p.len() % LANES == 0 {
+        for (t, tile) in p.chunks_exact(LANES).enumerate() {
+            let first = offset + t * LANES;
+            let tile = std::array::from_fn(|c| tile[c]);
+            for (l, r) in T::transpose::<S>(tile).iter().enumerate() {
+                let start = l * stride + first;
+                rows[start..start + LANES].copy_from_slice(&r.to_array().map(MaybeUninit::new));
             }
-        },
-    )
+        }
+    } else {
+        for (j, v) in p.iter().enumerate() {
+            for (l, v) in v.to_array().into_iter().enumerate().take(count) {
+                rows[l * stride + offset + j] = MaybeUninit::new(v);
+            }
+        }
+    }
+    valid
 }
 
 /// Into Array rows: a task's rows.
