@@ -368,8 +368,8 @@ pub(super) trait Group<T: Real>: Sync {
     ) -> u8;
 }
 
-/// One task: its groups of rows, in the build `with_isa` picks.
-struct Task<'a, T, G: Group<T>>
+/// One task: its groups of rows, in the build `with_isa` picks, with the scratch `W`.
+struct Task<'a, T, G: Group<T>, W>
 where
     T: Real,
 {
@@ -379,10 +379,10 @@ where
     start: usize,
     len: usize,
     width: usize,
-    real: PhantomData<T>,
+    types: PhantomData<(T, W)>,
 }
 
-impl<T: Real, G: Group<T>> IsaFn<G::Piece> for Task<'_, T, G> {
+impl<T: Real, G: Group<T>, W: Scratch> IsaFn<G::Piece> for Task<'_, T, G, W> {
     #[inline(always)]
     fn call<S: Isa>(self, _: S) -> G::Piece {
         let Task {
@@ -394,15 +394,43 @@ impl<T: Real, G: Group<T>> IsaFn<G::Piece> for Task<'_, T, G> {
             width,
             ..
         } = self;
-        // At the width of a group, the scratch is an array, which the compiler can
-        // keep in registers, its loops unrolled; at any other width a vector.
         let zero = T::V::<S>::splat(T::ZERO);
-        if width == LANES {
-            run_groups(group, &mut piece, bytes, start, len, &mut [zero; LANES]);
-        } else {
-            run_groups(group, &mut piece, bytes, start, len, &mut vec![zero; width]);
-        }
+        W::with(
+            width,
+            zero,
+            #[inline(always)]
+            |p| run_groups(group, &mut piece, bytes, start, len, p),
+        );
         piece
+    }
+}
+
+/// How a task holds the scratch of its groups: a type for each, so that each build of
+/// the kernels is one function with one kind of scratch.
+trait Scratch {
+    /// `f` of a scratch of `width` vectors, each `zero` at first.
+    fn with<V: Copy>(width: usize, zero: V, f: impl FnOnce(&mut [V]));
+}
+
+/// At [`LANES`] categories an array, which the compiler can keep in registers, the
+/// loops over it unrolled.
+struct Eight;
+
+impl Scratch for Eight {
+    #[inline(always)]
+    fn with<V: Copy>(width: usize, zero: V, f: impl FnOnce(&mut [V])) {
+        debug_assert_eq!(width, LANES);
+        f(&mut [zero; LANES]);
+    }
+}
+
+/// At any width a vector.
+struct AnyWidth;
+
+impl Scratch for AnyWidth {
+    #[inline(always)]
+    fn with<V: Copy>(width: usize, zero: V, f: impl FnOnce(&mut [V])) {
+        f(&mut vec![zero; width]);
     }
 }
 
@@ -439,22 +467,37 @@ pub(super) fn for_groups<T: Real, G: Group<T>>(
         .into_iter()
         .zip(row_pieces(&mut found, len, |r| r.div_ceil(LANES)))
         .collect();
-    let pieces = par_tasks(
+    // Each scratch its own tasks, so that no function holds two builds of the kernels.
+    let pieces = if width == LANES {
+        run_tasks::<T, G, Eight>(tasks, group, len, width)
+    } else {
+        run_tasks::<T, G, AnyWidth>(tasks, group, len, width)
+    };
+    (found, pieces)
+}
+
+/// [`for_groups`]' tasks, with the scratch `W`.
+fn run_tasks<T: Real, G: Group<T>, W: Scratch>(
+    tasks: Vec<(G::Piece, &mut [u8])>,
+    group: &G,
+    len: usize,
+    width: usize,
+) -> Vec<G::Piece> {
+    par_tasks(
         tasks,
         #[inline(always)]
         |task, (piece, bytes)| {
-            with_isa(Task {
+            with_isa(Task::<T, G, W> {
                 group,
                 piece,
                 bytes,
                 start: task * ROWS_PER_TASK,
                 len,
                 width,
-                real: PhantomData,
+                types: PhantomData,
             })
         },
-    );
-    (found, pieces)
+    )
 }
 
 /// The rows' validity: the groups' bytes and the input's.
