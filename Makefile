@@ -11,11 +11,14 @@ BIN := $(VENV)/bin
 PY_TARGET := target/python
 COMPAT_VENV := .venv-compat
 DIST := dist
-# The wheel's own target directory: `--zig` builds for an explicit target triple with
-# zig as the linker, which cargo applies to build scripts and proc-macros too, so none
-# of `install-release`'s artifacts can be reused, and sharing its directory would make
-# the next `maturin develop` rebuild everything.
-WHEEL_TARGET ?= target/wheel
+# The release build is the wheel's: for an explicit target triple, linked by zig against
+# glibc 2.17 (manylinux2014). `install-release` installs it as an editable wheel (the
+# extension beside the Python sources, as `maturin develop` places it, which has no
+# zig), so that `make wheel` finds every artifact fresh in the same target directory.
+# Both run the development virtualenv's maturin: zig's linker wrapper is named after the
+# maturin that runs it, and another wrapper would make cargo rebuild everything.
+RELEASE_ARGS := --profile release --zig --compatibility manylinux2014
+EDITABLE := $(PY_TARGET)/editable
 # The oldest and the newest Python that `requires-python` admits, for `make smoke`; the
 # oldest gets the oldest versions that the declared dependencies admit, the newest the
 # newest.
@@ -41,8 +44,11 @@ $(VENV)/.installed: requirements-dev.txt requirements-docs.txt
 install: venv ## Build the extension (debug) into the virtualenv
 	CARGO_TARGET_DIR=$(PY_TARGET) VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --quiet
 
-install-release: venv ## Build the extension (release) into the virtualenv
-	CARGO_TARGET_DIR=$(PY_TARGET) VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release --quiet
+install-release: venv ## Build the extension (release, as the wheel) into the virtualenv
+	rm -rf $(EDITABLE)
+	CARGO_TARGET_DIR=$(PY_TARGET) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin pep517 build-wheel \
+		--quiet --editable -i $(abspath $(BIN))/python $(RELEASE_ARGS) --out $(EDITABLE)
+	$(BIN)/python $(PIP) --no-deps --force-reinstall $(EDITABLE)/*.whl
 
 test: install-release ## Run the Rust tests and the pytest suite
 	cargo test
@@ -57,8 +63,7 @@ test-compat: install-release ## Run the pytest suite with the oldest supported P
 	sed -e '/^polars==/d' -e 's|^-r |-r $(CURDIR)/|' requirements-dev.txt > $(COMPAT_VENV)/requirements.txt
 	echo 'polars==1.44.2' >> $(COMPAT_VENV)/requirements.txt
 	$(COMPAT_VENV)/bin/python $(PIP) -r $(COMPAT_VENV)/requirements.txt
-	CARGO_TARGET_DIR=$(PY_TARGET) VIRTUAL_ENV=$(abspath $(COMPAT_VENV)) \
-		$(COMPAT_VENV)/bin/maturin develop --release --quiet
+	$(COMPAT_VENV)/bin/python $(PIP) --no-deps --force-reinstall $(EDITABLE)/*.whl
 	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 lint: venv ## rustfmt, clippy -D warnings, ruff, mypy --strict
@@ -92,8 +97,8 @@ docs-serve: venv ## Serve the documentation site on localhost:8000, rebuilt on e
 
 wheel: venv ## Build the abi3 wheel for manylinux2014 (glibc 2.17) with zig into dist/, and check it with auditwheel
 	rm -f $(DIST)/*.whl
-	CARGO_TARGET_DIR=$(WHEEL_TARGET) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin build \
-		--release --zig --compatibility manylinux2014 --out $(DIST)
+	CARGO_TARGET_DIR=$(PY_TARGET) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin build \
+		$(RELEASE_ARGS) --out $(DIST)
 	ls $(DIST)/*-cp39-abi3-*manylinux_2_17_x86_64*.whl
 	$(BIN)/auditwheel show $(DIST)/*.whl | tee $(DIST)/auditwheel.txt
 	grep -q 'consistent with the following platform tag' $(DIST)/auditwheel.txt
