@@ -17,6 +17,7 @@ DIST := dist
 # zig), so that `make wheel` finds every artifact fresh in the same target directory.
 # Both run the development virtualenv's maturin: zig's linker wrapper is named after the
 # maturin that runs it, and another wrapper would make cargo rebuild everything.
+RELEASE_MATURIN = CARGO_TARGET_DIR=$(PY_TARGET) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin
 RELEASE_ARGS := --profile release --zig --compatibility manylinux2014
 EDITABLE := $(PY_TARGET)/editable
 # The oldest and the newest Python that `requires-python` admits, for `make smoke`; the
@@ -46,8 +47,8 @@ install: venv ## Build the extension (debug) into the virtualenv
 
 install-release: venv ## Build the extension (release, as the wheel) into the virtualenv
 	rm -rf $(EDITABLE)
-	CARGO_TARGET_DIR=$(PY_TARGET) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin pep517 build-wheel \
-		--quiet --editable -i $(abspath $(BIN))/python $(RELEASE_ARGS) --out $(EDITABLE)
+	$(RELEASE_MATURIN) pep517 build-wheel --quiet --editable -i $(abspath $(BIN))/python \
+		$(RELEASE_ARGS) --out $(EDITABLE)
 	$(BIN)/python $(PIP) --no-deps --force-reinstall $(EDITABLE)/*.whl
 
 test: install-release ## Run the Rust tests and the pytest suite
@@ -97,8 +98,7 @@ docs-serve: venv ## Serve the documentation site on localhost:8000, rebuilt on e
 
 wheel: venv ## Build the abi3 wheel for manylinux2014 (glibc 2.17) with zig into dist/, and check it with auditwheel
 	rm -f $(DIST)/*.whl
-	CARGO_TARGET_DIR=$(PY_TARGET) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/maturin build \
-		$(RELEASE_ARGS) --out $(DIST)
+	$(RELEASE_MATURIN) build $(RELEASE_ARGS) --out $(DIST)
 	ls $(DIST)/*-cp39-abi3-*manylinux_2_17_x86_64*.whl
 	$(BIN)/auditwheel show $(DIST)/*.whl | tee $(DIST)/auditwheel.txt
 	grep -q 'consistent with the following platform tag' $(DIST)/auditwheel.txt
