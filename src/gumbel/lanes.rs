@@ -128,13 +128,16 @@ fn exponentiate_at<T: Real, S: Isa, const IS_UNIT: bool>(
 }
 
 /// `p[j] ← log_softmax(p / tau)[j]` for every category, given the rows' largest score
-/// and `1 / tau` in `f64`: each `z = (x − max) / tau` and the sum of the `e^z` (those in
-/// `T`) formed in `f64`, so that a Float32 block keeps scores 3e38 apart, and any tau,
-/// finite. Returns [`sum_is_finite`].
+/// and `1 / tau` in `f64`: each `z = (x − max) / tau` formed in `f64` and rounded to
+/// `T`, so that a Float32 block keeps scores 3e38 apart, and any tau, finite; the sum of
+/// the `e^z` (those in `T`) in `f64`, and its logarithm `L` rounded to `T`; then each
+/// output `z − L` in `T`. Both terms are at most 0, so that subtraction adds magnitudes:
+/// with its three roundings the output is within 2 units in the last place. Returns
+/// [`sum_is_finite`].
 ///
-/// At tau = 1, `log_softmax`'s default, each pass goes without its product by 1, and
-/// the exponent is `x − max` in `T`, the same bits as the difference formed in `f64` and
-/// rounded to `T` (the test `a_difference_of_two_f32_rounds_once`).
+/// At tau = 1, `log_softmax`'s default, the exponent is `x − max` in `T`, the same bits
+/// as the difference formed in `f64` and rounded to `T` (the test
+/// `a_difference_of_two_f32_rounds_once`).
 #[inline(always)]
 fn log_softmax_lanes<T: Real, S: Isa>(p: &mut [T::V<S>], max: T::V<S>, inv: f64) -> u8 {
     if inv == 1.0 {
@@ -153,19 +156,18 @@ fn log_softmax_at<T: Real, S: Isa, const IS_UNIT: bool>(
 ) -> u8 {
     let (widen, narrow) = (T::widen_lanes::<S>, T::narrow_lanes::<S>);
     let (wide_max, inv) = (widen(max), S::F64::splat(inv));
-    let scale = |z: S::F64| if IS_UNIT { z } else { z * inv };
     let mut sum = S::F64::splat(0.0);
-    for &x in p.iter() {
-        let z = if IS_UNIT {
-            x - max
-        } else {
-            narrow(scale(widen(x) - wide_max))
-        };
-        sum = T::accumulate::<S>(sum, T::exp_lanes::<S>(z));
-    }
-    let log_sum = fastmath::ln(sum);
     for x in p.iter_mut() {
-        *x = narrow(scale(widen(*x) - wide_max) - log_sum);
+        *x = if IS_UNIT {
+            *x - max
+        } else {
+            narrow((widen(*x) - wide_max) * inv)
+        };
+        sum = T::accumulate::<S>(sum, T::exp_lanes::<S>(*x));
+    }
+    let log_sum = narrow(fastmath::ln(sum));
+    for z in p.iter_mut() {
+        *z = *z - log_sum;
     }
     sum_is_finite::<S>(sum)
 }

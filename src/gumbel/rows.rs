@@ -93,21 +93,23 @@ fn relax_row<T: Real, S: Isa>(
             }
         }
         Relax::Log(inv) => {
-            // `z` and the sum in `f64`, `e^z` in `T`: the eight-row kernel's bits (which at
-            // tau = 1 forms `x − max` in `T`, the same value).
+            // `z` formed in `f64` and rounded, the sum in `f64`, `e^z` and `z − ln Σ` in
+            // `T`: the eight-row kernel's bits (which at tau = 1 forms `x − max` in `T`,
+            // the same value).
             let max = best.widen();
             let mut sum = 0.0f64;
-            for chunk in out.chunks(LANES) {
+            for chunk in out.chunks_mut(LANES) {
                 let mut a = [T::NEG_INFINITY; LANES];
-                for (a, &x) in a.iter_mut().zip(chunk) {
-                    *a = T::narrow((x.widen() - max) * inv);
+                for (a, x) in a.iter_mut().zip(chunk.iter_mut()) {
+                    *x = T::narrow((x.widen() - max) * inv);
+                    *a = *x;
                 }
                 let e = T::exp_lanes::<S>(Vector::from_array(a)).to_array();
                 sum = e[..chunk.len()].iter().fold(sum, |sum, e| sum + e.widen());
             }
-            let log_sum = fastmath::ln(S::F64::splat(sum)).to_array()[0];
-            for o in out.iter_mut() {
-                *o = T::narrow((o.widen() - max) * inv - log_sum);
+            let log_sum = T::narrow(fastmath::ln(S::F64::splat(sum)).to_array()[0]);
+            for z in out.iter_mut() {
+                *z -= log_sum;
             }
         }
     }
