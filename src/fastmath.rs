@@ -93,14 +93,14 @@ where
         1.0 / 479_001_600.0,
         1.0 / 6_227_020_800.0,
     ];
+    // Below −708 (−∞ included) the steps give anything, NaN among it: the last select
+    // makes it 0.
     let under = x.lt(c(-708.0));
-    let clamped = F::select(under, c(-708.0), x);
-    let t = clamped.mul_add(c(std::f64::consts::LOG2_E), c(ROUND));
-    let ki = t.to_bits().sub(c(ROUND.to_bits()));
+    let t = x.mul_add(c(std::f64::consts::LOG2_E), c(ROUND));
     // −k in one exact step: `t` and `ROUND` lie in one binade, whose floats are
     // whole numbers, so `ROUND − t` is exact, and +0 where `0 − (t − ROUND)` is.
     let minus_k = c::<F>(ROUND) - t;
-    let r = minus_k.mul_add(c(LN2_LO), minus_k.mul_add(c(LN2_HI), clamped));
+    let r = minus_k.mul_add(c(LN2_LO), minus_k.mul_add(c(LN2_HI), x));
     let pair = |i: usize| r.mul_add(c(C[i + 1]), c(C[i]));
     let r2 = r * r;
     let r4 = r2 * r2;
@@ -109,7 +109,8 @@ where
     let s1 = pair(6).mul_add(r2, pair(4));
     let s2 = pair(10).mul_add(r2, pair(8));
     let p = pair(12).mul_add(r4, s2).mul_add(r8, s1.mul_add(r4, s0));
-    let scale = F::from_bits(ki.add(c(1023)).shl::<52>());
+    // 2ᵏ: k + 1023 as the exponent field, where `t`'s low bits hold `ROUND` + k.
+    let scale = F::from_bits(t.to_bits().sub(c(ROUND.to_bits() - 1023)).shl::<52>());
     F::select(under, c(0.0), p * scale)
 }
 
@@ -170,20 +171,21 @@ where
     ];
     const C1: f32 = 0.693_359_375;
     const C2: f32 = -2.121_944_400_5e-4;
+    // Below −87 (−∞ included) the steps give anything, NaN among it: the last select
+    // makes it 0.
     let under = x.lt(c(-87.0));
-    let clamped = F::select(under, c(-87.0), x);
-    let t = clamped.mul_add(c(std::f32::consts::LOG2_E), c(ROUND_F32));
-    let ki = t.to_bits().sub(c(ROUND_F32.to_bits()));
+    let t = x.mul_add(c(std::f32::consts::LOG2_E), c(ROUND_F32));
     // −k in one exact step: `t` and `ROUND_F32` lie in one binade, whose floats are
     // whole numbers, so `ROUND_F32 − t` is exact, and +0 where `0 − (t − ROUND_F32)` is.
     let minus_k = c::<F>(ROUND_F32) - t;
-    let r = minus_k.mul_add(c(C2), minus_k.mul_add(c(C1), clamped));
+    let r = minus_k.mul_add(c(C2), minus_k.mul_add(c(C1), x));
     // The degree-5 polynomial in Estrin's scheme.
     let r2 = r * r;
     let pair = |i: usize| r.mul_add(c(P[i]), c(P[i + 1]));
     let p = pair(0).mul_add(r2, pair(2)).mul_add(r2, pair(4));
     let e = p.mul_add(r2, r) + c(1.0);
-    let scale = F::from_bits(ki.add(c(127)).shl::<23>());
+    // 2ᵏ: k + 127 as the exponent field, where `t`'s low bits hold `ROUND_F32` + k.
+    let scale = F::from_bits(t.to_bits().sub(c(ROUND_F32.to_bits() - 127)).shl::<23>());
     F::select(under, c(0.0), e * scale)
 }
 
@@ -252,6 +254,9 @@ mod tests {
         assert_eq!(exp_nonpositive(0.0), 1.0);
         assert_eq!(exp_nonpositive(f64::NEG_INFINITY), 0.0);
         assert_eq!(exp_nonpositive(-1e300), 0.0);
+        assert_eq!(exp_nonpositive(-708.000_1), 0.0);
+        // The kernels find a row's NaN by its sum: NaN must come through.
+        assert!(exp_nonpositive(f64::NAN).is_nan());
     }
 
     #[test]
@@ -296,6 +301,8 @@ mod tests {
         assert_eq!(exp_nonpositive_f32(0.0f32), 1.0);
         assert_eq!(exp_nonpositive_f32(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp_nonpositive_f32(-1e30f32), 0.0);
+        assert_eq!(exp_nonpositive_f32(-87.000_01f32), 0.0);
+        assert!(exp_nonpositive_f32(f32::NAN).is_nan());
     }
 
     /// `f` over every `f32` whose bits lie in `bits` (every `stride`-th of them), eight
