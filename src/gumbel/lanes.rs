@@ -132,7 +132,8 @@ fn exponentiate_at<T: Real, S: Isa, const IS_UNIT: bool>(
 /// `T`, so that a Float32 block keeps scores 3e38 apart, and any tau, finite; the sum of
 /// the `e^z` (those in `T`) in `f64`, and its logarithm `L` rounded to `T`; then each
 /// output `z − L` in `T`. Both terms are at most 0, so that subtraction adds magnitudes:
-/// with its three roundings the output is within 2 units in the last place. Returns
+/// with its three roundings the output is within 2 units in the last place of `z − L`
+/// (a Float64 block's within half of one). Returns
 /// [`sum_is_finite`].
 ///
 /// At tau = 1, `log_softmax`'s default, the exponent is `x − max` in `T`, the same bits
